@@ -1,0 +1,32 @@
+# ethogram: `make demo` and `make test` bootstrap .venv from a clean clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	MUJOCO_GL=egl $(BIN)/ethogram demo --out runs/demo --force
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_foundation.py --out benchmarks/results/foundation.json
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,71 @@
+"""Checkpoints: safetensors for the state's arrays, JSON for everything else. Never pickle.
+
+A state pytree is flattened to {"params/actor/Dense_0/kernel": array, ...}. Loading rebuilds the tree
+from a freshly initialised template of the same agent and config, so a checkpoint of another agent or
+of another network size is caught by name and shape before anything is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from ethogram.errors import EthogramError
+from ethogram.io import atomic_write_bytes
+
+
+def _key(path) -> str:
+    parts = []
+    for p in path:
+        for attr in ("key", "idx", "name"):
+            if hasattr(p, attr):
+                parts.append(str(getattr(p, attr)))
+                break
+        else:
+            parts.append(str(p))
+    return "/".join(parts)
+
+
+def flatten(tree) -> dict[str, np.ndarray]:
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {_key(path): np.asarray(leaf) for path, leaf in leaves}
+
+
+def save(path: str | Path, state, metadata: dict[str, str] | None = None) -> None:
+    atomic_write_bytes(path, st_save(flatten(state), metadata=metadata))
+
+
+def load(path: str | Path, template):
+    """Arrays from `path` arranged like `template`; a clear error if names or shapes disagree."""
+    path = Path(path)
+    if not path.exists():
+        raise EthogramError(f"checkpoint '{path}' does not exist.", "train first, or point to a run directory "
+                            "that has finished at least one checkpoint")
+    try:
+        arrays = st_load(path.read_bytes())
+    except (SafetensorError, ValueError, OSError) as e:
+        raise EthogramError(f"checkpoint '{path}' is not a readable safetensors file ({e}).",
+                            "it may be truncated; use another checkpoint or train again") from None
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    expected = {_key(p): np.shape(x) for p, x in leaves}
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise EthogramError(f"checkpoint '{path}' does not match this agent and config "
+                            f"({len(missing)} arrays missing, {len(extra)} unexpected, e.g. "
+                            f"{(missing or extra)[0]}); it is probably a checkpoint of another agent.",
+                            "evaluate it with the run directory it was written in")
+    for k, shape in expected.items():
+        if arrays[k].shape != shape:
+            raise EthogramError(f"checkpoint '{path}': array '{k}' has shape {arrays[k].shape}, expected {shape}; "
+                                "it was written with another network size.",
+                                "use the config.json saved beside it")
+        if np.issubdtype(arrays[k].dtype, np.floating) and not np.isfinite(arrays[k]).all():
+            raise EthogramError(f"checkpoint '{path}': array '{k}' holds NaN or inf.",
+                                "use an earlier checkpoint")
+    return jax.tree_util.tree_unflatten(treedef, [arrays[_key(p)] for p, _ in leaves])

@@ -1,0 +1,144 @@
+"""The `ethogram` command: collect, train, eval, demo."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from ethogram.errors import EthogramError
+
+
+def _table(result: dict, baseline: dict | None = None) -> str:
+    rows = ["| task | success |" + (" random policy |" if baseline else ""),
+            "|---|---|" + ("---|" if baseline else "")]
+    for k, v in result["tasks"].items():
+        rows.append(f"| {k} | {v:.2f} |" + (f" {baseline['tasks'][k]:.2f} |" if baseline else ""))
+    rows.append(f"| **mean** | **{result['success']:.2f}** |" + (f" {baseline['success']:.2f} |" if baseline else ""))
+    return "\n".join(rows)
+
+
+def cmd_collect(args) -> int:
+    from ethogram.data.collect import collect_to_file, default_config
+    from ethogram.envs.registry import parse_dataset_name
+
+    name = parse_dataset_name(args.dataset)
+    cfg = default_config(name, seed=args.seed)
+    changes = {k: v for k, v in (("episodes", args.episodes), ("episode_steps", args.episode_steps),
+                                 ("noise", args.noise)) if v is not None}
+    if changes.get("episodes", 1) < 1:
+        raise EthogramError(f"--episodes must be at least 1 (got {changes['episodes']}).")
+    if changes.get("episode_steps", 2) < 2:
+        raise EthogramError(f"--episode-steps must be at least 2 (got {changes['episode_steps']}).")
+    if changes.get("noise", 0.0) < 0:
+        raise EthogramError(f"--noise must be >= 0 (got {changes['noise']}).")
+    cfg = dataclasses.replace(cfg, **changes)
+    out = args.out or f"data/{name}.npz"
+    meta = collect_to_file(name, cfg, out, force=args.force, progress=not args.quiet)
+    print(f"wrote {out} ({meta['transitions']} transitions, {meta['train_episodes']} episodes) and its -val file "
+          f"in {meta['seconds']:.1f} s ({meta['env_steps_per_second']:.0f} env steps/s)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ethogram.train import TrainConfig, parse_set_args, prepare_run, train
+
+    tc = TrainConfig(steps=args.steps, seed=args.seed, fuse=args.fuse, log_every=args.log_every,
+                     eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                     save_every=args.save_every or args.steps)
+    run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force)
+    print(f"training {run['agent']} on {run['dataset_name']} for {tc.steps} steps -> {args.out}")
+    res = train(args.out, progress=not args.quiet)
+    print(f"done: {res['steps']} steps in {res['seconds']:.1f} s ({res['steps'] / res['seconds']:.1f} steps/s); "
+          f"evaluate with: ethogram eval {args.out}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from ethogram.report.plots import plot_rollouts
+    from ethogram.train import evaluate_run
+
+    res, ro, env = evaluate_run(args.run_dir, episodes=args.episodes, seed=args.seed, progress=not args.quiet)
+    plot_rollouts(env, ro, Path(args.run_dir) / "rollouts.png",
+                  title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
+    print(_table(res))
+    print(f"wrote {Path(args.run_dir) / 'eval.json'} and rollouts.png ({res['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from ethogram.demo import run_demo
+
+    run_demo(Path(args.out), force=args.force, episodes=args.episodes, steps=args.steps, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ethogram", description="Learn goal-directed behaviours from reward-free "
+                                "trajectories: collect datasets, train agents, evaluate them.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("collect", help="collect an OGBench-layout dataset with the scripted expert")
+    c.add_argument("dataset", help="e.g. pointmaze-medium-navigate (OGBench name, -v0 optional)")
+    c.add_argument("--episodes", type=int, help="training episodes (default: OGBench's; +10%% go to the -val file)")
+    c.add_argument("--episode-steps", type=int, help="stored steps per episode (default: OGBench's)")
+    c.add_argument("--noise", type=float, help="expert action noise (default 0.5)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", help="output .npz (default data/<name>-v0.npz)")
+    c.add_argument("--force", action="store_true", help="replace existing output files")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_collect)
+
+    t = sub.add_parser("train", help="train an agent on a dataset into a run directory")
+    t.add_argument("agent", help="gcbc or gcivl")
+    t.add_argument("--dataset", required=True, help="dataset .npz (ours or OGBench's)")
+    t.add_argument("--steps", type=int, default=1_000_000)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override an agent config field, e.g. --set batch_size=256 (repeatable)")
+    t.add_argument("--fuse", type=int, default=100, help="training steps per jitted call")
+    t.add_argument("--log-every", type=int, default=1000)
+    t.add_argument("--eval-every", type=int, default=100_000, help="0 disables periodic evaluation")
+    t.add_argument("--eval-episodes", type=int, default=50)
+    t.add_argument("--save-every", type=int, default=None, help="checkpoint interval (default: at the end)")
+    t.add_argument("--force", action="store_true", help="replace an existing run directory's results")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a run with the OGBench protocol (writes eval.json)")
+    e.add_argument("run_dir")
+    e.add_argument("--episodes", type=int, default=50, help="episodes per task (OGBench: 50)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    d = sub.add_parser("demo", help="collect, train, evaluate and report on pointmaze-medium in minutes")
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--episodes", type=int, default=None, help="dataset episodes (default: demo's)")
+    d.add_argument("--steps", type=int, default=None, help="training steps (default: demo's)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--force", action="store_true")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EthogramError as e:
+        print(f"error: {e.problem}", file=sys.stderr)
+        if e.fix:
+            print(f"  fix: {e.fix}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished files are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

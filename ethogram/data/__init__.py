@@ -1,0 +1,1 @@
+"""Datasets: collectors, validated loading, and hindsight goal relabelling inside jit."""

@@ -1,0 +1,160 @@
+"""Reward-free datasets collected by OGBench's scripted pointmaze expert, all episodes at once.
+
+The expert (OGBench's data-generation procedure): action = unit vector from the agent to the centre of
+the next cell on the BFS shortest path to the goal cell, plus Gaussian noise (sigma 0.5), clipped to
+[-1, 1]. `navigate`: start anywhere, goals drawn from vertex cells, a new goal whenever one is reached.
+`stitch`: the goal is a cell exactly 4 BFS steps away; the agent stays there. Start and goal positions
+get uniform noise of +-1. We differ in one respect: every random draw comes from one seeded numpy
+Generator, so the same seed gives the same bytes (OGBench never seeds numpy).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ethogram import __version__
+from ethogram.envs.registry import DatasetName, make_env
+from ethogram.errors import EthogramError
+from ethogram.io import atomic_write_bytes, check_writable_output, npz_bytes
+
+EXPERT_NOISE = 0.5
+STITCH_STEPS = 4
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """How a dataset is collected; defaults are OGBench's per dataset type and maze."""
+
+    episodes: int
+    episode_steps: int  # stored states per episode (OGBench stores 1001 for 1000 transitions)
+    noise: float = EXPERT_NOISE
+    seed: int = 0
+    val_fraction: float = 0.1
+
+
+def default_config(name: DatasetName, seed: int = 0) -> CollectConfig:
+    if name.kind == "stitch":
+        return CollectConfig(episodes=5000, episode_steps=201, seed=seed)
+    if name.maze == "giant":
+        return CollectConfig(episodes=500, episode_steps=2001, seed=seed)
+    return CollectConfig(episodes=1000, episode_steps=1001, seed=seed)
+
+
+def _expert_tables(maze, goal_cells: list[tuple[int, int]]) -> np.ndarray:
+    """next-cell table for every possible goal cell: (n_goals, H, W, 2)."""
+    return np.stack([maze.next_cell_table(g) for g in goal_cells])
+
+
+def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> dict[str, np.ndarray]:
+    """Run all episodes (training + validation) in one batch. Returns arrays of shape (episodes, T, ...)."""
+    if config.episodes < 1:
+        raise EthogramError(f"--episodes must be at least 1 (got {config.episodes}).")
+    if config.episode_steps < 2:
+        raise EthogramError(f"--episode-steps must be at least 2 (got {config.episode_steps}).")
+    env = make_env(name.env)
+    maze = env.maze
+    rng = np.random.default_rng(config.seed)
+    n_val = int(config.episodes * config.val_fraction)
+    b = config.episodes + n_val
+    t_len = config.episode_steps
+
+    free = maze.free_cells()
+    vertices = maze.vertex_cells()
+    goal_cells = free  # any free cell can be a goal (stitch goals are not vertices)
+    cell_index = {c: k for k, c in enumerate(goal_cells)}
+    tables = _expert_tables(maze, goal_cells)
+
+    init_ij = np.array([free[k] for k in rng.integers(len(free), size=b)])
+    if name.kind == "navigate":
+        goal_ij = np.array([vertices[k] for k in rng.integers(len(vertices), size=b)])
+    elif name.kind == "stitch":
+        goal_ij = np.empty_like(init_ij)
+        for e in range(b):
+            near = maze.cells_at_distance(tuple(init_ij[e]), STITCH_STEPS)
+            goal_ij[e] = near[rng.integers(len(near))] if near else init_ij[e]
+    else:
+        raise EthogramError(f"dataset type '{name.kind}' is not collectable for {name.loco} yet.")
+    goal_k = np.array([cell_index[tuple(g)] for g in goal_ij])
+    xy = env.add_noise(maze.ij_to_xy(init_ij), rng)
+    goal_xy = env.add_noise(maze.ij_to_xy(goal_ij), rng)
+    qvel = rng.standard_normal((b, 2)) * 0.1  # OGBench's reset noise on qvel (zeroed before each step)
+
+    obs = np.empty((b, t_len, 2), dtype=np.float32)
+    qpos_out = np.empty((b, t_len, 2), dtype=np.float32)
+    qvel_out = np.empty((b, t_len, 2), dtype=np.float32)
+    actions = np.empty((b, t_len, 2), dtype=np.float32)
+    bar = tqdm(total=b * t_len, desc=f"collect {name}", unit="step", unit_scale=True,
+               disable=not progress, mininterval=0.5)
+    for t in range(t_len):
+        cell = maze.xy_to_ij(xy)
+        sub_ij = tables[goal_k, cell[:, 0], cell[:, 1]]
+        direction = maze.ij_to_xy(sub_ij) - xy
+        direction /= np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-6
+        act = np.clip(direction + rng.normal(0.0, config.noise, size=(b, 2)), -1.0, 1.0)
+        obs[:, t] = xy
+        qpos_out[:, t] = xy
+        qvel_out[:, t] = qvel
+        actions[:, t] = act
+        xy, qvel = env.step(xy, act, rng)
+        if name.kind == "navigate":
+            reached = env.success(xy, goal_xy)
+            if reached.any():
+                idx = np.nonzero(reached)[0]
+                new = rng.integers(len(vertices), size=len(idx))
+                new_ij = np.array([vertices[k] for k in new])
+                goal_k[idx] = [cell_index[tuple(g)] for g in new_ij]
+                goal_xy[idx] = env.add_noise(maze.ij_to_xy(new_ij), rng)
+        bar.update(b)
+    bar.close()
+    terminals = np.zeros((b, t_len), dtype=bool)
+    terminals[:, -1] = True
+    return {"observations": obs, "actions": actions, "terminals": terminals, "qpos": qpos_out, "qvel": qvel_out}
+
+
+def _flat(arrays: dict[str, np.ndarray], sl: slice) -> dict[str, np.ndarray]:
+    return {k: np.ascontiguousarray(v[sl].reshape((-1,) + v.shape[2:])) for k, v in arrays.items()}
+
+
+def val_path(path: Path) -> Path:
+    return path.with_name(path.name[: -len(".npz")] + "-val.npz")
+
+
+def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, force: bool = False,
+                    progress: bool = True) -> dict:
+    """Collect and write `out` (training) and `out-val.npz` (validation) plus a JSON sidecar."""
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise EthogramError(f"output path '{out}' must end in .npz (the OGBench dataset layout).",
+                            f"for example: --out data/{name}.npz")
+    meta_path = out.with_suffix(".json")
+    targets = [out, val_path(out), meta_path]
+    for p in targets:
+        check_writable_output(p, force)
+    start = time.perf_counter()
+    arrays = collect(name, config, progress=progress)
+    seconds = time.perf_counter() - start
+    n_train = config.episodes
+    train, val = _flat(arrays, slice(0, n_train)), _flat(arrays, slice(n_train, None))
+    meta = {
+        "format": "ogbench-npz",
+        "dataset": str(name),
+        "env": name.env,
+        "kind": name.kind,
+        "collect_config": asdict(config),
+        "train_episodes": n_train,
+        "val_episodes": int(arrays["observations"].shape[0] - n_train),
+        "transitions": int(n_train * (config.episode_steps - 1)),
+        "ethogram_version": __version__,
+    }
+    atomic_write_bytes(out, npz_bytes(train))
+    if meta["val_episodes"] > 0:
+        atomic_write_bytes(val_path(out), npz_bytes(val))
+    atomic_write_bytes(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
+    env_steps = arrays["observations"].shape[0] * arrays["observations"].shape[1]
+    return {**meta, "seconds": seconds, "env_steps_per_second": env_steps / seconds}

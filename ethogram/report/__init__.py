@@ -1,0 +1,1 @@
+"""Reports: tables, plots and trajectory pictures of runs."""

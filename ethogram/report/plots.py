@@ -1,0 +1,61 @@
+"""Pictures people would rather look at than read: the maze with the evaluation rollouts drawn."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ethogram.io import atomic_write_bytes  # noqa: E402
+
+TASK_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+
+
+def draw_maze(ax, maze) -> None:
+    h, w = maze.shape
+    for i in range(h):
+        for j in range(w):
+            if maze.layout[i, j] == 1:
+                x, y = maze.ij_to_xy((i, j))
+                ax.add_patch(plt.Rectangle((x - maze.unit / 2, y - maze.unit / 2), maze.unit, maze.unit,
+                                           color="#4a4a4a", lw=0))
+    x0, y0 = maze.ij_to_xy((0, 0)) - maze.unit / 2
+    x1, y1 = maze.ij_to_xy((h - 1, w - 1)) + maze.unit / 2
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_facecolor("#f4f1ea")
+
+
+def plot_rollouts(env, rollouts, path: str | Path, title: str = "") -> None:
+    """Maze walls, each episode's path coloured by task, starts (o), goals (*), failures dashed."""
+    maze = env.maze
+    h, w = maze.shape
+    fig, ax = plt.subplots(figsize=(0.6 * w + 1.5, 0.6 * h + 1.0), dpi=110)
+    draw_maze(ax, maze)
+    for b in range(len(rollouts.task_ids)):
+        k = int(rollouts.task_ids[b])
+        c = TASK_COLOURS[(k - 1) % len(TASK_COLOURS)]
+        p = rollouts.positions[b, : rollouts.length[b] + 1]
+        ax.plot(p[:, 0], p[:, 1], color=c, lw=0.8, alpha=0.55, ls="-" if rollouts.success[b] else "--")
+        ax.plot(*p[0], "o", color=c, ms=3, alpha=0.8)
+    for k in np.unique(rollouts.task_ids):
+        sel = rollouts.task_ids == k
+        c = TASK_COLOURS[(int(k) - 1) % len(TASK_COLOURS)]
+        g = rollouts.goals[sel].mean(axis=0)
+        ax.plot(*g, "*", color=c, ms=16, mec="black", mew=0.8,
+                label=f"task {int(k)}: {rollouts.success[sel].mean():.0%}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_title(title or "evaluation rollouts", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,278 @@
+"""One training loop for every agent: many jitted steps fused with lax.scan, data and goals on the device.
+
+A run is a directory:
+  config.json                agent, agent config, train config, dataset, environment
+  metrics.csv                training metrics (mean over each fused chunk) and steps/s
+  evals.csv                  periodic evaluations (success overall and per task)
+  checkpoint.safetensors     latest state (params, targets, optimiser) + checkpoint.json (its step)
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+import types
+import typing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+from ethogram import __version__, checkpoint
+from ethogram.agents import dataset_overrides, get_agent
+from ethogram.data.dataset import Dataset, dataset_name_of, load_dataset
+from ethogram.data.goals import sample_batch
+from ethogram.envs.registry import make_env
+from ethogram.errors import EthogramError
+from ethogram.evaluate import evaluate
+from ethogram.io import atomic_write_text, check_writable_dir
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1_000_000
+    seed: int = 0
+    fuse: int = 100  # training steps per jitted call
+    log_every: int = 1000
+    eval_every: int = 100_000  # 0: evaluate only at the end
+    eval_episodes: int = 50
+    save_every: int = 100_000
+
+
+# ----------------------------------------------------------------------------------------------- configs
+
+def _parse_value(name: str, text: str, annotation: str):
+    t = annotation.replace(" ", "")
+    try:
+        if t == "bool":
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if t == "int":
+            return int(text)
+        if t == "float":
+            return float(text)
+        if t.startswith("tuple[int"):
+            parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
+            values = tuple(int(p) for p in parts)
+            if not values or min(values) < 1:
+                raise ValueError
+            return values
+        if t == "str":
+            return text
+    except ValueError:
+        pass
+    raise EthogramError(f"cannot set {name}={text!r}: expected {annotation}.",
+                        "for example --set batch_size=256 --set actor_hidden_dims=256,256")
+
+
+def apply_overrides(config, overrides: dict[str, str]):
+    """Replace fields of a frozen dataclass config from 'key' -> 'text value' pairs, by each field's type."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    values = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            raise EthogramError(f"unknown config field '{key}' for {type(config).__module__.split('.')[-1]}.",
+                                f"known fields: {', '.join(sorted(fields))}")
+        values[key] = _parse_value(key, text, str(fields[key].type))
+    return dataclasses.replace(config, **values)
+
+
+def config_from_dict(cls, data: dict):
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            v = data[f.name]
+            kwargs[f.name] = tuple(v) if typing.get_origin(hints[f.name]) is tuple else v
+    return cls(**kwargs)
+
+
+def parse_set_args(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise EthogramError(f"--set expects KEY=VALUE, got {item!r}.", "for example --set batch_size=256")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the loop
+
+def make_train_chunk(agent: types.ModuleType, config, n_steps: int):
+    """A jitted function running `n_steps` updates: (state, data, key) -> (state, mean metrics)."""
+
+    def one_step(carry, key):
+        state, data = carry
+        k_batch, k_update = jax.random.split(key)
+        batch = sample_batch(k_batch, data, config.batch_size, config.value_mix, config.actor_mix, config.discount)
+        state, metrics = agent.update(state, batch, k_update, config)
+        return (state, data), metrics
+
+    @jax.jit
+    def chunk(state, data: Dataset, key):
+        (state, _), metrics = jax.lax.scan(one_step, (state, data), jax.random.split(key, n_steps))
+        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(state["params"])]))
+        return state, {**metrics, "finite": finite}
+
+    return chunk
+
+
+def make_policy(agent: types.ModuleType, config, state):
+    act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
+    return lambda obs, goals: np.asarray(act(state, jnp.asarray(obs), jnp.asarray(goals)))
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, train_cfg: TrainConfig,
+                overrides: dict[str, str] | None = None, force: bool = False) -> dict:
+    """Validate everything and write config.json; returns the run description. Nothing is trained yet."""
+    agent = get_agent(agent_name)
+    if train_cfg.steps < 1:
+        raise EthogramError(f"--steps must be at least 1 (got {train_cfg.steps}).")
+    for k in ("fuse", "log_every", "eval_episodes", "save_every"):
+        if getattr(train_cfg, k) < 1:
+            raise EthogramError(f"{k} must be at least 1 (got {getattr(train_cfg, k)}).")
+    if train_cfg.eval_every < 0:
+        raise EthogramError(f"eval_every must be >= 0 (got {train_cfg.eval_every}).")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EthogramError(f"run directory '{out}' exists and is a file.", "choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise EthogramError(f"run directory '{out}' already exists and is not empty; refusing to overwrite it.",
+                            "choose another --out, or pass --force to replace the run")
+    name = dataset_name_of(dataset_path)
+    env = make_env(name.env)
+    config = dataclasses.replace(agent.Config(), **dataset_overrides(agent.NAME, name.kind, name.maze))
+    config = apply_overrides(config, overrides or {})
+    try:
+        config.value_mix, config.actor_mix  # noqa: B018 (validates the goal mixtures)
+    except ValueError as e:
+        raise EthogramError(f"invalid goal mixture: {e}.") from None
+    if config.batch_size < 1 or config.lr <= 0 or not 0 < config.discount < 1:
+        raise EthogramError("batch_size must be >= 1, lr > 0 and 0 < discount < 1.")
+    check_writable_dir(out)
+    if force:
+        for stale in ("metrics.csv", "evals.csv", "eval.json", "checkpoint.safetensors", "checkpoint.json"):
+            (out / stale).unlink(missing_ok=True)
+    run = {
+        "agent": agent.NAME,
+        "agent_config": asdict(config),
+        "train_config": asdict(train_cfg),
+        "dataset": str(Path(dataset_path).resolve()),
+        "dataset_name": str(name),
+        "env": name.env,
+        "obs_dim": env.obs_dim,
+        "action_dim": env.action_dim,
+        "ethogram_version": __version__,
+    }
+    atomic_write_text(out / "config.json", json.dumps(run, indent=2) + "\n")
+    return run
+
+
+def load_run(run_dir: str | Path):
+    """(run description, agent module, agent config) from a run directory's config.json."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if not run_dir.is_dir():
+        raise EthogramError(f"run directory '{run_dir}' does not exist.", "train one with ethogram train")
+    if not path.exists():
+        raise EthogramError(f"'{run_dir}' is not a run directory: it has no config.json.")
+    try:
+        run = json.loads(path.read_text())
+        agent = get_agent(run["agent"])
+        config = config_from_dict(agent.Config, run["agent_config"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise EthogramError(f"'{path}' is malformed ({e}).", "train the run again") from None
+    return run, agent, config
+
+
+def restore_state(run_dir: str | Path, run: dict, agent, config):
+    template = agent.init(jax.random.PRNGKey(0), run["obs_dim"], run["action_dim"], config)
+    return checkpoint.load(Path(run_dir) / "checkpoint.safetensors", template)
+
+
+def train(run_dir: str | Path, progress: bool = True, log=print) -> dict:
+    """Train the run described by run_dir/config.json to its step budget."""
+    run_dir = Path(run_dir)
+    run, agent, config = load_run(run_dir)
+    tc = config_from_dict(TrainConfig, run["train_config"])
+    env = make_env(run["env"])
+    data = load_dataset(run["dataset"], env.obs_dim, env.action_dim)
+    if config.batch_size > data.size:
+        log(f"note: batch_size {config.batch_size} exceeds the dataset's {data.size} transitions; "
+            "sampling with replacement")
+    base = jax.random.PRNGKey(tc.seed)
+    state = agent.init(jax.random.fold_in(base, 0), env.obs_dim, env.action_dim, config)
+    fuse = min(tc.fuse, tc.steps)
+    chunks = {fuse: make_train_chunk(agent, config, fuse)}
+    step, start = 0, time.perf_counter()
+    last_eval = None
+    bar = tqdm(total=tc.steps, desc=f"train {agent.NAME}", unit="step", disable=not progress, mininterval=1.0)
+    window_t, window_steps = time.perf_counter(), 0
+    while step < tc.steps:
+        n = min(fuse, tc.steps - step)
+        if n not in chunks:
+            chunks[n] = make_train_chunk(agent, config, n)
+        new_state, metrics = chunks[n](state, data, jax.random.fold_in(jax.random.fold_in(base, 1), step))
+        metrics = {k: float(v) for k, v in metrics.items()}
+        if not metrics.pop("finite") or not all(np.isfinite(v) for v in metrics.values()):
+            bar.close()
+            raise EthogramError(f"training diverged at step {step + n}: NaN or inf in the parameters or losses. "
+                                "The last good checkpoint is kept.",
+                                "lower the learning rate (--set lr=...) or check the dataset")
+        state, step = new_state, step + n
+        window_steps += n
+        bar.update(n)
+        if step % tc.log_every == 0 or step == tc.steps:
+            now = time.perf_counter()
+            sps = window_steps / max(now - window_t, 1e-9)
+            window_t, window_steps = now, 0
+            _append_csv(run_dir / "metrics.csv", {"step": step, "wall_s": round(now - start, 3),
+                                                  "steps_per_s": round(sps, 2),
+                                                  **{k: round(v, 6) for k, v in metrics.items()}})
+            shown = {k.split("/")[-1]: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")}
+            bar.set_postfix(sps=f"{sps:.0f}", **shown)
+        if step % tc.save_every == 0 or step == tc.steps:
+            checkpoint.save(run_dir / "checkpoint.safetensors", state)
+            atomic_write_text(run_dir / "checkpoint.json", json.dumps({"step": step}) + "\n")
+        if (tc.eval_every and step % tc.eval_every == 0 and step != tc.steps):
+            res, _ = evaluate(env, make_policy(agent, config, state), tc.eval_episodes, seed=tc.seed)
+            last_eval = res
+            _append_csv(run_dir / "evals.csv", {"step": step, "success": res["success"], **res["tasks"]})
+            bar.write(f"step {step}: success {res['success']:.3f}")
+    bar.close()
+    return {"steps": step, "seconds": time.perf_counter() - start, "last_eval": last_eval}
+
+
+def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
+    """Evaluate a run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json."""
+    if episodes < 1:
+        raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
+    run_dir = Path(run_dir)
+    run, agent, config = load_run(run_dir)
+    state = restore_state(run_dir, run, agent, config)
+    env = make_env(run["env"])
+    res, ro = evaluate(env, make_policy(agent, config, state), episodes, seed=seed, progress=progress)
+    step_file = run_dir / "checkpoint.json"
+    step = json.loads(step_file.read_text()).get("step") if step_file.exists() else None
+    res = {"agent": run["agent"], "dataset": run["dataset_name"], "env": run["env"], "train_step": step, **res}
+    atomic_write_text(run_dir / "eval.json", json.dumps(res, indent=2) + "\n")
+    return res, ro, env
