@@ -11,15 +11,6 @@ from pathlib import Path
 from ethogram.errors import EthogramError
 
 
-def _table(result: dict, baseline: dict | None = None) -> str:
-    rows = ["| task | success |" + (" random policy |" if baseline else ""),
-            "|---|---|" + ("---|" if baseline else "")]
-    for k, v in result["tasks"].items():
-        rows.append(f"| {k} | {v:.2f} |" + (f" {baseline['tasks'][k]:.2f} |" if baseline else ""))
-    rows.append(f"| **mean** | **{result['success']:.2f}** |" + (f" {baseline['success']:.2f} |" if baseline else ""))
-    return "\n".join(rows)
-
-
 def cmd_collect(args) -> int:
     from ethogram.data.collect import collect_to_file, default_config
     from ethogram.envs.registry import parse_dataset_name
@@ -58,13 +49,25 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from ethogram.report.plots import plot_rollouts
+    from ethogram.report.tables import success_table
     from ethogram.train import evaluate_run
 
     res, ro, env = evaluate_run(args.run_dir, episodes=args.episodes, seed=args.seed, progress=not args.quiet)
     plot_rollouts(env, ro, Path(args.run_dir) / "rollouts.png",
                   title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
-    print(_table(res))
+    print(success_table(res))
     print(f"wrote {Path(args.run_dir) / 'eval.json'} and rollouts.png ({res['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_summarize(args) -> int:
+    from ethogram.report.results import aggregate, markdown_table, write_records
+
+    records = aggregate(args.run_dirs, command=args.command or "")
+    if args.json:
+        write_records(records, args.json)
+        print(f"wrote {args.json} ({len(records)} records)")
+    print(markdown_table(records))
     return 0
 
 
@@ -114,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("summarize", help="aggregate evaluated runs over seeds into a results table (+ JSON)")
+    s.add_argument("run_dirs", nargs="+")
+    s.add_argument("--json", help="write the records to this JSON file (docs/results/*.json)")
+    s.add_argument("--command", help="the command that produced the runs, stored in each record")
+    s.set_defaults(func=cmd_summarize)
 
     d = sub.add_parser("demo", help="collect, train, evaluate and report on pointmaze-medium in minutes")
     d.add_argument("--out", default="runs/demo")
