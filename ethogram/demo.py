@@ -25,9 +25,9 @@ from ethogram.train import TrainConfig, evaluate_run, prepare_run, train
 DATASET = "pointmaze-medium-navigate"
 AGENT = "gcivl"
 EPISODES = 300  # OGBench: 1000 episodes of 1001 steps
-STEPS = 30_000  # OGBench: 1M steps
+STEPS = 40_000  # OGBench: 1M steps
 # Smaller than the published 3x512 / batch 1024 so that training fits in minutes on 2 cores.
-OVERRIDES = {"actor_hidden_dims": "256,256,256", "value_hidden_dims": "256,256,256", "batch_size": "256"}
+OVERRIDES = {"actor_hidden_dims": "256,256", "value_hidden_dims": "256,256", "batch_size": "512"}
 EVAL_EPISODES = 50
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import time
 import types
@@ -108,18 +109,20 @@ def parse_set_args(items: list[str] | None) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------ the loop
 
 def make_train_chunk(agent: types.ModuleType, config, n_steps: int):
-    """A jitted function running `n_steps` updates: (state, data, key) -> (state, mean metrics)."""
+    """A jitted function running `n_steps` updates: (state, data, key) -> (state, mean metrics).
 
-    def one_step(carry, key):
-        state, data = carry
-        k_batch, k_update = jax.random.split(key)
-        batch = sample_batch(k_batch, data, config.batch_size, config.value_mix, config.actor_mix, config.discount)
-        state, metrics = agent.update(state, batch, k_update, config)
-        return (state, data), metrics
+    The state's buffers are donated (updated in place); the dataset stays on the device and is only read.
+    """
 
-    @jax.jit
+    @functools.partial(jax.jit, donate_argnums=0)
     def chunk(state, data: Dataset, key):
-        (state, _), metrics = jax.lax.scan(one_step, (state, data), jax.random.split(key, n_steps))
+        def one_step(state, key):
+            k_batch, k_update = jax.random.split(key)
+            batch = sample_batch(k_batch, data, config.batch_size, config.value_mix, config.actor_mix,
+                                 config.discount)
+            return agent.update(state, batch, k_update, config)
+
+        state, metrics = jax.lax.scan(one_step, state, jax.random.split(key, n_steps))
         metrics = jax.tree_util.tree_map(jnp.mean, metrics)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(state["params"])]))
         return state, {**metrics, "finite": finite}

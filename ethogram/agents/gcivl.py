@@ -42,7 +42,8 @@ def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
     obs = jnp.zeros((1, obs_dim))
     value = value_net(config).init(k_value, obs, obs)["params"]
     actor = actor_net(config, action_dim).init(k_actor, obs, obs)["params"]
-    return new_state({"value": value, "actor": actor}, {"value": value}, config)
+    target = jax.tree_util.tree_map(jnp.copy, value)  # own buffers: the train step donates the state
+    return new_state({"value": value, "actor": actor}, {"value": target}, config)
 
 
 def value_loss(params, target_params, batch, config: Config):
