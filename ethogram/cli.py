@@ -78,8 +78,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def seed_type(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with ethogram's error format: 'error: ...' then the fix, exit code 2."""
+
+    def error(self, message):
+        print(f"error: {message}\n  fix: see '{self.prog} --help'", file=sys.stderr)
+        print(self.format_usage().rstrip(), file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ethogram", description="Learn goal-directed behaviours from reward-free "
+    p = Parser(prog="ethogram", description="Learn goal-directed behaviours from reward-free "
                                 "trajectories: collect datasets, train agents, evaluate them.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -88,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--episodes", type=int, help="training episodes (default: OGBench's; +10%% go to the -val file)")
     c.add_argument("--episode-steps", type=int, help="stored steps per episode (default: OGBench's)")
     c.add_argument("--noise", type=float, help="expert action noise (default 0.5)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=seed_type, default=0)
     c.add_argument("--out", help="output .npz (default data/<name>-v0.npz)")
     c.add_argument("--force", action="store_true", help="replace existing output files")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -98,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("agent", help="gcbc or gcivl")
     t.add_argument("--dataset", required=True, help="dataset .npz (ours or OGBench's)")
     t.add_argument("--steps", type=int, default=1_000_000)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=seed_type, default=0)
     t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an agent config field, e.g. --set batch_size=256 (repeatable)")
@@ -114,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a run with the OGBench protocol (writes eval.json)")
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=int, default=50, help="episodes per task (OGBench: 50)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=seed_type, default=0)
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=cmd_eval)
 
@@ -128,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--episodes", type=int, default=None, help="dataset episodes (default: demo's)")
     d.add_argument("--steps", type=int, default=None, help="training steps (default: demo's)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=seed_type, default=0)
     d.add_argument("--force", action="store_true")
     d.set_defaults(func=cmd_demo)
     return p
@@ -136,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse already printed usage and the error
+        return int(e.code or 0)
     try:
         return args.func(args)
     except EthogramError as e:

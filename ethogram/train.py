@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ethogram import __version__, checkpoint
 from ethogram.agents import dataset_overrides, get_agent
-from ethogram.data.dataset import Dataset, dataset_name_of, load_dataset
+from ethogram.data.dataset import Dataset, dataset_name_of, load_dataset, read_npz, validate_arrays
 from ethogram.data.goals import sample_batch
 from ethogram.envs.registry import make_env
 from ethogram.errors import EthogramError
@@ -40,7 +40,7 @@ class TrainConfig:
     seed: int = 0
     fuse: int = 100  # training steps per jitted call
     log_every: int = 1000
-    eval_every: int = 100_000  # 0: evaluate only at the end
+    eval_every: int = 100_000  # 0: no periodic evaluation (run `ethogram eval` after training)
     eval_episodes: int = 50
     save_every: int = 100_000
 
@@ -161,8 +161,11 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     if out.is_dir() and any(out.iterdir()) and not force:
         raise EthogramError(f"run directory '{out}' already exists and is not empty; refusing to overwrite it.",
                             "choose another --out, or pass --force to replace the run")
+    arrays = read_npz(dataset_path)  # fail before anything is written
     name = dataset_name_of(dataset_path)
     env = make_env(name.env)
+    validate_arrays(arrays, str(dataset_path), env.obs_dim, env.action_dim)
+    del arrays
     config = dataclasses.replace(agent.Config(), **dataset_overrides(agent.NAME, name.kind, name.maze))
     config = apply_overrides(config, overrides or {})
     try:
@@ -202,7 +205,7 @@ def load_run(run_dir: str | Path):
         run = json.loads(path.read_text())
         agent = get_agent(run["agent"])
         config = config_from_dict(agent.Config, run["agent_config"])
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
         raise EthogramError(f"'{path}' is malformed ({e}).", "train the run again") from None
     return run, agent, config
 
@@ -231,7 +234,8 @@ def train(run_dir: str | Path, progress: bool = True, log=print) -> dict:
     bar = tqdm(total=tc.steps, desc=f"train {agent.NAME}", unit="step", disable=not progress, mininterval=1.0)
     window_t, window_steps = time.perf_counter(), 0
     while step < tc.steps:
-        n = min(fuse, tc.steps - step)
+        # Chunks end exactly on every log / save / eval boundary.
+        n = min([fuse, tc.steps - step] + [iv - step % iv for iv in (tc.log_every, tc.save_every, tc.eval_every) if iv])
         if n not in chunks:
             chunks[n] = make_train_chunk(agent, config, n)
         new_state, metrics = chunks[n](state, data, jax.random.fold_in(jax.random.fold_in(base, 1), step))
@@ -271,6 +275,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progres
         raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
     run_dir = Path(run_dir)
     run, agent, config = load_run(run_dir)
+    check_writable_dir(run_dir)
     state = restore_state(run_dir, run, agent, config)
     env = make_env(run["env"])
     res, ro = evaluate(env, make_policy(agent, config, state), episodes, seed=seed, progress=progress)

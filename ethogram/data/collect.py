@@ -155,6 +155,8 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
     atomic_write_bytes(out, npz_bytes(train))
     if meta["val_episodes"] > 0:
         atomic_write_bytes(val_path(out), npz_bytes(val))
+    else:
+        val_path(out).unlink(missing_ok=True)  # never leave an older collection's -val file beside new data
     atomic_write_bytes(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
     env_steps = arrays["observations"].shape[0] * arrays["observations"].shape[1]
     return {**meta, "seconds": seconds, "env_steps_per_second": env_steps / seconds}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,16 +44,21 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
                             f"collect one with: ethogram collect pointmaze-medium-navigate --out {path}")
     if path.is_dir():
         raise EthogramError(f"dataset path '{path}' is a directory, not an .npz file.")
+    with path.open("rb") as fh:
+        magic = fh.read(6)
+    if magic[:4] != b"PK\x03\x04":
+        if magic == b"\x93NUMPY":
+            raise EthogramError(f"'{path}' is a single .npy array, not an .npz dataset.",
+                                "save the dataset with np.savez(path, observations=..., actions=..., terminals=...)")
+        if magic[:2] == b"PK" or len(magic) < 4:
+            raise EthogramError(f"'{path}' is not a readable .npz file; it may be truncated or corrupted.",
+                                "collect it again with ethogram collect")
+        raise EthogramError(f"'{path}' is not an .npz file (it does not start like a zip archive).",
+                            "give the path of an OGBench-layout .npz dataset")
     try:
         with np.load(path, allow_pickle=False) as f:
-            if not isinstance(f, np.lib.npyio.NpzFile):
-                raise EthogramError(f"'{path}' is a single .npy array, not an .npz dataset.",
-                                    "save the dataset with np.savez(path, observations=..., actions=..., "
-                                    "terminals=...)")
             return {k: f[k] for k in f.files}
-    except EthogramError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
         raise EthogramError(f"'{path}' is not a readable .npz file ({e}); it may be truncated or corrupted.",
                             "collect it again with ethogram collect") from None
     except ValueError as e:
