@@ -84,8 +84,10 @@ def run_demo(out: Path, force: bool = False, episodes: int | None = None, steps:
 
     print(f"[2/4] training {AGENT} for {steps} steps ({', '.join(f'{k}={v}' for k, v in OVERRIDES.items())})")
     run_dir = out / "run"
-    tc = TrainConfig(steps=steps, seed=seed, eval_every=max(steps // 3, 1), eval_episodes=10, save_every=steps,
-                     log_every=min(1000, steps), fuse=min(100, steps))
+    fuse = min(100, steps)
+    every = max(fuse, steps // 4 // fuse * fuse)  # a multiple of fuse: no odd-sized chunks to compile
+    tc = TrainConfig(steps=steps, seed=seed, eval_every=every, eval_episodes=10, save_every=steps,
+                     log_every=min(1000, steps), fuse=fuse)
     prepare_run(AGENT, data_path, run_dir, tc, OVERRIDES, force=True)
     res_train = train(run_dir)
     t_train = res_train["seconds"]
