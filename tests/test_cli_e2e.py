@@ -37,6 +37,26 @@ def test_collect_train_eval(tmp_path, capsys):
     assert res["episodes_per_task"] == 2 and res["seed"] == 1
     assert (run / "rollouts.png").read_bytes().startswith(b"\x89PNG")
 
+    # summarize: the evaluated run becomes a results record with the published number beside it
+    records_path = tmp_path / "results" / "r.json"
+    assert main(["summarize", str(run), "--json", str(records_path), "--command", "the command"]) == 0
+    out = capsys.readouterr().out
+    (record,) = json.loads(records_path.read_text())
+    assert {k: record[k] for k in ("agent", "dataset", "metric", "seeds", "train_steps", "command")} == {
+        "agent": "gcbc", "dataset": "pointmaze-medium-navigate", "metric": "success", "seeds": [0],
+        "train_steps": 200, "command": "the command"}
+    assert record["mean"] == pytest.approx(res["success"]) and record["std"] == 0.0
+    assert record["config"]["actor_hidden_dims"] == [16]
+    assert "0.09 ± 0.06" in out  # published GCBC on pointmaze-medium-navigate
+
+
+def test_summarize_a_run_without_eval_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    assert main(["summarize", str(tmp_path / "run")]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "eval.json" in err
+
 
 def test_collect_defaults_to_ogbench_sizes_and_data_dir():
     args = build_parser().parse_args(["collect", "pointmaze-large-stitch"])

@@ -26,9 +26,14 @@ def run_result(run_dir: str | Path) -> dict:
                             f"train and evaluate it first: ethogram eval {run_dir}") from None
     except json.JSONDecodeError as e:
         raise EthogramError(f"run '{run_dir}' has a malformed JSON file ({e}).") from None
-    return {"agent": cfg["agent"], "dataset": cfg["dataset_name"].removesuffix("-v0"), "seed":
-            cfg["train_config"]["seed"], "train_steps": ev.get("train_step") or cfg["train_config"]["steps"],
-            "config": cfg["agent_config"], "success": ev["success"], "episodes": ev["episodes_per_task"]}
+    try:
+        return {"agent": cfg["agent"], "dataset": cfg["dataset_name"].removesuffix("-v0"),
+                "seed": cfg["train_config"]["seed"],
+                "train_steps": ev.get("train_step") or cfg["train_config"]["steps"],
+                "config": cfg["agent_config"], "success": ev["success"], "episodes": ev["episodes_per_task"]}
+    except (KeyError, TypeError, AttributeError) as e:
+        raise EthogramError(f"run '{run_dir}' has an incomplete config.json or eval.json (missing {e}).",
+                            f"evaluate it again: ethogram eval {run_dir}") from None
 
 
 def aggregate(run_dirs: list[str | Path], command: str) -> list[dict]:
