@@ -36,14 +36,27 @@ def cmd_collect(args) -> int:
 def cmd_train(args) -> int:
     from ethogram.train import TrainConfig, parse_set_args, prepare_run, train
 
-    tc = TrainConfig(steps=args.steps, seed=args.seed, fuse=args.fuse, log_every=args.log_every,
-                     eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                     save_every=args.save_every or args.steps)
-    run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force)
-    print(f"training {run['agent']} on {run['dataset_name']} for {tc.steps} steps -> {args.out}")
-    res = train(args.out, progress=not args.quiet)
-    print(f"done: {res['steps']} steps in {res['seconds']:.1f} s ({res['steps'] / res['seconds']:.1f} steps/s); "
-          f"evaluate with: ethogram eval {args.out}")
+    if args.resume:
+        if args.agent or args.dataset or args.out or args.set:
+            raise EthogramError("--resume RUN_DIR continues a run with its saved config; it takes no agent, "
+                                "--dataset, --out or --set.", f"run: ethogram train --resume {args.resume}")
+        res = train(args.resume, progress=not args.quiet, resume=True)
+        out = args.resume
+    else:
+        missing = [n for n, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out)) if not v]
+        if missing:
+            raise EthogramError(f"train needs {', '.join(missing)}.",
+                                "ethogram train AGENT --dataset PATH --out RUN_DIR (or --resume RUN_DIR)")
+        tc = TrainConfig(steps=args.steps, seed=args.seed, fuse=args.fuse, log_every=args.log_every,
+                         eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                         save_every=args.save_every or min(100_000, args.steps))
+        run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force)
+        print(f"training {run['agent']} on {run['dataset_name']} for {tc.steps} steps -> {args.out}")
+        res = train(args.out, progress=not args.quiet)
+        out = args.out
+    done = res["steps"] - res["resumed_from"]
+    print(f"done: {res['steps']} steps ({done} in this call) in {res['seconds']:.1f} s "
+          f"({done / max(res['seconds'], 1e-9):.1f} steps/s); evaluate with: ethogram eval {out}")
     return 0
 
 
@@ -114,18 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_collect)
 
     t = sub.add_parser("train", help="train an agent on a dataset into a run directory")
-    t.add_argument("agent", help="gcbc or gcivl")
-    t.add_argument("--dataset", required=True, help="dataset .npz (ours or OGBench's)")
+    t.add_argument("agent", nargs="?", help="gcbc or gcivl")
+    t.add_argument("--dataset", help="dataset .npz (ours or OGBench's)")
     t.add_argument("--steps", type=int, default=1_000_000)
     t.add_argument("--seed", type=seed_type, default=0)
-    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--out", help="run directory")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an agent config field, e.g. --set batch_size=256 (repeatable)")
     t.add_argument("--fuse", type=int, default=100, help="training steps per jitted call")
     t.add_argument("--log-every", type=int, default=1000)
     t.add_argument("--eval-every", type=int, default=100_000, help="0 disables periodic evaluation")
     t.add_argument("--eval-episodes", type=int, default=50)
-    t.add_argument("--save-every", type=int, default=None, help="checkpoint interval (default: at the end)")
+    t.add_argument("--save-every", type=int, default=None,
+                   help="checkpoint interval (default 100000; always at the end)")
     t.add_argument("--force", action="store_true", help="replace an existing run directory's results")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)

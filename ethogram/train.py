@@ -215,8 +215,35 @@ def restore_state(run_dir: str | Path, run: dict, agent, config):
     return checkpoint.load(Path(run_dir) / "checkpoint.safetensors", template)
 
 
-def train(run_dir: str | Path, progress: bool = True, log=print) -> dict:
-    """Train the run described by run_dir/config.json to its step budget."""
+def _truncate_csv(path: Path, last_step: int) -> None:
+    """Keep the header and the complete rows up to `last_step` (rows logged after the checkpoint are redone)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1]
+    for line in lines[1:]:
+        head = line.split(",", 1)[0]
+        if line.endswith("\n") and head.isdigit() and int(head) <= last_step:
+            keep.append(line)
+    atomic_write_text(path, "".join(keep))
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    path = run_dir / "checkpoint.json"
+    if not path.exists() or not (run_dir / "checkpoint.safetensors").exists():
+        return 0
+    try:
+        return int(json.loads(path.read_text())["step"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise EthogramError(f"'{path}' is malformed.", "delete it (and checkpoint.safetensors) to start over") from None
+
+
+def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = False) -> dict:
+    """Train the run described by run_dir/config.json to its step budget.
+
+    With `resume`, continue from the run's last checkpoint: the random keys of each chunk depend only on the seed
+    and the step, so an interrupted and resumed run ends with the same metrics as an uninterrupted one.
+    """
     run_dir = Path(run_dir)
     run, agent, config = load_run(run_dir)
     tc = config_from_dict(TrainConfig, run["train_config"])
@@ -227,11 +254,18 @@ def train(run_dir: str | Path, progress: bool = True, log=print) -> dict:
             "sampling with replacement")
     base = jax.random.PRNGKey(tc.seed)
     state = agent.init(jax.random.fold_in(base, 0), env.obs_dim, env.action_dim, config)
+    step = checkpoint_step(run_dir) if resume else 0
+    if step:
+        state = jax.tree_util.tree_map(jnp.array, checkpoint.load(run_dir / "checkpoint.safetensors", state))
+        log(f"resuming {run_dir} from step {step}")
+    for name in ("metrics.csv", "evals.csv"):
+        _truncate_csv(run_dir / name, step) if step else (run_dir / name).unlink(missing_ok=True)
     fuse = min(tc.fuse, tc.steps)
     chunks = {fuse: make_train_chunk(agent, config, fuse)}
-    step, start = 0, time.perf_counter()
+    start, first = time.perf_counter(), step
     last_eval = None
-    bar = tqdm(total=tc.steps, desc=f"train {agent.NAME}", unit="step", disable=not progress, mininterval=1.0)
+    bar = tqdm(total=tc.steps, initial=step, desc=f"train {agent.NAME}", unit="step", disable=not progress,
+               mininterval=1.0)
     window_t, window_steps = time.perf_counter(), 0
     while step < tc.steps:
         # Chunks end exactly on every log / save / eval boundary.
@@ -266,7 +300,7 @@ def train(run_dir: str | Path, progress: bool = True, log=print) -> dict:
             _append_csv(run_dir / "evals.csv", {"step": step, "success": res["success"], **res["tasks"]})
             bar.write(f"step {step}: success {res['success']:.3f}")
     bar.close()
-    return {"steps": step, "seconds": time.perf_counter() - start, "last_eval": last_eval}
+    return {"steps": step, "seconds": time.perf_counter() - start, "last_eval": last_eval, "resumed_from": first}
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
