@@ -7,11 +7,12 @@ of another network size is caught by name and shape before anything is used.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import jax
 import numpy as np
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
@@ -36,8 +37,19 @@ def flatten(tree) -> dict[str, np.ndarray]:
     return {_key(path): np.asarray(leaf) for path, leaf in leaves}
 
 
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        h.update(k.encode())
+        h.update(str(arrays[k].dtype).encode())
+        h.update(np.ascontiguousarray(arrays[k]).tobytes())
+    return h.hexdigest()
+
+
 def save(path: str | Path, state, metadata: dict[str, str] | None = None) -> None:
-    atomic_write_bytes(path, st_save(flatten(state), metadata=metadata))
+    """Write atomically, with a sha256 of the arrays in the metadata so silent damage is caught on load."""
+    arrays = flatten(state)
+    atomic_write_bytes(path, st_save(arrays, metadata={**(metadata or {}), "sha256": _digest(arrays)}))
 
 
 def load(path: str | Path, template):
@@ -47,10 +59,16 @@ def load(path: str | Path, template):
         raise EthogramError(f"checkpoint '{path}' does not exist.", "train first, or point to a run directory "
                             "that has finished at least one checkpoint")
     try:
-        arrays = st_load(path.read_bytes())
+        raw = path.read_bytes()
+        arrays = st_load(raw)
+        with safe_open(path, framework="numpy") as f:
+            stored = (f.metadata() or {}).get("sha256")
     except (SafetensorError, ValueError, OSError) as e:
         raise EthogramError(f"checkpoint '{path}' is not a readable safetensors file ({e}).",
                             "it may be truncated; use another checkpoint or train again") from None
+    if stored is not None and stored != _digest(arrays):
+        raise EthogramError(f"checkpoint '{path}' is damaged: its contents do not match the checksum written "
+                            "with it.", "use another checkpoint or train again")
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     expected = {_key(p): np.shape(x) for p, x in leaves}
     missing = sorted(set(expected) - set(arrays))

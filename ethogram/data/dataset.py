@@ -8,8 +8,6 @@ states become N - episodes transitions (s, a, s'): the last state of an episode 
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,14 +56,17 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
-        raise EthogramError(f"'{path}' is not a readable .npz file ({e}); it may be truncated or corrupted.",
-                            "collect it again with ethogram collect") from None
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise EthogramError(f"'{path}' holds Python objects (pickled arrays); ethogram never loads pickles.",
                                 "save plain numeric arrays") from None
-        raise EthogramError(f"'{path}' could not be read as an .npz dataset: {e}.") from None
+        raise EthogramError(f"'{path}' could not be read as an .npz dataset: {e}.",
+                            "it may be corrupted; collect it again with ethogram collect") from None
+    except Exception as e:  # zipfile.BadZipFile, zlib.error, EOFError, tokenize errors from the npy header, ...
+        # A damaged archive can fail anywhere inside numpy's reader (zip, zlib, the npy header parser):
+        # whatever the failure, the file is unreadable and nothing from it is used.
+        raise EthogramError(f"'{path}' is not a readable .npz file ({type(e).__name__}: {e}); it may be "
+                            "truncated or corrupted.", "collect it again with ethogram collect") from None
 
 
 def validate_arrays(arrays: dict[str, np.ndarray], source: str, obs_dim: int | None = None,
