@@ -8,6 +8,7 @@ of another network size is caught by name and shape before anything is used.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import jax
@@ -37,6 +38,9 @@ def flatten(tree) -> dict[str, np.ndarray]:
     return {_key(path): np.asarray(leaf) for path, leaf in leaves}
 
 
+FORMAT = "ethogram-checkpoint-1"  # bump when the state layout changes
+
+
 def _digest(arrays: dict[str, np.ndarray]) -> str:
     h = hashlib.sha256()
     for k in sorted(arrays):
@@ -46,10 +50,14 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def save(path: str | Path, state, metadata: dict[str, str] | None = None) -> None:
-    """Write atomically, with a sha256 of the arrays in the metadata so silent damage is caught on load."""
+def save(path: str | Path, state) -> None:
+    """Write atomically, with a sha256 of the arrays in the metadata so silent damage is caught on load.
+
+    The metadata is one key holding sorted JSON: safetensors writes several keys in no fixed order, and the same
+    state must give the same bytes."""
     arrays = flatten(state)
-    atomic_write_bytes(path, st_save(arrays, metadata={**(metadata or {}), "sha256": _digest(arrays)}))
+    meta = json.dumps({"format": FORMAT, "sha256": _digest(arrays)}, sort_keys=True)
+    atomic_write_bytes(path, st_save(arrays, metadata={"ethogram": meta}))
 
 
 def load(path: str | Path, template):
@@ -62,11 +70,18 @@ def load(path: str | Path, template):
         raw = path.read_bytes()
         arrays = st_load(raw)
         with safe_open(path, framework="numpy") as f:
-            stored = (f.metadata() or {}).get("sha256")
+            meta = json.loads((f.metadata() or {}).get("ethogram", "{}"))
+        stored = meta.get("sha256")
+        if not isinstance(meta, dict):
+            meta = {}
     except (SafetensorError, ValueError, OSError) as e:
         raise EthogramError(f"checkpoint '{path}' is not a readable safetensors file ({e}).",
                             "it may be truncated; use another checkpoint or train again") from None
-    if stored is not None and stored != _digest(arrays):
+    if meta.get("format") != FORMAT:
+        raise EthogramError(f"checkpoint '{path}' has format {meta.get('format')!r}; this ethogram reads {FORMAT!r}. "
+                            "It was written by another version of ethogram or another program.",
+                            "evaluate it with the ethogram version that wrote it, or train again")
+    if stored != _digest(arrays):
         raise EthogramError(f"checkpoint '{path}' is damaged: its contents do not match the checksum written "
                             "with it.", "use another checkpoint or train again")
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)

@@ -86,14 +86,58 @@ def apply_overrides(config, overrides: dict[str, str]):
     return dataclasses.replace(config, **values)
 
 
+def _check_type(name: str, value, hint):
+    """The JSON value for a config field, checked against the field's type (bool, int, float, tuple[int, ...])."""
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list | tuple) or not value or \
+                not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in value):
+            raise EthogramError(f"config field '{name}' must be a non-empty list of positive integers, got {value!r}.")
+        return tuple(value)
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, hint)
+    if not ok:
+        raise EthogramError(f"config field '{name}' must be {getattr(hint, '__name__', hint)}, got {value!r}.")
+    return value
+
+
 def config_from_dict(cls, data: dict):
+    """A config dataclass from saved JSON; unknown fields and wrong types are clear errors."""
+    if not isinstance(data, dict):
+        raise EthogramError(f"a saved {cls.__name__} must be a JSON object, got {type(data).__name__}.")
     hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            v = data[f.name]
-            kwargs[f.name] = tuple(v) if typing.get_origin(hints[f.name]) is tuple else v
-    return cls(**kwargs)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise EthogramError(f"unknown config field(s) {', '.join(unknown)} for {cls.__module__}.{cls.__name__}; "
+                            "the run was written by another version or edited by hand.")
+    return cls(**{k: _check_type(k, v, hints[k]) for k, v in data.items()})
+
+
+def validate_train_config(tc: TrainConfig) -> None:
+    if tc.steps < 1:
+        raise EthogramError(f"--steps must be at least 1 (got {tc.steps}).")
+    for k in ("fuse", "log_every", "eval_episodes", "save_every"):
+        if getattr(tc, k) < 1:
+            raise EthogramError(f"{k} must be at least 1 (got {getattr(tc, k)}).")
+    if tc.eval_every < 0:
+        raise EthogramError(f"eval_every must be >= 0 (got {tc.eval_every}).")
+    if tc.seed < 0:
+        raise EthogramError(f"seed must be >= 0 (got {tc.seed}).")
+
+
+def validate_agent_config(config) -> None:
+    try:
+        config.value_mix, config.actor_mix  # noqa: B018 (validates the goal mixtures)
+    except ValueError as e:
+        raise EthogramError(f"invalid goal mixture: {e}.") from None
+    if config.batch_size < 1 or config.lr <= 0 or not 0 < config.discount < 1:
+        raise EthogramError("batch_size must be >= 1, lr > 0 and 0 < discount < 1.")
 
 
 def parse_set_args(items: list[str] | None) -> dict[str, str]:
@@ -148,13 +192,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
                 overrides: dict[str, str] | None = None, force: bool = False) -> dict:
     """Validate everything and write config.json; returns the run description. Nothing is trained yet."""
     agent = get_agent(agent_name)
-    if train_cfg.steps < 1:
-        raise EthogramError(f"--steps must be at least 1 (got {train_cfg.steps}).")
-    for k in ("fuse", "log_every", "eval_episodes", "save_every"):
-        if getattr(train_cfg, k) < 1:
-            raise EthogramError(f"{k} must be at least 1 (got {getattr(train_cfg, k)}).")
-    if train_cfg.eval_every < 0:
-        raise EthogramError(f"eval_every must be >= 0 (got {train_cfg.eval_every}).")
+    validate_train_config(train_cfg)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise EthogramError(f"run directory '{out}' exists and is a file.", "choose another --out")
@@ -168,12 +206,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     del arrays
     config = dataclasses.replace(agent.Config(), **dataset_overrides(agent.NAME, name.kind, name.maze))
     config = apply_overrides(config, overrides or {})
-    try:
-        config.value_mix, config.actor_mix  # noqa: B018 (validates the goal mixtures)
-    except ValueError as e:
-        raise EthogramError(f"invalid goal mixture: {e}.") from None
-    if config.batch_size < 1 or config.lr <= 0 or not 0 < config.discount < 1:
-        raise EthogramError("batch_size must be >= 1, lr > 0 and 0 < discount < 1.")
+    validate_agent_config(config)
     check_writable_dir(out)
     if force:
         for stale in ("metrics.csv", "evals.csv", "eval.json", "checkpoint.safetensors", "checkpoint.json"):
@@ -196,23 +229,49 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
 def load_run(run_dir: str | Path):
     """(run description, agent module, agent config) from a run directory's config.json."""
     run_dir = Path(run_dir)
-    path = run_dir / "config.json"
     if not run_dir.is_dir():
         raise EthogramError(f"run directory '{run_dir}' does not exist.", "train one with ethogram train")
+    path = run_file(run_dir, "config.json")
     if not path.exists():
         raise EthogramError(f"'{run_dir}' is not a run directory: it has no config.json.")
     try:
         run = json.loads(path.read_text())
+        if not isinstance(run, dict) or not isinstance(run.get("agent"), str):
+            raise TypeError("expected an object with an 'agent' name")
         agent = get_agent(run["agent"])
         config = config_from_dict(agent.Config, run["agent_config"])
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-        raise EthogramError(f"'{path}' is malformed ({e}).", "train the run again") from None
+        validate_agent_config(config)
+        validate_train_config(config_from_dict(TrainConfig, run["train_config"]))
+        for k in ("obs_dim", "action_dim"):
+            if not isinstance(run[k], int) or run[k] < 1:
+                raise TypeError(f"'{k}' must be a positive integer")
+        if not isinstance(run["env"], str) or not isinstance(run["dataset"], str):
+            raise TypeError("'env' and 'dataset' must be strings")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise EthogramError(f"'{path}' is malformed ({type(e).__name__}: {e}).", "train the run again") from None
+    except EthogramError as e:
+        raise EthogramError(f"'{path}': {e.problem}", e.fix or "train the run again") from None
     return run, agent, config
+
+
+def run_file(run_dir: str | Path, name: str) -> Path:
+    """A file of the run directory; refuses one that is a link leading outside it."""
+    run_dir = Path(run_dir)
+    path = run_dir / name
+    try:
+        real = path.resolve(strict=False)
+        inside = real.is_relative_to(run_dir.resolve())
+    except (OSError, RuntimeError):  # symlink loop
+        raise EthogramError(f"'{path}' is a symbolic link loop.", "delete it") from None
+    if not inside:
+        raise EthogramError(f"'{path}' leads outside its run directory (to '{real}'); refusing to use it.",
+                            "replace the link by the file itself")
+    return path
 
 
 def restore_state(run_dir: str | Path, run: dict, agent, config):
     template = agent.init(jax.random.PRNGKey(0), run["obs_dim"], run["action_dim"], config)
-    return checkpoint.load(Path(run_dir) / "checkpoint.safetensors", template)
+    return checkpoint.load(run_file(run_dir, "checkpoint.safetensors"), template)
 
 
 def _truncate_csv(path: Path, last_step: int) -> None:
@@ -256,7 +315,7 @@ def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = 
     state = agent.init(jax.random.fold_in(base, 0), env.obs_dim, env.action_dim, config)
     step = checkpoint_step(run_dir) if resume else 0
     if step:
-        state = jax.tree_util.tree_map(jnp.array, checkpoint.load(run_dir / "checkpoint.safetensors", state))
+        state = jax.tree_util.tree_map(jnp.array, checkpoint.load(run_file(run_dir, "checkpoint.safetensors"), state))
         log(f"resuming {run_dir} from step {step}")
     for name in ("metrics.csv", "evals.csv"):
         _truncate_csv(run_dir / name, step) if step else (run_dir / name).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from ethogram.envs.registry import DatasetName, parse_dataset_name
 from ethogram.errors import EthogramError
 
 REQUIRED = ("observations", "actions", "terminals")
+MAX_ABS = 1e6  # no state or action of a maze is anywhere near this
 
 
 class Dataset(NamedTuple):
@@ -37,6 +38,9 @@ class Dataset(NamedTuple):
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of an npz file, with a clear error for anything that is not one. Never unpickles."""
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise EthogramError(f"dataset path '{path}' is a broken symbolic link or a link loop.",
+                            "point it at a real .npz file")
     if not path.exists():
         raise EthogramError(f"dataset file '{path}' does not exist.",
                             f"collect one with: ethogram collect pointmaze-medium-navigate --out {path}")
@@ -112,6 +116,11 @@ def validate_arrays(arrays: dict[str, np.ndarray], source: str, obs_dim: int | N
             row = int(np.argwhere(~np.isfinite(arr))[0, 0])
             raise EthogramError(f"dataset '{source}': '{key}' has NaN or inf (first at row {row}).",
                                 "remove or repair those steps")
+    for key in ("observations", "actions"):
+        arr = arrays[key]
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and np.abs(arr).max() > MAX_ABS:
+            raise EthogramError(f"dataset '{source}': '{key}' has absurd values (|x| up to {np.abs(arr).max():.3g}, "
+                                f"limit {MAX_ABS:g}).", "check the units and the file")
     if obs_dim is not None and obs.shape[1] != obs_dim:
         raise EthogramError(f"dataset '{source}' has observations of dimension {obs.shape[1]}, but the "
                             f"environment's are {obs_dim}.", "use a dataset collected in this environment")
