@@ -1,8 +1,9 @@
 """The few network building blocks every agent shares (OGBench's reference architecture).
 
 MLPs with GELU, Xavier-uniform init, optional LayerNorm after each hidden activation; a goal-conditioned
-value ensemble V(s, g); a goal-conditioned Gaussian actor with a small-init mean head and a constant
-(or learned, state-independent) std, no tanh. Used functionally: `module.init` / `module.apply`.
+value ensemble V(s, g) (or Q(s, g, a)); a goal-conditioned Gaussian actor with a small-init mean head and a
+constant (or learned, state-independent) std, no tanh; the losses several agents share (expectile, AWR weights,
+DDPG+BC). Used functionally: `module.init` / `module.apply`.
 """
 
 from __future__ import annotations
@@ -34,19 +35,23 @@ class MLP(nn.Module):
         return x
 
 
+def ensemble(num: int):
+    """MLP replicated `num` times with independent parameters (stacked on a leading axis); outputs (num, ...)."""
+    return nn.vmap(MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
+                   axis_size=num)
+
+
 class GCValue(nn.Module):
-    """An ensemble of `num` value heads V_k(s, g) -> (num, batch)."""
+    """An ensemble of `num` value heads V_k(s, g), or critics Q_k(s, g, a) when given actions -> (num, batch)."""
 
     hidden_dims: Sequence[int]
     layer_norm: bool = True
     num: int = 2
 
     @nn.compact
-    def __call__(self, observations, goals):
-        ensemble = nn.vmap(MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None,
-                           out_axes=0, axis_size=self.num)
-        x = jnp.concatenate([observations, goals], axis=-1)
-        return ensemble((*self.hidden_dims, 1), layer_norm=self.layer_norm)(x)[..., 0]
+    def __call__(self, observations, goals, actions=None):
+        x = jnp.concatenate([observations, goals] + ([] if actions is None else [actions]), axis=-1)
+        return ensemble(self.num)((*self.hidden_dims, 1), layer_norm=self.layer_norm)(x)[..., 0]
 
 
 class GCActor(nn.Module):
@@ -81,6 +86,27 @@ def expectile_loss(adv: jax.Array, diff: jax.Array, expectile: float) -> jax.Arr
     """|tau - 1(adv < 0)| * diff^2: the asymmetric L2 of IQL."""
     weight = jnp.where(adv >= 0, expectile, 1 - expectile)
     return weight * diff**2
+
+
+def awr_weight(adv: jax.Array, alpha: float) -> jax.Array:
+    """Advantage-weighted regression weight min(exp(alpha * adv), 100) (the cap keeps it finite)."""
+    return jnp.minimum(jnp.exp(adv * alpha), 100.0)
+
+
+def ddpg_bc_loss(q: jax.Array, log_prob: jax.Array, alpha: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """DDPG+BC actor loss -Q(s, g, mu(s, g)) / sg(mean |Q|) - alpha * log pi(a | s, g): (total, q part, bc part).
+
+    Dividing by the (frozen) mean |Q| makes alpha independent of the value scale."""
+    q_loss = -q.mean() / jax.lax.stop_gradient(jnp.abs(q).mean() + 1e-6)
+    bc_loss = -alpha * log_prob.mean()
+    return q_loss + bc_loss, q_loss, bc_loss
+
+
+def ddpg_actions(mean: jax.Array, log_std: jax.Array, key: jax.Array, const_std: bool) -> jax.Array:
+    """The actions DDPG+BC scores with the critic: the mean with a constant std, else a reparameterised sample."""
+    if not const_std:
+        mean = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    return jnp.clip(mean, -1.0, 1.0)
 
 
 def polyak(params, target_params, tau: float):

@@ -156,14 +156,20 @@ def make_train_chunk(agent: types.ModuleType, config, n_steps: int):
     """A jitted function running `n_steps` updates: (state, data, key) -> (state, mean metrics).
 
     The state's buffers are donated (updated in place); the dataset stays on the device and is only read.
+    Batches come from `ethogram.data.goals.sample_batch`, or from the agent's own module-level
+    `sample_batch(key, data, config)` when it defines one; either way they are sampled inside jit.
     """
+    custom_sampler = getattr(agent, "sample_batch", None)
 
     @functools.partial(jax.jit, donate_argnums=0)
     def chunk(state, data: Dataset, key):
         def one_step(state, key):
             k_batch, k_update = jax.random.split(key)
-            batch = sample_batch(k_batch, data, config.batch_size, config.value_mix, config.actor_mix,
-                                 config.discount)
+            if custom_sampler is not None:  # an agent with its own batch layout (e.g. HIQL's subgoals)
+                batch = custom_sampler(k_batch, data, config)
+            else:
+                batch = sample_batch(k_batch, data, config.batch_size, config.value_mix, config.actor_mix,
+                                     config.discount)
             return agent.update(state, batch, k_update, config)
 
         state, metrics = jax.lax.scan(one_step, state, jax.random.split(key, n_steps))
@@ -204,7 +210,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     env = make_env(name.env)
     validate_arrays(arrays, str(dataset_path), env.obs_dim, env.action_dim)
     del arrays
-    config = dataclasses.replace(agent.Config(), **dataset_overrides(agent.NAME, name.kind, name.maze))
+    config = dataclasses.replace(agent.Config(), **dataset_overrides(agent.NAME, name.kind, name.maze, name.loco))
     config = apply_overrides(config, overrides or {})
     validate_agent_config(config)
     check_writable_dir(out)

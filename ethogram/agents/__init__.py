@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from ethogram.agents import gcbc, gcivl
+from ethogram.agents import crl, gcbc, gciql, gcivl, hiql, qrl
 from ethogram.errors import EthogramError
 
-AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl)}
+AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl, gciql, qrl, crl, hiql)}
 
 
 def get_agent(name: str) -> ModuleType:
@@ -17,10 +17,11 @@ def get_agent(name: str) -> ModuleType:
         raise EthogramError(f"unknown agent '{name}'.", f"known agents: {', '.join(sorted(AGENTS))}") from None
 
 
-def dataset_overrides(agent: str, dataset_kind: str, maze: str) -> dict:
+def dataset_overrides(agent: str, dataset_kind: str, maze: str, loco: str = "pointmaze") -> dict:
     """Published per-dataset settings (OGBench hyperparameters.sh): giant mazes use discount 0.995;
-    stitch datasets draw actor goals half from the trajectory, half at random; explore ones at random."""
-    overrides: dict = {}
+    stitch datasets draw actor goals half from the trajectory, half at random; explore ones at random;
+    an agent's LOCO_OVERRIDES give its per-robot settings (e.g. GCIQL's alpha 0.3 on antmaze, 0.003 on pointmaze)."""
+    overrides: dict = dict(getattr(AGENTS.get(agent), "LOCO_OVERRIDES", {}).get(loco, {}))
     if maze == "giant":
         overrides["discount"] = 0.995
     if agent != "gcbc":
