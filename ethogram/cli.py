@@ -61,6 +61,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from ethogram.search.run import is_search_run
+
+    if is_search_run(args.run_dir):  # the search agent (sns) has its own evaluation
+        return cmd_eval_search(args)
     from ethogram.report.plots import plot_rollouts
     from ethogram.report.tables import success_table
     from ethogram.train import evaluate_run
@@ -70,6 +74,33 @@ def cmd_eval(args) -> int:
                   title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
     print(success_table(res))
     print(f"wrote {Path(args.run_dir) / 'eval.json'} and rollouts.png ({res['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from ethogram.search.run import search
+
+    stats = search(args.target, args.out, controller=args.controller, steps=args.steps, seed=args.seed,
+                   nodes=args.nodes, force=args.force, progress=not args.quiet)
+    print(f"sns ({stats['mode']}): graph of {stats['nodes']} nodes, {stats['edges']} edges in {stats['seconds']:.1f} s"
+          f" -> {args.out}; evaluate with: ethogram eval {args.out}")
+    for k, v in stats.items():
+        if k.startswith("task"):
+            print(f"  {k}: first success after {v['steps_to_first_success']} env steps "
+                  f"({v['seconds_to_first_success']} s)")
+    return 0
+
+
+def cmd_eval_search(args) -> int:
+    from ethogram.report.tables import success_table
+    from ethogram.search.run import evaluate_search_run
+
+    if getattr(args, "prompt", "goal") != "goal":
+        raise EthogramError(f"the search agent (sns) answers goal prompts only, not '{args.prompt}'.",
+                            f"run: ethogram eval {args.run_dir}")
+    res, _, _ = evaluate_search_run(args.run_dir, episodes=args.episodes, seed=args.seed, progress=not args.quiet)
+    print(success_table(res))
+    print(f"wrote {Path(args.run_dir) / 'eval.json'} and graph.png ({res['seconds']:.1f} s)")
     return 0
 
 
@@ -151,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=seed_type, default=0)
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=cmd_eval)
+
+    q = sub.add_parser("search", help="behavioural search (SNS): a cognitive graph that plans, executes and mutates")
+    q.add_argument("target", help="a maze (pointmaze-medium: no data, online search) or a dataset (name or .npz)")
+    q.add_argument("--out", required=True, help="run directory (evaluate it with ethogram eval)")
+    q.add_argument("--controller", help="a trained run (gcivl, hilp) driving each edge; its learned value measures "
+                   "distances. Without it: straight-line controller (online search, or the x-y roadmap reference)")
+    q.add_argument("--steps", type=int, default=20000, help="online search: env step budget per task")
+    q.add_argument("--nodes", type=int, default=1000, help="with a dataset: graph nodes taken from it")
+    q.add_argument("--seed", type=seed_type, default=0)
+    q.add_argument("--force", action="store_true", help="replace an existing run directory")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=cmd_search)
 
     s = sub.add_parser("summarize", help="aggregate evaluated runs over seeds into a results table (+ JSON)")
     s.add_argument("run_dirs", nargs="+")

@@ -1,0 +1,61 @@
+"""A pointmaze with extra wall cells: a corridor that becomes blocked after the agent has learned a route.
+
+OGBench builds its MuJoCo model from the maze map once; rather than compiling a second model we add a
+collision rule on top of the batched PointMaze: after the MuJoCo step, a position whose ball (radius 0.7) would
+overlap a blocked cell is pulled back, keeping the motion along the axis that stays clear (the ball slides
+along the new wall as it does along MuJoCo's walls), or staying put when neither does. The maze layout seen by
+BFS, plots and the search marks the blocked cells as walls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ethogram.envs.maze import Maze
+
+BALL_RADIUS = 0.7  # OGBench's point body
+
+
+class BlockedPointMaze:
+    """`env` (a PointMaze) with the cells `blocked` [(i, j), ...] turned into walls."""
+
+    def __init__(self, env, blocked: list[tuple[int, int]]):
+        layout = env.maze.layout.copy()
+        for i, j in blocked:
+            if layout[i, j] == 1:
+                raise ValueError(f"cell {(i, j)} is already a wall")
+            layout[i, j] = 1
+        self.env = env
+        self.blocked = [tuple(map(int, c)) for c in blocked]
+        self.maze = Maze(layout, env.maze.unit, env.maze.offset)
+        self.tasks = env.tasks
+        self.obs_dim, self.action_dim = env.obs_dim, env.action_dim
+        self.goal_tol, self.episode_steps = env.goal_tol, env.episode_steps
+        half = env.maze.unit / 2 + BALL_RADIUS
+        centres = env.maze.ij_to_xy(np.array(self.blocked, dtype=np.float64).reshape(-1, 2))
+        self._lo, self._hi = centres - half, centres + half
+
+    def inside(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy)[:, None, :]
+        return ((xy > self._lo[None]) & (xy < self._hi[None])).all(-1).any(-1)
+
+    def step(self, xy, actions, rng=None):
+        xy = np.asarray(xy, dtype=np.float64)
+        nxt, qvel = self.env.step(xy, actions, rng)
+        bad = self.inside(nxt)
+        if bad.any():
+            slide_x = np.stack([nxt[:, 0], xy[:, 1]], -1)
+            slide_y = np.stack([xy[:, 0], nxt[:, 1]], -1)
+            fixed = np.where((~self.inside(slide_x))[:, None], slide_x,
+                             np.where((~self.inside(slide_y))[:, None], slide_y, xy))
+            nxt = np.where(bad[:, None], fixed, nxt)
+        return nxt, qvel
+
+    def task_starts(self, task_ids, rng):
+        return self.env.task_starts(task_ids, rng)
+
+    def success(self, xy, goal_xy):
+        return self.env.success(xy, goal_xy)
+
+    def goal_observation(self, goal_xy):
+        return self.env.goal_observation(goal_xy)

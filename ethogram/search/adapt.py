@@ -1,0 +1,73 @@
+"""Adaptation: learn a route, block a corridor cell on it, and count the env steps until the goal is reached again.
+
+Three agents face the blocked maze: the learned graph that keeps mutating (SNS), the same graph frozen (no
+Hebbian change, no insertion: the ablation) and a fresh, empty graph (searching from scratch).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ethogram.envs.blocked import BlockedPointMaze
+from ethogram.search import graph as G
+from ethogram.search.controllers import StraightLine
+from ethogram.search.run import default_config, search_online
+from ethogram.search.sns import Searcher
+
+
+def route_cells(env, searcher: Searcher, task: int, seed: int) -> list[tuple[int, int]]:
+    """Cells along the route the agent now takes for `task` (one greedy episode with the learned graph)."""
+    rng = np.random.default_rng(seed + 10_000)
+    xy, goal = env.task_starts(np.array([task]), rng)
+    searcher.reset()
+    cells = [tuple(env.maze.xy_to_ij(xy)[0])]
+    for _ in range(env.episode_steps):
+        xy, _ = env.step(xy, searcher(xy.astype(np.float32), goal.astype(np.float32)), rng)
+        c = tuple(int(v) for v in env.maze.xy_to_ij(xy)[0])
+        if c != cells[-1]:
+            cells.append(c)
+        if env.success(xy, goal)[0]:
+            break
+    return cells
+
+
+def block_on_route(env, task: int, cells: list[tuple[int, int]]) -> tuple[int, int]:
+    """A cell of the route, away from start and goal, whose blocking leaves the goal reachable (the middle one)."""
+    t = env.tasks[task - 1]
+    ok = []
+    for c in dict.fromkeys(cells):
+        if c in (t.init_ij, t.goal_ij) or env.maze.layout[c] == 1:
+            continue
+        try:
+            m = BlockedPointMaze(env, [c]).maze
+        except ValueError:
+            continue
+        if m.shortest_path_steps(t.init_ij, t.goal_ij) > 0:
+            ok.append(c)
+    if not ok:
+        raise ValueError(f"no cell on the route of task {task} can be blocked without cutting the goal off")
+    return ok[len(ok) // 2]
+
+
+def adaptation(env, task: int, seed: int = 0, learn_wins: int = 3, budget: int = 20000) -> dict:
+    """Learn task `task` (until `learn_wins` successes), block a cell of the learned route, re-solve three ways."""
+    cfg = default_config("online")
+    ctrl = StraightLine()
+    g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
+    learner = Searcher(g, ctrl, cfg, success=env.success)
+    learned = search_online(env, learner, [task], budget, seed, after_success=learn_wins)[f"task{task}"]
+    cell = block_on_route(env, task, route_cells(env, learner, task, seed))
+    blocked = BlockedPointMaze(env, [cell])
+    out = {"task": task, "blocked_cell": list(cell), "learn": learned}
+    agents = {
+        "mutate": Searcher(copy.deepcopy(g), ctrl, cfg, success=env.success),
+        "frozen": Searcher(copy.deepcopy(g), ctrl, default_config("online").__class__(
+            **{**cfg.__dict__, "mutate": False}), success=env.success),
+        "fresh": Searcher(G.empty(env.obs_dim, g.code.shape[1]), ctrl, cfg, success=env.success),
+    }
+    for name, agent in agents.items():
+        res = search_online(blocked, agent, [task], budget, seed + 1)[f"task{task}"]
+        out[name] = res
+    return out

@@ -1,0 +1,119 @@
+"""Local controllers for the edges of the cognitive graph, and the notion of "how far" each brings with it.
+
+A controller answers two questions, both batched over rows:
+  act(obs, goals)      -> actions that move from obs toward goals (goals must be close: one edge),
+  distance(obs, goals) -> estimated steps from obs to goals.
+`StraightLine` heads straight for the goal and measures Euclidean x-y distance at the point's top speed: the
+no-data mode (the agent's own path-integrated position) and the raw-coordinate reference roadmap.
+`Learned` wraps a trained goal-conditioned agent: its `act` drives each edge and its learned value gives the
+distance (never the observations' coordinates): HILP's phi distance when the agent has `phi`, otherwise the
+value network V(s, g) of GCIVL-like agents, turned into steps by inverting V = -(1 - gamma^k) / (1 - gamma).
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ethogram.errors import EthogramError
+
+POINT_SPEED = 0.2  # x-y distance per step at full action (OGBench pointmaze)
+
+
+class StraightLine:
+    """Straight toward the goal at full speed; distance = x-y distance / speed (steps)."""
+
+    name = "straight-line"
+    learned = False
+    unit = POINT_SPEED  # x-y distance per step: turns step counts into positions for candidate places
+
+    def act(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        d = np.asarray(goals, np.float64) - np.asarray(obs, np.float64)
+        norm = np.linalg.norm(d, axis=-1, keepdims=True)
+        return d / np.maximum(norm, POINT_SPEED)
+
+    def distance(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(np.asarray(goals, np.float64) - np.asarray(obs, np.float64), axis=-1) / POINT_SPEED
+
+    def embed(self, obs: np.ndarray) -> np.ndarray:
+        """Metric coordinates for the harmonic code: the x-y position itself (path integration)."""
+        return np.asarray(obs, np.float64)
+
+
+def value_to_steps(v, discount: float):
+    """Invert V = -(1 - gamma^k) / (1 - gamma) for k (V clipped to its attainable range)."""
+    x = jnp.clip(1.0 + (1.0 - discount) * v, 1e-6, 1.0)
+    return jnp.log(x) / jnp.log(discount)
+
+
+@dataclass
+class Learned:
+    """A trained goal-conditioned agent as an edge controller; distances come from what it learned."""
+
+    agent: types.ModuleType
+    config: object
+    state: dict
+    name: str = "learned"
+    learned = True
+    chunk: int = 65536
+
+    def __post_init__(self):
+        agent, config = self.agent, self.config
+        self._act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
+        if hasattr(agent, "phi"):
+            self._phi = jax.jit(lambda s, o: agent.phi(s, o, config))
+            dist = lambda s, o, g: value_to_steps(-jnp.linalg.norm(agent.phi(s, o, config) - agent.phi(s, g, config),
+                                                                  axis=-1), config.discount)
+        elif hasattr(agent, "value_net"):
+            self._phi = None
+
+            def dist(s, o, g):
+                v = agent.value_net(config).apply({"params": s["params"]["value"]}, o, g)
+                return value_to_steps(v.mean(axis=0) if v.ndim > 1 else v, config.discount)
+        else:
+            raise EthogramError(f"agent '{agent.NAME}' has no learned value or representation to measure distances "
+                                "with; the search needs one (V(s, g) or phi).", "use a gcivl or hilp run as controller")
+        self._dist = jax.jit(dist)
+
+    def act(self, obs, goals) -> np.ndarray:
+        return np.asarray(self._act(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32)))
+
+    def distance(self, obs, goals) -> np.ndarray:
+        obs, goals = np.broadcast_arrays(np.asarray(obs, np.float32), np.asarray(goals, np.float32))
+        out = [np.asarray(self._dist(self.state, jnp.asarray(obs[k: k + self.chunk]),
+                                     jnp.asarray(goals[k: k + self.chunk])))
+               for k in range(0, len(obs), self.chunk)]
+        return np.concatenate(out) if out else np.zeros(0)
+
+
+def distance_matrix(ctrl, a: np.ndarray, b: np.ndarray, rows_per_call: int | None = None) -> np.ndarray:
+    """D[i, j] = ctrl.distance(a[i], b[j]) for all pairs, in chunks of rows."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    rows = rows_per_call or max(1, 65536 // max(len(b), 1))
+    out = np.empty((len(a), len(b)), np.float32)
+    for k in range(0, len(a), rows):
+        blk = a[k: k + rows]
+        out[k: k + len(blk)] = ctrl.distance(np.repeat(blk, len(b), axis=0), np.tile(b, (len(blk), 1))).reshape(
+            len(blk), len(b))
+    return out
+
+
+def controller_from_run(run_dir: str | Path) -> Learned:
+    """A learned controller from a trained run directory (clear errors when it is missing or unusable)."""
+    from ethogram.train import load_run, restore_state, run_file
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise EthogramError(f"controller run '{run_dir}' does not exist.",
+                            "train one first, e.g. ethogram train gcivl --dataset ... --out RUN_DIR")
+    run, agent, config = load_run(run_dir)
+    if not run_file(run_dir, "checkpoint.safetensors").exists():
+        raise EthogramError(f"controller run '{run_dir}' has no checkpoint.",
+                            f"train it: ethogram train --resume {run_dir}")
+    state = restore_state(run_dir, run, agent, config)
+    return Learned(agent, config, jax.tree_util.tree_map(jnp.asarray, state), name=run["agent"])

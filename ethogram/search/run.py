@@ -1,0 +1,232 @@
+"""Search runs: `ethogram search` builds a run directory that `ethogram eval` evaluates like a trained agent.
+
+A search run directory holds
+  config.json   agent "sns", mode, SNS config, seed, environment, dataset, controller run
+  graph.npz     the cognitive graph (nodes, codes, edges, Hebbian weights, statistics); plain arrays, no pickle
+  search.json   what the search cost: env steps and wall time to the first success of each task (online mode)
+  graph.png     the graph drawn over the maze
+Modes: "online" (no data: straight-line controller, the graph grows by searching the five tasks in the maze),
+"learned" (dataset states + a trained goal-conditioned controller; distances from its learned value) and
+"xy-roadmap" (dataset states + straight-line controller + x-y distances: the raw-coordinate reference).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ethogram import __version__
+from ethogram.errors import EthogramError
+from ethogram.io import atomic_write_bytes, atomic_write_text, check_writable_dir, npz_bytes
+from ethogram.search import graph as G
+from ethogram.search.controllers import StraightLine, controller_from_run, distance_matrix
+from ethogram.search.harmonic import HarmonicConfig
+from ethogram.search.sns import Searcher, SNSConfig
+
+PRACTICE_WINS = 3  # online search: episodes per task continue until this many successes (or the budget)
+LEARNED_HARMONIC = HarmonicConfig(base_scale=12.5)  # z in learned steps: recognition radius ~5 steps
+
+
+def default_config(mode: str) -> SNSConfig:
+    """SNS settings per mode: online search explores and replans at every node; with data it does not explore."""
+    if mode == "online":
+        return SNSConfig()
+    if mode == "learned":
+        return SNSConfig(explore=False, replan_on_reach=False, reach=3.0, patience=15, link=16.0,
+                         harmonic=LEARNED_HARMONIC)
+    return SNSConfig(explore=False, replan_on_reach=False, reach=2.5, patience=10, link=16.0)
+
+
+def _resolve_target(target: str, controller: str | None):
+    """(env name, dataset name or None, dataset path or None) from a maze or dataset name or an .npz path."""
+    from ethogram.data.dataset import dataset_name_of
+    from ethogram.envs.registry import parse_dataset_name, parse_env_name
+
+    path = Path(target)
+    if target.endswith(".npz") or path.exists():
+        if not path.is_file():
+            raise EthogramError(f"dataset file '{target}' does not exist.", "collect it with ethogram collect")
+        name = dataset_name_of(path)
+        return name.env, str(name), path
+    parts = target.removesuffix("-v0").split("-")
+    if len(parts) >= 3:
+        name = parse_dataset_name(target)
+        path = Path("data") / f"{name}.npz"
+        if not path.is_file():
+            raise EthogramError(f"dataset '{name}' is not at {path}.", f"collect it: ethogram collect {target}")
+        return name.env, str(name), path
+    loco, maze = parse_env_name(target)
+    if controller:
+        raise EthogramError(f"a learned controller needs a dataset to take nodes from, and '{target}' is a maze.",
+                            "give a dataset, e.g. ethogram search pointmaze-medium-navigate --controller RUN_DIR")
+    return f"{loco}-{maze}", None, None
+
+
+def search_online(env, searcher: Searcher, task_ids: list[int], budget: int, seed: int,
+                  after_success: int = 1, progress: bool = False) -> dict:
+    """The no-data search: for each task, episodes of the OGBench length from the task's start, one after another
+    and keeping the graph, until `after_success` successful episodes or `budget` env steps. Returns, per task,
+    env steps and wall time to the first success (None when the budget ran out)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    bar = tqdm(total=len(task_ids) * budget, desc="search", unit="step", disable=not progress, mininterval=1.0)
+    for k in task_ids:
+        steps, wins, first, first_s, t0 = 0, 0, None, None, time.perf_counter()
+        while steps < budget and wins < after_success:
+            xy, goal = env.task_starts(np.array([k]), rng)
+            searcher.reset()
+            for _ in range(min(env.episode_steps, budget - steps)):
+                a = searcher(xy.astype(np.float32), goal.astype(np.float32))
+                xy, _ = env.step(xy, a, rng)
+                steps += 1
+                bar.update(1)
+                if env.success(xy, goal)[0]:
+                    searcher(xy.astype(np.float32), goal.astype(np.float32))  # it observes the success
+                    wins += 1
+                    if first is None:
+                        first, first_s = steps, time.perf_counter() - t0
+                    break
+        out[f"task{k}"] = {"steps_to_first_success": first, "seconds_to_first_success":
+                           None if first_s is None else round(first_s, 3), "steps": steps, "nodes": searcher.g.n}
+    bar.close()
+    return out
+
+
+def save_graph(g: G.Graph, path: Path) -> None:
+    atomic_write_bytes(path, npz_bytes(G.to_arrays(g)))
+
+
+def load_graph(path: Path) -> G.Graph:
+    if not path.is_file():
+        raise EthogramError(f"'{path}' is missing: the search run is incomplete.", "run ethogram search again")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        return G.from_arrays(arrays)
+    except (ValueError, KeyError, OSError) as e:
+        raise EthogramError(f"'{path}' is not a readable graph ({e}).", "run ethogram search again") from None
+
+
+def make_searcher(g: G.Graph, ctrl, cfg: SNSConfig, env, mode: str) -> Searcher:
+    """The SNS policy; with a learned controller the harmonic code is that of the landmark (Isomap) embedding."""
+    embed = None
+    if mode == "learned":
+        from ethogram.search.roadmap import landmark_embedding
+
+        n0 = int(g.n)
+        emb, _ = landmark_embedding(g.length[:n0, :n0], cfg.link)
+        nodes = g.obs[:n0].copy()
+        embed = lambda obs: emb.from_distances(distance_matrix(ctrl, obs, nodes))
+    return Searcher(g, ctrl, cfg, success=env.success, embed=embed)
+
+
+def search(target: str, out: str | Path, controller: str | None = None, steps: int = 20000, seed: int = 0,
+           nodes: int = 1000, force: bool = False, progress: bool = True) -> dict:
+    """Build a search run directory (see the module docstring); returns its search summary."""
+    from ethogram.envs.registry import make_env
+
+    if steps < 1 or nodes < 2:
+        raise EthogramError(f"--steps must be >= 1 and --nodes >= 2 (got {steps}, {nodes}).")
+    env_name, dataset_name, dataset_path = _resolve_target(target, controller)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EthogramError(f"run directory '{out}' exists and is a file.", "choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise EthogramError(f"run directory '{out}' already exists and is not empty; refusing to overwrite it.",
+                            "choose another --out, or pass --force to replace it")
+    ctrl = controller_from_run(controller) if controller else StraightLine()
+    mode = "learned" if controller else ("xy-roadmap" if dataset_path else "online")
+    env = make_env(env_name)
+    cfg = default_config(mode)
+    check_writable_dir(out)
+    (out / "eval.json").unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    if mode == "online":
+        g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
+        searcher = Searcher(g, ctrl, cfg, success=env.success)
+        stats = search_online(env, searcher, list(range(1, len(env.tasks) + 1)), steps, seed,
+                              after_success=PRACTICE_WINS, progress=progress)
+        stats["events"] = searcher.events
+    else:
+        from ethogram.data.dataset import read_npz
+        from ethogram.search.roadmap import graph_from_dataset
+
+        arrays = read_npz(dataset_path)
+        g, _ = graph_from_dataset(np.asarray(arrays["observations"], np.float32), ctrl, cfg, nodes, seed=seed)
+        stats = {}
+    stats.update({"mode": mode, "nodes": int(g.n), "edges": int(len(g.edges())),
+                  "seconds": round(time.perf_counter() - t0, 3)})
+    run = {"agent": "sns", "mode": mode, "agent_config": dataclasses.asdict(cfg),
+           "train_config": {"seed": seed, "steps": steps if mode == "online" else 0, "nodes": nodes},
+           "env": env_name, "dataset": str(Path(dataset_path).resolve()) if dataset_path else None,
+           "dataset_name": dataset_name or f"{env_name}-online",
+           "controller": str(Path(controller).resolve()) if controller else None,
+           "controller_agent": getattr(ctrl, "name", None), "obs_dim": env.obs_dim, "action_dim": env.action_dim,
+           "ethogram_version": __version__}
+    save_graph(g, out / "graph.npz")
+    atomic_write_text(out / "search.json", json.dumps(stats, indent=2) + "\n")
+    atomic_write_text(out / "config.json", json.dumps(run, indent=2) + "\n")
+    from ethogram.search.plots import plot_graph
+
+    plot_graph(env, g, out / "graph.png", title=f"sns ({mode}) on {run['dataset_name']}: {g.n} nodes")
+    return stats
+
+
+def _config_from_dict(d: dict) -> SNSConfig:
+    try:
+        hebb = G.HebbConfig(**d.pop("hebb"))
+        harmonic = HarmonicConfig(**d.pop("harmonic"))
+        return SNSConfig(**d, hebb=hebb, harmonic=harmonic)
+    except (TypeError, KeyError, AttributeError) as e:
+        raise EthogramError(f"the search run's agent_config is malformed ({e}).", "run ethogram search again") from None
+
+
+def is_search_run(run_dir: str | Path) -> bool:
+    try:
+        return json.loads((Path(run_dir) / "config.json").read_text()).get("agent") == "sns"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_search_run(run_dir: str | Path):
+    """(run description, graph, controller, SNS config) of a search run directory."""
+    run_dir = Path(run_dir)
+    try:
+        run = json.loads((run_dir / "config.json").read_text())
+        cfg = _config_from_dict(dict(run["agent_config"]))
+        mode = run["mode"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EthogramError(f"'{run_dir / 'config.json'}' is not a readable search run ({e}).",
+                            "run ethogram search again") from None
+    ctrl = controller_from_run(run["controller"]) if mode == "learned" else StraightLine()
+    return run, load_graph(run_dir / "graph.npz"), ctrl, cfg
+
+
+def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
+    """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation)."""
+    from ethogram.envs.registry import make_env
+    from ethogram.evaluate import evaluate
+
+    if episodes < 1:
+        raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
+    run_dir = Path(run_dir)
+    run, g, ctrl, cfg = load_search_run(run_dir)
+    check_writable_dir(run_dir)
+    env = make_env(run["env"])
+    n0 = g.n
+    searcher = make_searcher(g, ctrl, cfg, env, run["mode"])
+    res, ro = evaluate(env, searcher, episodes, seed=seed, progress=progress)
+    res = {"agent": "sns", "dataset": run["dataset_name"], "env": run["env"], "mode": run["mode"],
+           "train_step": run["train_config"]["steps"], **res, "graph_nodes_before": int(n0),
+           "graph_nodes_after": int(g.n), "events": searcher.events}
+    atomic_write_text(run_dir / "eval.json", json.dumps(res, indent=2) + "\n")
+    from ethogram.search.plots import plot_graph
+
+    plot_graph(env, g, run_dir / "graph.png", rollouts=ro,
+               title=f"sns ({run['mode']}) on {run['dataset_name']}: {g.n} nodes, success {res['success']:.2f}")
+    return res, ro, env

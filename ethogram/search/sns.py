@@ -1,0 +1,312 @@
+"""Systematic Neural Search: plan the cheapest behaviour on the cognitive graph, execute it, mutate the graph.
+
+One `Searcher` drives a batch of episodes (one row per episode) through the same graph:
+  plan     from the node the agent is at, the cheapest path to the goal (graph.cost_to_go);
+  execute  the local controller heads for the next node of the path;
+  judge    reached (controller distance <= reach): potentiate the edge, go on; no progress for `patience`
+           steps or a timeout: a failure;
+  mutate   on failure depress the edge, insert the state where progress stopped as a new node (when the
+           harmonic code / learned distance says it is a new place), and, without data, propose candidate
+           places around it (detours); habituate the abandoned behaviour if it did not bring the goal closer;
+           then plan again.
+Without data the graph starts empty and grows by exploration: visited nodes propose unvisited candidate
+places on a hexagonal lattice around them (the grid-cell lattice of the finest module); an unvisited
+candidate carries a hopeful edge to the goal (its straight-line distance), so the cheapest behaviour is the
+simplest route toward the most promising unexplored place: a physical best-first search that never repeats
+a failed behaviour unchanged.
+With data the nodes are dataset states, edges and lengths come from the learned controller's distance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ethogram.errors import EthogramError
+from ethogram.search import graph as G
+from ethogram.search.harmonic import HarmonicConfig, encode, recognise, wave_vectors
+
+
+@dataclass(frozen=True)
+class SNSConfig:
+    reach: float = 2.5  # steps: a node counts as reached within this controller distance
+    patience: int = 8  # steps without progress on an edge: a failure
+    progress_eps: float = 0.2  # steps: smaller improvements are not progress
+    timeout_factor: float = 2.5  # an edge times out after factor * length + patience steps
+    link: float = 16.0  # steps: nodes this close get (hypothesised / learned) edges
+    goal_reach: float = 16.0  # steps: nodes this close to the goal get an edge to it
+    max_out: int = 16  # at most this many learned out-edges per node (the nearest)
+    explore: bool = True  # propose candidate places around visited nodes (no-data mode)
+    lattice: float = 12.5  # steps between candidate places (2.5 x-y units for the straight-line controller)
+    hope: float = 1.5  # cost per step of the straight-line estimate from a candidate place to the goal
+    prior_w: float = 0.5  # Hebbian weight of a hypothesised, untried edge
+    recognition: float = 0.65  # harmonic similarity above which a state is a known node
+    novelty: float = 6.0  # steps: with a learned controller, a state this far from every node is new
+    mutate: bool = True  # ablation: False = frozen graph (no Hebbian changes, no insertions)
+    replan_on_reach: bool = True  # replan at every node (cheap without data); else only after failures
+    hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
+    harmonic: HarmonicConfig = field(default_factory=HarmonicConfig)
+
+
+class Searcher:
+    """The SNS agent for a batch of episodes: call it like a policy, `searcher(obs, goals) -> actions`.
+
+    `success(obs, goals)` is the environment's goal test (the reward an online agent observes); episodes whose
+    goal changes are new episodes. The graph is shared: what one episode learns, all use.
+    """
+
+    def __init__(self, graph: G.Graph, ctrl, cfg: SNSConfig, success=None, embed=None):
+        self.g, self.ctrl, self.cfg = graph, ctrl, cfg
+        self.success = success
+        self.embed = embed or getattr(ctrl, "embed", None)
+        dim = graph.obs.shape[1] if self.embed is None else np.atleast_2d(self.embed(graph.obs[:1])).shape[1]
+        self.omega = wave_vectors(cfg.harmonic, dim)
+        self.b = 0
+        self.t = 0
+        self.events = {"reached": 0, "failures": 0, "inserted": 0, "candidates": 0, "replans": 0, "successes": 0}
+
+    # ------------------------------------------------------------------ codes and places
+    def code(self, obs: np.ndarray) -> np.ndarray:
+        if self.embed is None:
+            return np.zeros((len(np.atleast_2d(obs)), self.g.code.shape[1]), np.complex64)
+        return encode(self.embed(np.atleast_2d(obs)), self.omega)
+
+    def known_node(self, s: np.ndarray) -> int:
+        """The node this state is (harmonic recognition, or learned distance with a learned controller), or -1."""
+        g = self.g
+        if g.n == 0:
+            return -1
+        if getattr(self.ctrl, "learned", False) or self.embed is None:
+            d = self.ctrl.distance(np.repeat(s[None], g.n, 0), g.obs[: g.n])
+            k = int(np.argmin(d))
+            return k if d[k] <= self.cfg.reach else -1
+        k, _ = recognise(self.code(s)[0], g.code[: g.n], self.cfg.recognition)
+        return k
+
+    def add_node(self, s: np.ndarray, visited: bool) -> int:
+        """Insert a node for state s with edges to and from the nodes within `link` (learned or hypothesised)."""
+        g, cfg = self.g, self.cfg
+        k = int(G.add_nodes(g, s[None].astype(np.float32), self.code(s), visited)[0])
+        others = np.arange(g.n - 1)
+        if len(others):
+            out = self.ctrl.distance(np.repeat(s[None], len(others), 0), g.obs[others])
+            inn = self.ctrl.distance(g.obs[others], np.repeat(s[None], len(others), 0))
+            w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
+            near_out = others[out <= cfg.link]
+            near_in = others[inn <= cfg.link]
+            G.connect(g, k, near_out, out[out <= cfg.link], w)
+            G.connect(g, near_in, k, inn[inn <= cfg.link], w)
+        return k
+
+    def expand(self, k: int) -> None:
+        """Propose unvisited candidate places on a hexagonal lattice around node k (no-data exploration)."""
+        if not self.cfg.explore:
+            return
+        g = self.g
+        g.visited[k] = True
+        g.dead[k] = False
+        step = self.cfg.lattice * getattr(self.ctrl, "unit", 0.2)
+        angles = np.arange(6) * np.pi / 3 + np.pi / 6
+        for a in angles:
+            c = g.obs[k] + step * np.array([np.cos(a), np.sin(a)])
+            if self.known_node(c) < 0:
+                self.add_node(c, visited=False)
+                self.events["candidates"] += 1
+
+    # ------------------------------------------------------------------ episodes
+    def _start(self, rows: np.ndarray, obs: np.ndarray, goals: np.ndarray) -> None:
+        for r in rows:
+            self.goals[r] = goals[r].copy()
+            self._goal_d[r] = np.zeros(0)
+            self.goal_node[r] = self._locate(goals[r], visited=False)
+            won = np.nonzero(self.g.goal_wins[: self.g.n])[0]  # goals reached before, near this one
+            near = self.ctrl.distance(self.g.obs[won], np.repeat(goals[r][None], len(won), 0)) <= self.cfg.goal_reach
+            self.goal_wins[r] = self.g.goal_wins[won[near]].max() if near.any() else 0
+            self.done[r] = False
+            self.best_goal[r] = np.inf
+            self.cur[r] = self._locate(obs[r])
+            self._plan(r, obs[r])
+
+    def _locate(self, s: np.ndarray, visited: bool = True) -> int:
+        """The node for state s; a new one (a visited place, or the goal as a candidate place) if none is."""
+        k = self.known_node(s)
+        if k < 0 and (self.cfg.mutate or self.g.n == 0):
+            k = self.add_node(s, visited=visited)
+            self.events["inserted"] += 1
+            if visited:
+                self.expand(k)
+        elif visited and self.cfg.mutate and not self.g.visited[k]:
+            self.expand(k)
+        elif k < 0:  # frozen graph: attach to the nearest node
+            k = int(np.argmin(self.ctrl.distance(np.repeat(s[None], self.g.n, 0), self.g.obs[: self.g.n])))
+        return k
+
+    def _goal_cost(self, r: int) -> np.ndarray:
+        """Where a behaviour may end: the goal's node (cost 0) and, exploring, every unvisited candidate place
+        at the hopeful cost `hope` x its straight-line distance to the goal."""
+        g, cfg = self.g, self.cfg
+        cost = np.full(g.n, np.inf)
+        if cfg.explore:
+            have = len(self._goal_d[r])
+            if have < g.n:  # nodes inserted since the episode started: measure their distance to this goal
+                new = self.ctrl.distance(g.obs[have: g.n], np.repeat(self.goals[r][None], g.n - have, 0))
+                self._goal_d[r] = np.concatenate([self._goal_d[r], new])
+            # a goal reached before makes exploring dearer: known routes first (effectiveness before novelty)
+            hope = cfg.hope * (1 + self.goal_wins[r])
+            cost = np.where(g.visited[: g.n] | g.dead[: g.n], np.inf, hope * self._goal_d[r])
+        cost[self.goal_node[r]] = 0.0
+        return cost
+
+    def _plan(self, r: int, s: np.ndarray) -> None:
+        self.events["replans"] += 1
+        ctg, nxt = G.cost_to_go(self.g, self.cfg.hebb, self._goal_cost(r))
+        cur = self.cur[r]
+        path = G.path_from(cur, nxt) if cur >= 0 and np.isfinite(ctg[cur]) else [cur]
+        self.path[r] = path
+        self.ptr[r] = 1
+        self.plan_best[r] = self.best_goal[r]
+        self._leg(r, path[1] if len(path) > 1 else -1)
+
+    def _leg(self, r: int, target: int) -> None:
+        self.target[r] = target
+        self.leg_t0[r] = self.t
+        self.leg_last[r] = self.t
+        self.leg_best[r] = np.inf
+        expected = self.g.length[self.cur[r], target] if target >= 0 and self.cur[r] >= 0 else np.inf
+        if target < 0:
+            expected = self.cfg.link
+        self.leg_budget[r] = self.cfg.timeout_factor * min(expected, 4 * self.cfg.link) + self.cfg.patience
+
+    def _target_obs(self, goals: np.ndarray) -> np.ndarray:
+        tgt = self.g.obs[np.maximum(self.target, 0)].astype(np.float64)
+        return np.where((self.target < 0)[:, None], goals, tgt)
+
+    def _reached(self, r: int, s: np.ndarray) -> None:
+        g, cfg = self.g, self.cfg
+        i, j = self.cur[r], self.target[r]
+        steps = self.t - self.leg_t0[r]
+        self.events["reached"] += 1
+        if cfg.mutate and i >= 0:
+            G.potentiate(g, i, j, steps, cfg.hebb)
+        if not g.visited[j]:
+            self.expand(j) if cfg.mutate else None
+        self.cur[r] = j
+        if cfg.replan_on_reach:
+            self._plan(r, s)
+            return
+        self.ptr[r] += 1
+        path = self.path[r]
+        self._leg(r, path[self.ptr[r]] if self.ptr[r] < len(path) else -1)
+
+    def _failed(self, r: int, s: np.ndarray) -> None:
+        g, cfg = self.g, self.cfg
+        i, j = self.cur[r], self.target[r]
+        self.events["failures"] += 1
+        if cfg.mutate:
+            if j >= 0 and i >= 0:
+                G.depress(g, i, j, cfg.hebb)
+            if self.best_goal[r] >= self.plan_best[r] - cfg.progress_eps:
+                G.habituate(g, self.path[r][: self.ptr[r] + 1], cfg.hebb)
+            k = self.known_node(s)
+            candidate = j >= 0 and not g.visited[j] and not g.dead[j] and j != self.goal_node[r]
+            if candidate and k == j:  # as close as one gets to that place: it moves to where the agent is
+                g.obs[j] = s
+                g.code[j] = self.code(s)[0]
+                G.potentiate(g, i, j, self.t - self.leg_t0[r], cfg.hebb) if i >= 0 else None
+            elif j >= 0 and k == i:  # no way toward j from here at all: every input of j weakens strongly
+                g.weight[: g.n, j] *= 1.0 - cfg.hebb.rho
+                g.dead[j] = candidate  # a candidate place behind a wall is given up
+            if k < 0:  # progress stopped at a new place: it becomes a node, reached from i
+                k = self.add_node(s, visited=True)
+                self.events["inserted"] += 1
+                if i >= 0:
+                    G.potentiate(g, i, k, self.t - self.leg_t0[r], cfg.hebb)
+                self.expand(k)
+            elif not g.visited[k] and not g.dead[k] and k != self.goal_node[r]:
+                self.expand(k)  # stopped at a candidate place: it is visited now
+            self.cur[r] = k
+        self._plan(r, s)
+
+    def __call__(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, np.float64)
+        goals = np.asarray(goals, np.float64)
+        d = self.g.obs.shape[1]
+        if obs.ndim != 2 or obs.shape[1] != d:
+            raise EthogramError(f"the search agent expects observations of shape (batch, {d}), got {obs.shape}.")
+        if goals.shape != obs.shape:
+            raise EthogramError(f"a goal prompt for the search agent is an observation of shape (batch, {d}); "
+                                f"got goals of shape {goals.shape} for observations {obs.shape}.",
+                                "give the goal as the observation at the goal (x, y for pointmaze)")
+        if self.b != len(obs):
+            self._alloc(len(obs))
+        new = np.nonzero(np.any(goals != self.goals, axis=-1) | self.fresh)[0]
+        self.fresh[:] = False
+        if len(new):
+            self._start(new, obs, goals)
+        live = ~self.done
+        if self.success is not None:
+            hit = live & np.asarray(self.success(obs, goals), bool)
+            for r in np.nonzero(hit)[0]:
+                self.events["successes"] += 1
+                self.done[r] = True
+                if self.cfg.mutate:
+                    self.g.goal_wins[self.goal_node[r]] += 1
+                i, j = self.cur[r], self.target[r]
+                if self.cfg.mutate and i >= 0 and j >= 0:  # the goal came during the leg i -> j
+                    G.potentiate(self.g, i, j, self.t - self.leg_t0[r], self.cfg.hebb)
+            live &= ~hit
+        d = self.ctrl.distance(obs, self._target_obs(goals))
+        gd = self.ctrl.distance(obs, goals)
+        self.best_goal = np.minimum(self.best_goal, np.where(live, gd, np.inf))
+        reached = live & (self.target >= 0) & (d <= self.cfg.reach)
+        for r in np.nonzero(reached)[0]:
+            self._reached(r, obs[r])
+        if self.cfg.explore and self.cfg.mutate:
+            self._visit_passing(obs, live)
+        progress = live & ~reached & (d < self.leg_best - self.cfg.progress_eps)
+        self.leg_last = np.where(progress, self.t, self.leg_last)
+        self.leg_best = np.where(progress, d, self.leg_best)
+        stuck = live & ~reached & ((self.t - self.leg_last > self.cfg.patience)
+                                   | (self.t - self.leg_t0 > self.leg_budget))
+        for r in np.nonzero(stuck)[0]:
+            self._failed(r, obs[r])
+        self.t += 1
+        return np.clip(self.ctrl.act(obs, self._target_obs(goals)), -1.0, 1.0)
+
+    def _visit_passing(self, obs: np.ndarray, live: np.ndarray) -> None:
+        """Candidate places the agent passes within reach of become visited (and propose their neighbours)."""
+        g = self.g
+        cand = np.nonzero(~g.visited[: g.n] & ~g.dead[: g.n])[0]
+        if not len(cand):
+            return
+        rows = np.nonzero(live)[0]
+        if not len(rows):
+            return
+        d = self.ctrl.distance(np.repeat(obs[rows], len(cand), 0), np.tile(g.obs[cand], (len(rows), 1)))
+        for r, k in zip(*np.nonzero(d.reshape(len(rows), len(cand)) <= self.cfg.reach), strict=True):
+            if not g.visited[cand[k]] and cand[k] != self.target[rows[r]]:
+                self.expand(int(cand[k]))
+
+    def _alloc(self, b: int) -> None:
+        self.b = b
+        self.goals = np.full((b, self.g.obs.shape[1]), np.nan)
+        self.fresh = np.ones(b, bool)
+        self.done = np.zeros(b, bool)
+        self.cur = np.full(b, -1)
+        self.target = np.full(b, -1)
+        self.path: list[list[int]] = [[] for _ in range(b)]
+        self.ptr = np.zeros(b, int)
+        self.leg_t0 = np.zeros(b, int)
+        self.leg_last = np.zeros(b, int)
+        self.leg_best = np.full(b, np.inf)
+        self.leg_budget = np.zeros(b)
+        self.best_goal = np.full(b, np.inf)
+        self.plan_best = np.full(b, np.inf)
+        self._goal_d: list[np.ndarray] = [np.zeros(0) for _ in range(b)]
+        self.goal_node = np.full(b, -1)
+        self.goal_wins = np.zeros(b, int)
+
+    def reset(self) -> None:
+        """Forget the episodes (not the graph): the next call starts new ones."""
+        self.b = 0

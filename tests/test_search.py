@@ -1,0 +1,203 @@
+"""Behavioural search (SNS): the harmonic code, the Hebbian graph, the plan/execute/mutate loop, the CLI.
+
+Fast tests use the no-data mode (straight-line controller, no training) and stand-in controllers; the learned
+controller end to end is a slow test.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ethogram.cli import main
+from ethogram.envs.registry import make_env
+from ethogram.errors import EthogramError
+from ethogram.search import graph as G
+from ethogram.search.adapt import adaptation
+from ethogram.search.controllers import StraightLine, value_to_steps
+from ethogram.search.harmonic import HarmonicConfig, encode, recognise, similarity, wave_vectors
+from ethogram.search.roadmap import graph_from_dataset
+from ethogram.search.run import default_config, search, search_online
+from ethogram.search.sns import Searcher
+
+
+@pytest.fixture(scope="module")
+def medium():
+    return make_env("pointmaze-medium")
+
+
+def online_searcher(env, **changes):
+    cfg = default_config("online")
+    if changes:
+        cfg = type(cfg)(**{**cfg.__dict__, **changes})
+    g = G.empty(2, cfg.harmonic.modules * cfg.harmonic.directions)
+    return Searcher(g, StraightLine(), cfg, success=env.success)
+
+
+# ------------------------------------------------------------------------------------------- harmonic code
+
+def test_harmonic_code_is_a_local_place_kernel():
+    cfg = HarmonicConfig()
+    omega = wave_vectors(cfg, 2)
+    assert omega.shape == (cfg.modules * cfg.directions, 2)
+    lengths = np.linalg.norm(omega, axis=1).reshape(cfg.modules, cfg.directions)
+    np.testing.assert_allclose(lengths[1:, 0] / lengths[:-1, 0], 1 / cfg.ratio, rtol=1e-9)  # geometric scales
+    rng = np.random.default_rng(0)
+    here = encode(np.zeros(2), omega)
+    assert np.allclose(np.abs(here), 1.0) and similarity(here, here) == pytest.approx(1.0)
+    near = rng.normal(size=(200, 2)) * 0.2
+    far = rng.uniform(-50, 50, size=(5000, 2))
+    far = far[np.linalg.norm(far, axis=1) > 2.5]
+    assert similarity(encode(near, omega), here[None]).min() > 0.8
+    assert similarity(encode(far, omega), here[None]).max() < 0.65  # no aliasing over a giant maze's extent
+    codes = encode(np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]]), omega)
+    assert recognise(encode(np.array([4.8, 0.1]), omega), codes, 0.65)[0] == 1
+    assert recognise(encode(np.array([2.5, 2.5]), omega), codes, 0.65)[0] == -1
+
+
+# ------------------------------------------------------------------------------------------- Hebbian graph
+
+def test_hebbian_updates_and_habituation_reorder_behaviours():
+    cfg = G.HebbConfig()
+    g = G.empty(2, 1)
+    G.add_nodes(g, np.zeros((4, 2)), np.zeros((4, 1)), visited=True)
+    # two routes from 0 to the goal at 3: 0-1-3 (short) and 0-2-3 (longer)
+    G.connect(g, [0, 1, 0, 2], [1, 3, 2, 3], [10, 10, 15, 15], 1.0)
+    goal = np.array([np.inf, np.inf, np.inf, 0.0])
+    _, nxt = G.cost_to_go(g, cfg, goal)
+    assert G.path_from(0, nxt) == [0, 1, 3]
+    G.depress(g, 0, 1, cfg)  # failure: the short route is now dearer than the long one
+    assert g.weight[0, 1] == pytest.approx(1.0 - cfg.rho) and g.tries[0, 1] == 1
+    _, nxt = G.cost_to_go(g, cfg, goal)
+    assert G.path_from(0, nxt) == [0, 2, 3]
+    w = g.weight[0, 1]
+    G.potentiate(g, 0, 1, 8, cfg)  # success: back up, and the measured length is learned
+    assert g.weight[0, 1] == pytest.approx(w + cfg.eta * (1 - w)) and g.wins[0, 1] == 1
+    G.habituate(g, [0, 2, 3], cfg)
+    assert g.habit[0, 2] > 0 and g.habit[2, 3] > 0
+    back = G.from_arrays(G.to_arrays(g))
+    for k, v in G.to_arrays(g).items():
+        np.testing.assert_array_equal(getattr(back, k)[: back.n] if v.ndim == 1 or k in ("obs", "code")
+                                      else getattr(back, k)[: back.n, : back.n], v)
+
+
+def test_value_to_steps_inverts_the_discounted_value():
+    k = np.array([0.0, 1.0, 10.0, 100.0])
+    v = -(1 - 0.99 ** k) / (1 - 0.99)
+    np.testing.assert_allclose(np.asarray(value_to_steps(v, 0.99)), k, rtol=1e-3, atol=1e-3)
+
+
+# ------------------------------------------------------------------------------------------- no-data search
+
+def test_no_data_search_solves_a_medium_task(medium):
+    searcher = online_searcher(medium)
+    res = search_online(medium, searcher, [1], budget=5000, seed=0, after_success=3)["task1"]
+    assert res["steps_to_first_success"] is not None and res["steps_to_first_success"] < 3000
+    assert searcher.events["failures"] > 0 and searcher.events["candidates"] > 0  # it searched, and mutated
+    # what it learned makes the next episode quick: success well inside the 1000-step horizon
+    again = search_online(medium, searcher, [1], budget=1000, seed=1)["task1"]
+    assert again["steps_to_first_success"] is not None and again["steps_to_first_success"] < 600
+
+
+def test_mutation_resolves_a_blocked_corridor_faster_than_a_frozen_graph(medium):
+    out = adaptation(medium, task=3, seed=0, learn_wins=3, budget=4000)
+    assert tuple(out["blocked_cell"]) not in (medium.tasks[2].init_ij, medium.tasks[2].goal_ij)
+    mutate, frozen = out["mutate"]["steps_to_first_success"], out["frozen"]["steps_to_first_success"]
+    assert mutate is not None
+    assert frozen is None or mutate < frozen
+
+
+# ------------------------------------------------------------------------------------------- learned distances only
+
+class WarpedValue:
+    """A stand-in learned controller whose value lives in a transformed observation space: T(x, y) = (10 y, x / 10).
+    Its steps-to-go disagree with x-y distances, so a graph built from raw coordinates would differ."""
+
+    learned = True
+    name = "warped"
+
+    @staticmethod
+    def warp(o):
+        o = np.asarray(o, np.float64)
+        return np.stack([10 * o[..., 1], o[..., 0] / 10], axis=-1)
+
+    def distance(self, obs, goals):
+        return np.linalg.norm(self.warp(goals) - self.warp(obs), axis=-1) / 0.2
+
+    def act(self, obs, goals):
+        return np.zeros_like(np.asarray(obs))
+
+
+def test_learned_graph_uses_the_controllers_distance_never_raw_coordinates():
+    rng = np.random.default_rng(0)
+    obs = np.stack([rng.uniform(0, 40, 600), rng.uniform(0, 0.6, 600)], axis=-1).astype(np.float32)
+    ctrl = WarpedValue()
+    cfg = default_config("learned")
+    g, _ = graph_from_dataset(obs, ctrl, cfg, n_nodes=300, seed=0)
+    nodes = g.obs[: g.n]
+    learned = ctrl.distance(nodes[:, None], nodes[None])
+    raw = np.linalg.norm(nodes[:, None] - nodes[None], axis=-1) / 0.2
+    edges = np.isfinite(g.length[: g.n, : g.n])
+    assert edges.any()
+    assert (learned[edges] <= cfg.link + 1e-4).all()  # every edge is short in the learned metric
+    np.testing.assert_allclose(g.length[: g.n, : g.n][edges], np.maximum(learned[edges], 1.0), rtol=1e-4)
+    assert (raw[edges] > cfg.link).any()  # ... some are long in x-y (a raw roadmap would not have them)
+    pairs = (raw <= cfg.link) & (learned > cfg.link)
+    assert pairs.any() and not edges[pairs].any()  # and x-y neighbours far apart in the learned metric are not linked
+    sym = np.minimum(learned, learned.T) + np.eye(g.n) * 1e9
+    assert sym.min() >= cfg.novelty  # nodes are distinct places by the learned distance, not by x-y
+    # the searcher recognises places by the learned distance too
+    searcher = Searcher(g, ctrl, cfg, success=lambda o, gl: np.zeros(len(o), bool))
+    probe = nodes[5] + np.array([3.0, 0.0], np.float32)  # 15 x-y steps away, 1.5 learned steps
+    assert searcher.known_node(probe) == 5
+
+
+# ------------------------------------------------------------------------------------------- CLI and bad input
+
+def test_search_cli_eval_and_summarize(tmp_path, capsys):
+    run = tmp_path / "sns"
+    assert main(["search", "pointmaze-medium", "--out", str(run), "--steps", "3000", "--quiet"]) == 0
+    assert (run / "graph.npz").exists() and (run / "graph.png").exists()
+    stats = json.loads((run / "search.json").read_text())
+    assert stats["mode"] == "online" and stats["nodes"] > 10
+    assert all(stats[f"task{k}"]["steps_to_first_success"] for k in range(1, 6))
+    assert main(["eval", str(run), "--episodes", "2", "--quiet"]) == 0
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["agent"] == "sns" and ev["episodes_per_task"] == 2 and ev["success"] >= 0.8
+    out = tmp_path / "sns.json"
+    assert main(["summarize", str(run), "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())[0]
+    assert rec["agent"] == "sns" and rec["dataset"] == "pointmaze-medium-online" and rec["metric"] == "success"
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["search", "pointmaze-huge", "--out", "{tmp}/a"], "unknown environment"),
+    (["search", "pointmaze-medium-navigate", "--out", "{tmp}/b", "--controller", "{tmp}/nope"], "does not exist"),
+    (["search", "pointmaze-medium", "--out", "{tmp}/c", "--controller", "{tmp}"], "needs a dataset"),
+    (["search", "{tmp}/missing.npz", "--out", "{tmp}/d"], "does not exist"),
+    (["search", "pointmaze-medium", "--out", "{tmp}/e", "--steps", "0"], "--steps"),
+    (["eval", "{tmp}/empty"], "does not exist"),
+])
+def test_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+
+
+def test_wrong_shape_goal_is_a_clear_error(medium):
+    searcher = online_searcher(medium)
+    with pytest.raises(EthogramError, match="goal"):
+        searcher(np.zeros((3, 2), np.float32), np.zeros((3, 5), np.float32))
+    with pytest.raises(EthogramError, match="observation"):
+        searcher(np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32))
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "keep.txt").write_text("x")
+    with pytest.raises(EthogramError, match="not empty"):
+        search("pointmaze-medium", tmp_path / "run", steps=10)
