@@ -122,6 +122,30 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from ethogram.sweep import Grid, parse_nets, reproduce
+    from ethogram.train import parse_set_args
+
+    def names(text):
+        return tuple(x.strip() for x in text.split(",") if x.strip())
+
+    try:
+        seeds = tuple(int(x) for x in names(args.seeds))
+    except ValueError:
+        raise EthogramError(f"--seeds must be comma-separated integers, got {args.seeds!r}.",
+                            "e.g. --seeds 0,1,2") from None
+    grid = Grid(agents=names(args.agents), datasets=names(args.datasets), seeds=seeds, steps=args.steps,
+                hidden_dims=parse_nets(args.nets) if args.nets else None, batch_size=args.batch,
+                sets=parse_set_args(args.set), eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                dataset_episodes=args.dataset_episodes)
+    command = "ethogram " + " ".join(sys.argv[1:]) if args.command_text is None else args.command_text
+    res = reproduce(grid, out=args.out, data_dir=args.data_dir, jobs=args.jobs, json_path=args.json,
+                    command=command)
+    print(f"{res['finished']} of {res['runs']} runs evaluated; wrote {Path(args.out) / 'results.md'}, "
+          f"{args.json or Path(args.out) / 'results.json'} and {Path(args.out) / 'success_vs_steps.png'}")
+    return 0
+
+
 def seed_type(text: str) -> int:
     try:
         value = int(text)
@@ -208,6 +232,28 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=seed_type, default=0)
     d.add_argument("--force", action="store_true")
     d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("reproduce", help="a grid agents x datasets x seeds beside the published numbers "
+                                         "(parallel, resumable)")
+    r.add_argument("--agents", required=True, help="comma-separated, e.g. gcivl,gciql,qrl,crl,hiql")
+    r.add_argument("--datasets", required=True, help="comma-separated, e.g. pointmaze-medium-navigate")
+    r.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
+    r.add_argument("--steps", type=int, default=None, help="training steps (default: the published 1M)")
+    r.add_argument("--nets", default=None, help="every MLP: WIDTHxDEPTH (256x2) or widths (256,256); default 512x3")
+    r.add_argument("--batch", type=int, default=None, help="batch size (default: the published 1024)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="extra config override for the agents that have the field (repeatable)")
+    r.add_argument("--eval-every", type=int, default=None,
+                   help="evaluation interval for the learning curves (default: steps/5, or 100k when published)")
+    r.add_argument("--eval-episodes", type=int, default=50, help="episodes per task (OGBench: 50)")
+    r.add_argument("--dataset-episodes", type=int, default=None,
+                   help="episodes of a dataset that has to be collected (default: OGBench's)")
+    r.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each (default 2)")
+    r.add_argument("--out", default="runs/reproduce", help="directory of the runs and the report")
+    r.add_argument("--data-dir", default="data", help="where datasets are read from, or collected to")
+    r.add_argument("--json", default=None, help="records file (default OUT/results.json), e.g. docs/results/x.json")
+    r.add_argument("--command-text", default=None, help=argparse.SUPPRESS)
+    r.set_defaults(func=cmd_reproduce)
     return p
 
 

@@ -1,0 +1,291 @@
+"""Many runs: a grid agents x datasets x seeds, trained and evaluated in parallel worker processes.
+
+`ethogram reproduce` is this module. Each run is an ordinary run directory `OUT/<dataset>/<agent>-s<seed>`
+trained and evaluated by the `ethogram` CLI in a subprocess with one XLA thread, `jobs` at a time. It is
+resumable: a run with an eval.json is skipped; a run with a config.json continues with `train --resume`
+(from its last checkpoint) and is then evaluated. Missing datasets are collected first with our collector.
+At the end: OUT/results.md (ours, mean ± std over seeds, beside the published number), the records as JSON
+(report/results.py) and OUT/success_vs_steps.png (success against training steps, mean ± std over seeds).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ethogram.agents import get_agent
+from ethogram.envs.registry import parse_dataset_name
+from ethogram.errors import EthogramError
+from ethogram.io import atomic_write_bytes, atomic_write_text
+
+WORKER_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+PUBLISHED_STEPS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What to run. `steps` None = the published protocol (1M steps, evaluations every 100k)."""
+
+    agents: tuple[str, ...]
+    datasets: tuple[str, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: int | None = None
+    hidden_dims: tuple[int, ...] | None = None  # every MLP of every agent; None = the published 512x3
+    batch_size: int | None = None  # None = the published 1024
+    sets: dict[str, str] = field(default_factory=dict)  # extra config overrides, applied where the field exists
+    eval_every: int | None = None  # None: steps / 5 (reduced budget) or 100k (published)
+    eval_episodes: int = 50
+    dataset_episodes: int | None = None  # None = OGBench's dataset size
+    fuse: int = 100
+
+    @property
+    def train_steps(self) -> int:
+        return self.steps or PUBLISHED_STEPS
+
+    @property
+    def eval_interval(self) -> int:
+        if self.eval_every is not None:
+            return self.eval_every
+        return 100_000 if self.steps is None else max(self.train_steps // 5, 1)
+
+    def budget(self) -> str:
+        if self.steps is None and self.hidden_dims is None and self.batch_size is None and not self.sets:
+            return "published protocol (1M steps, 3x512 nets, batch 1024)"
+        nets = "x".join(map(str, self.hidden_dims)) if self.hidden_dims else "512x512x512"
+        extra = "".join(f", {k}={v}" for k, v in sorted(self.sets.items()))
+        return f"reduced budget: {self.train_steps} steps, {nets} nets, batch {self.batch_size or 1024}{extra}"
+
+
+def parse_nets(text: str) -> tuple[int, ...]:
+    """'256x2' (width x depth) or '256,256' / '512x512x512' (the widths) -> (256, 256)."""
+    t = text.strip().lower()
+    try:
+        if "," in t:
+            dims = tuple(int(p) for p in t.split(",") if p.strip())
+        else:
+            parts = [int(p) for p in t.split("x")]
+            dims = (parts[0],) * parts[1] if len(parts) == 2 and parts[1] <= 8 and parts[0] > 8 else tuple(parts)
+    except ValueError:
+        dims = ()
+    if not dims or min(dims) < 1:
+        raise EthogramError(f"cannot read --nets {text!r}.", "give WIDTHxDEPTH (256x2) or the widths (256,256)")
+    return dims
+
+
+def validate_grid(grid: Grid) -> None:
+    """Clear errors for unknown agents or datasets and impossible settings, before anything runs."""
+    if not grid.agents or not grid.datasets or not grid.seeds:
+        raise EthogramError("reproduce needs at least one agent, one dataset and one seed.")
+    for a in grid.agents:
+        get_agent(a)
+    for d in grid.datasets:
+        parse_dataset_name(d)
+    if min(grid.seeds) < 0:
+        raise EthogramError(f"seeds must be >= 0 (got {min(grid.seeds)}).")
+    if grid.steps is not None and grid.steps < 1:
+        raise EthogramError(f"--steps must be at least 1 (got {grid.steps}).")
+    if grid.batch_size is not None and grid.batch_size < 1:
+        raise EthogramError(f"--batch must be at least 1 (got {grid.batch_size}).")
+    if grid.eval_episodes < 1 or grid.eval_interval < 0:
+        raise EthogramError("--eval-episodes must be >= 1 and --eval-every >= 0.")
+    if grid.dataset_episodes is not None and grid.dataset_episodes < 1:
+        raise EthogramError(f"--dataset-episodes must be at least 1 (got {grid.dataset_episodes}).")
+
+
+def agent_sets(agent: str, grid: Grid) -> list[str]:
+    """`--set` arguments for one agent: nets and batch on the fields it has, then the extra overrides."""
+    fields = {f.name for f in dataclasses.fields(get_agent(agent).Config)}
+    values = dict(grid.sets)
+    if grid.hidden_dims:
+        for k in ("actor_hidden_dims", "value_hidden_dims"):
+            if k in fields:
+                values.setdefault(k, ",".join(map(str, grid.hidden_dims)))
+    if grid.batch_size:
+        values.setdefault("batch_size", str(grid.batch_size))
+    return [x for k, v in values.items() if k in fields for x in ("--set", f"{k}={v}")]
+
+
+def dataset_path(data_dir: Path, name: str) -> Path:
+    return data_dir / f"{parse_dataset_name(name)}.npz"
+
+
+def ensure_dataset(data_dir: Path, name: str, episodes: int | None, log=print) -> Path:
+    """The dataset file, collected with our collector (seed 0) if it is missing."""
+    from ethogram.data.collect import collect_to_file, default_config
+
+    path = dataset_path(data_dir, name)
+    if not path.exists():
+        parsed = parse_dataset_name(name)
+        cfg = default_config(parsed, seed=0)
+        if episodes is not None:
+            cfg = dataclasses.replace(cfg, episodes=episodes)
+        log(f"collecting {parsed} ({cfg.episodes} episodes) -> {path}")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        collect_to_file(parsed, cfg, path, progress=False)
+    return path
+
+
+@dataclass(frozen=True)
+class Job:
+    agent: str
+    dataset: str
+    seed: int
+    run_dir: Path
+    data: Path
+
+
+def jobs_of(grid: Grid, out: Path, data_dir: Path) -> list[Job]:
+    return [Job(get_agent(a).NAME, str(parse_dataset_name(d)).removesuffix("-v0"), s,
+                out / str(parse_dataset_name(d)).removesuffix("-v0") / f"{get_agent(a).NAME}-s{s}",
+                dataset_path(data_dir, d))
+            for d in grid.datasets for a in grid.agents for s in grid.seeds]
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ethogram.cli", *args]
+
+
+def _check_same_settings(job: Job, grid: Grid) -> None:
+    """A run directory left by an earlier call must have been started with the same budget."""
+    cfg = json.loads((job.run_dir / "config.json").read_text())
+    tc = cfg.get("train_config", {})
+    if tc.get("steps") != grid.train_steps or tc.get("seed") != job.seed or cfg.get("agent") != job.agent:
+        raise EthogramError(f"run '{job.run_dir}' exists with other settings (steps {tc.get('steps')}, "
+                            f"seed {tc.get('seed')}, agent {cfg.get('agent')}).",
+                            "use another --out, or delete that run directory")
+
+
+def run_job(job: Job, grid: Grid, log=print) -> str:
+    """Train (or resume) and evaluate one run in subprocesses with one XLA thread; returns what was done."""
+    if (job.run_dir / "eval.json").exists():
+        return "skipped (eval.json exists)"
+    env = {**os.environ, "XLA_FLAGS": WORKER_XLA_FLAGS, "OMP_NUM_THREADS": "1", "MUJOCO_GL":
+           os.environ.get("MUJOCO_GL", "egl")}
+    job.run_dir.parent.mkdir(parents=True, exist_ok=True)
+    logfile = job.run_dir.parent / f"{job.run_dir.name}.log"
+    if (job.run_dir / "config.json").exists():
+        _check_same_settings(job, grid)
+        train = _cli("train", "--resume", str(job.run_dir), "--quiet")
+        done = "resumed"
+    else:
+        train = _cli("train", job.agent, "--dataset", str(job.data), "--out", str(job.run_dir), "--force", "--quiet",
+                     "--steps", str(grid.train_steps), "--seed", str(job.seed), "--fuse", str(grid.fuse),
+                     "--eval-every", str(grid.eval_interval), "--eval-episodes", str(grid.eval_episodes),
+                     "--log-every", str(min(1000, grid.train_steps)),
+                     *agent_sets(job.agent, grid))
+        done = "trained"
+    evaluate = _cli("eval", str(job.run_dir), "--episodes", str(grid.eval_episodes), "--quiet")
+    start = time.perf_counter()
+    with logfile.open("a") as fh:
+        for cmd in (train, evaluate):
+            fh.write(f"$ {' '.join(cmd[1:])}\n")
+            fh.flush()
+            r = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+            if r.returncode != 0:
+                tail = logfile.read_text().strip().splitlines()[-3:]
+                raise EthogramError(f"run {job.run_dir} failed (exit {r.returncode}): {' | '.join(tail)}",
+                                    f"see {logfile}; rerun reproduce to continue from the last checkpoint")
+    log(f"  {job.agent} {job.dataset} seed {job.seed}: {done} and evaluated in {time.perf_counter() - start:.0f} s")
+    return done
+
+
+# ------------------------------------------------------------------------------------------------ reports
+
+def learning_curves(run_dirs: list[Path]) -> dict[tuple[str, str], dict[int, list[float]]]:
+    """(dataset, agent) -> {training step: [success of each seed]} from evals.csv plus the final eval.json."""
+    curves: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for d in run_dirs:
+        cfg = json.loads((d / "config.json").read_text())
+        key = (cfg["dataset_name"].removesuffix("-v0"), cfg["agent"])
+        if (d / "evals.csv").exists():
+            with (d / "evals.csv").open(newline="") as f:
+                for row in csv.DictReader(f):
+                    curves[key][int(row["step"])].append(float(row["success"]))
+        ev = json.loads((d / "eval.json").read_text())
+        curves[key][int(ev.get("train_step") or cfg["train_config"]["steps"])].append(float(ev["success"]))
+    return curves
+
+
+def plot_curves(curves, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    datasets = sorted({d for d, _ in curves})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        for (d, agent), points in sorted(curves.items()):
+            if d != ds:
+                continue
+            steps = np.array(sorted(points))
+            mean = np.array([np.mean(points[s]) for s in steps])
+            std = np.array([np.std(points[s]) for s in steps])
+            ax.plot(steps, mean, marker="o", ms=3, label=agent)
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        ax.set_title(ds, fontsize=10)
+        ax.set_xlabel("training steps")
+        ax.set_ylabel("success (mean ± std over seeds)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Path = "data", jobs: int = 2,
+              json_path: str | Path | None = None, command: str = "", log=print) -> dict:
+    """Run the grid (resumably) and write the table, the JSON records and the learning-curve plot."""
+    from ethogram.report.results import aggregate, markdown_table, write_records
+
+    validate_grid(grid)
+    if jobs < 1:
+        raise EthogramError(f"--jobs must be at least 1 (got {jobs}).")
+    out, data_dir = Path(out), Path(data_dir)
+    for d in grid.datasets:
+        ensure_dataset(data_dir, d, grid.dataset_episodes, log)
+    todo = jobs_of(grid, out, data_dir)
+    log(f"reproduce: {len(todo)} runs ({grid.budget()}), {jobs} at a time -> {out}")
+    failures, done = [], {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_job, j, grid, log): j for j in todo}
+        for fut, j in futures.items():
+            try:
+                done[j.run_dir] = fut.result()
+            except EthogramError as e:
+                failures.append(e.problem)
+    finished = [j.run_dir for j in todo if (j.run_dir / "eval.json").exists()]
+    result = {"runs": len(todo), "finished": len(finished), "done": {str(k): v for k, v in done.items()},
+              "failures": failures}
+    if finished:
+        records = aggregate(finished, command=command)
+        for r in records:
+            r["budget"] = grid.budget()
+        table = markdown_table(records)
+        atomic_write_text(out / "results.md", f"# Results: {grid.budget()}\n\n"
+                          f"Each seed: the evaluation at the end of training ({grid.eval_episodes} episodes per "
+                          f"task). Command: `{command}`\n\n{table}\n")
+        write_records(records, json_path or out / "results.json")
+        plot_curves(learning_curves(finished), out / "success_vs_steps.png", grid.budget())
+        log(table)
+        result.update(records=records, table=table)
+    if failures:
+        raise EthogramError(f"{len(failures)} of {len(todo)} runs failed: " + "; ".join(failures),
+                            "fix the cause and run the same command again: finished runs are kept")
+    return result

@@ -1,0 +1,78 @@
+"""`ethogram reproduce`: a grid of runs in worker processes, resumable, reported beside the published numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ethogram.cli import main
+from ethogram.errors import EthogramError
+from ethogram.sweep import Grid, agent_sets, parse_nets, validate_grid
+
+TINY = ["--steps", "100", "--nets", "16x2", "--batch", "32", "--eval-every", "50", "--eval-episodes", "1",
+        "--dataset-episodes", "10", "--jobs", "2"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--agents", "gcivl,sac", "--datasets", "pointmaze-medium-navigate"], "unknown agent 'sac'"),
+    (["--agents", "gcivl", "--datasets", "pointmaze-tiny-navigate"], "unknown dataset 'pointmaze-tiny-navigate'"),
+    (["--agents", "gcivl", "--datasets", "antmaze-large-navigate"], "antmaze"),
+    (["--agents", "gcivl", "--datasets", "pointmaze-medium-navigate", "--seeds", "0,x"], "--seeds"),
+    (["--agents", "gcivl", "--datasets", "pointmaze-medium-navigate", "--nets", "wide"], "--nets"),
+    (["--agents", "gcivl", "--datasets", "pointmaze-medium-navigate", "--jobs", "0"], "--jobs"),
+    (["--agents", "", "--datasets", "pointmaze-medium-navigate"], "at least one agent"),
+])
+def test_bad_grids_are_clear_errors_before_anything_runs(args, message, tmp_path, capsys):
+    assert main(["reproduce", *args, "--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+
+
+def test_nets_and_overrides_apply_to_the_fields_each_agent_has():
+    assert parse_nets("256x2") == (256, 256) and parse_nets("256,256,256") == (256,) * 3
+    assert parse_nets("512x512x512") == (512,) * 3
+    grid = Grid(("gcbc", "qrl"), ("pointmaze-medium-navigate",), hidden_dims=(64, 64), batch_size=128,
+                sets={"latent_dim": "64"})
+    assert agent_sets("gcbc", grid) == ["--set", "actor_hidden_dims=64,64", "--set", "batch_size=128"]
+    assert set(agent_sets("qrl", grid)[1::2]) == {"latent_dim=64", "actor_hidden_dims=64,64",
+                                                  "value_hidden_dims=64,64", "batch_size=128"}
+    assert Grid(("gcbc",), ("pointmaze-medium-navigate",)).eval_interval == 100_000
+    with pytest.raises(EthogramError, match="unknown agent"):
+        validate_grid(Grid(("nope",), ("pointmaze-medium-navigate",)))
+
+
+def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
+    out, data = tmp_path / "runs", tmp_path / "data"
+    argv = ["reproduce", "--agents", "gcbc", "--datasets", "pointmaze-medium-navigate", "--seeds", "0,1",
+            *TINY, "--out", str(out), "--data-dir", str(data), "--json", str(tmp_path / "records.json")]
+    assert main(argv) == 0
+    assert (data / "pointmaze-medium-navigate-v0.npz").exists()  # collected because it was missing
+    runs = [out / "pointmaze-medium-navigate" / f"gcbc-s{s}" for s in (0, 1)]
+    for run in runs:
+        assert (run / "eval.json").exists() and (run / "evals.csv").exists()
+        cfg = json.loads((run / "config.json").read_text())
+        assert cfg["agent_config"]["actor_hidden_dims"] == [16, 16] and cfg["agent_config"]["batch_size"] == 32
+        assert cfg["train_config"]["steps"] == 100
+    (record,) = json.loads((tmp_path / "records.json").read_text())
+    assert record["agent"] == "gcbc" and record["seeds"] == [0, 1] and record["train_steps"] == 100
+    assert "reduced budget: 100 steps" in record["budget"]
+    table = (out / "results.md").read_text()
+    assert "| pointmaze-medium-navigate | gcbc |" in table and "0.09 ± 0.06" in table  # the published number
+    assert (out / "success_vs_steps.png").read_bytes().startswith(b"\x89PNG")
+
+    # Resumable: finished runs are skipped; a run without its eval.json is continued and evaluated.
+    (runs[1] / "eval.json").unlink()
+    before = (runs[0] / "eval.json").read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "seed 1: resumed and evaluated" in printed and "seed 0:" not in printed
+    assert (runs[0] / "eval.json").read_bytes() == before and (runs[1] / "eval.json").exists()
+
+    # The same output directory with another budget is refused, not mixed.
+    (runs[1] / "eval.json").unlink()
+    other = [a if a != "100" else "200" for a in argv]
+    assert main(other) == 2
+    assert "other settings" in capsys.readouterr().err
