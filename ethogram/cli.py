@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--controller", help="a trained run (gcivl, hilp) driving each edge; its learned value measures "
                    "distances. Without it: straight-line controller (online search, or the x-y roadmap reference)")
     q.add_argument("--steps", type=int, default=20000, help="online search: env step budget per task")
-    q.add_argument("--nodes", type=int, default=1000, help="with a dataset: graph nodes taken from it")
+    q.add_argument("--nodes", type=int, default=500, help="with a dataset: at most this many graph nodes (from "
+                   "3x as many sampled states)")
     q.add_argument("--seed", type=seed_type, default=0)
     q.add_argument("--force", action="store_true", help="replace an existing run directory")
     q.add_argument("--quiet", action="store_true")

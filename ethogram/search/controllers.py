@@ -85,9 +85,13 @@ class Learned:
 
     def distance(self, obs, goals) -> np.ndarray:
         obs, goals = np.broadcast_arrays(np.asarray(obs, np.float32), np.asarray(goals, np.float32))
-        out = [np.asarray(self._dist(self.state, jnp.asarray(obs[k: k + self.chunk]),
-                                     jnp.asarray(goals[k: k + self.chunk])))
-               for k in range(0, len(obs), self.chunk)]
+        out = []
+        for k in range(0, len(obs), self.chunk):
+            o, g = obs[k: k + self.chunk], goals[k: k + self.chunk]
+            n = len(o)
+            size = max(256, 1 << (n - 1).bit_length())  # a few padded shapes: no recompilation per batch size
+            pad = ((0, size - n), (0, 0))
+            out.append(np.asarray(self._dist(self.state, jnp.asarray(np.pad(o, pad)), jnp.asarray(np.pad(g, pad))))[:n])
         return np.concatenate(out) if out else np.zeros(0)
 
 

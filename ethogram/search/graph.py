@@ -156,7 +156,8 @@ def reversed_csr(g: Graph, cfg: HebbConfig) -> csr_matrix:
     if g._csr.get("version") != g.version:
         c = edge_cost(g, cfg).T
         rows, cols = np.nonzero(np.isfinite(c))
-        g._csr = {"version": g.version, "csr": csr_matrix((c[rows, cols], (rows, cols)), shape=c.shape)}
+        g._csr = {"version": g.version, "csr": csr_matrix((c[rows, cols], (rows, cols)), shape=c.shape),
+                  "coo": (rows, cols, c[rows, cols])}
     return g._csr["csr"]
 
 
@@ -167,14 +168,15 @@ def cost_to_go(g: Graph, cfg: HebbConfig, goal_cost: np.ndarray) -> tuple[np.nda
     is the goal itself (or there is no path). One Dijkstra on the reversed graph from a virtual goal node.
     """
     n = g.n
-    base = reversed_csr(g, cfg)
+    reversed_csr(g, cfg)
+    r0, c0, v0 = g._csr["coo"]
     finite = np.nonzero(np.isfinite(goal_cost))[0]
     if n == 0 or len(finite) == 0:
         return np.full(n, np.inf), np.full(n, -1)
     # Virtual node n: reversed edges n -> j with cost goal_cost[j].
-    rows = np.concatenate([base.nonzero()[0], np.full(len(finite), n)])
-    cols = np.concatenate([base.nonzero()[1], finite])
-    vals = np.concatenate([np.asarray(base[base.nonzero()]).ravel(), goal_cost[finite] + cfg.hop])
+    rows = np.concatenate([r0, np.full(len(finite), n)])
+    cols = np.concatenate([c0, finite])
+    vals = np.concatenate([v0, goal_cost[finite] + cfg.hop])
     m = csr_matrix((vals, (rows, cols)), shape=(n + 1, n + 1))
     dist, pred = dijkstra(m, directed=True, indices=n, return_predecessors=True)
     nxt = pred[:n].astype(np.int64)

@@ -66,7 +66,7 @@ def graph_from_dataset(observations: np.ndarray, ctrl, cfg: SNSConfig, n_nodes: 
     if n_nodes < 2:
         raise EthogramError(f"the graph needs at least 2 nodes (got {n_nodes}).", "pass --nodes 1000 or so")
     rng = np.random.default_rng(seed)
-    pool = observations[rng.choice(len(observations), min(len(observations), 2 * n_nodes), replace=False)]
+    pool = observations[rng.choice(len(observations), min(len(observations), 3 * n_nodes), replace=False)]
     d = distance_matrix(ctrl, pool, pool)
     sym = np.minimum(d, d.T)
     keep: list[int] = []

@@ -37,9 +37,9 @@ def default_config(mode: str) -> SNSConfig:
     if mode == "online":
         return SNSConfig()
     if mode == "learned":
-        return SNSConfig(explore=False, replan_on_reach=False, reach=3.0, patience=15, link=16.0,
+        return SNSConfig(explore=False, replan_on_reach=False, reach=3.0, patience=15, link=24.0, novelty=4.0,
                          harmonic=LEARNED_HARMONIC)
-    return SNSConfig(explore=False, replan_on_reach=False, reach=2.5, patience=10, link=16.0)
+    return SNSConfig(explore=False, replan_on_reach=False, reach=2.5, patience=10, link=24.0, novelty=4.0)
 
 
 def _resolve_target(target: str, controller: str | None):
@@ -126,7 +126,7 @@ def make_searcher(g: G.Graph, ctrl, cfg: SNSConfig, env, mode: str) -> Searcher:
 
 
 def search(target: str, out: str | Path, controller: str | None = None, steps: int = 20000, seed: int = 0,
-           nodes: int = 1000, force: bool = False, progress: bool = True) -> dict:
+           nodes: int = 500, force: bool = False, progress: bool = True) -> dict:
     """Build a search run directory (see the module docstring); returns its search summary."""
     from ethogram.envs.registry import make_env
 
@@ -219,6 +219,8 @@ def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, 
     check_writable_dir(run_dir)
     env = make_env(run["env"])
     n0 = g.n
+    if run["mode"] == "online":  # 250 episodes at once: plan again only when a behaviour ends or fails
+        cfg = dataclasses.replace(cfg, replan_on_reach=False)
     searcher = make_searcher(g, ctrl, cfg, env, run["mode"])
     res, ro = evaluate(env, searcher, episodes, seed=seed, progress=progress)
     res = {"agent": "sns", "dataset": run["dataset_name"], "env": run["env"], "mode": run["mode"],

@@ -72,7 +72,7 @@ class Searcher:
             return np.zeros((len(np.atleast_2d(obs)), self.g.code.shape[1]), np.complex64)
         return encode(self.embed(np.atleast_2d(obs)), self.omega)
 
-    def known_node(self, s: np.ndarray) -> int:
+    def known_node(self, s: np.ndarray, radius: float | None = None) -> int:
         """The node this state is (harmonic recognition, or learned distance with a learned controller), or -1."""
         g = self.g
         if g.n == 0:
@@ -80,7 +80,7 @@ class Searcher:
         if getattr(self.ctrl, "learned", False) or self.embed is None:
             d = self.ctrl.distance(np.repeat(s[None], g.n, 0), g.obs[: g.n])
             k = int(np.argmin(d))
-            return k if d[k] <= self.cfg.reach else -1
+            return k if d[k] <= (self.cfg.reach if radius is None else radius) else -1
         k, _ = recognise(self.code(s)[0], g.code[: g.n], self.cfg.recognition)
         return k
 
@@ -129,8 +129,9 @@ class Searcher:
             self._plan(r, obs[r])
 
     def _locate(self, s: np.ndarray, visited: bool = True) -> int:
-        """The node for state s; a new one (a visited place, or the goal as a candidate place) if none is."""
-        k = self.known_node(s)
+        """The node for state s; a new one (a visited place, or the goal as a candidate place) if none is.
+        With a learned controller a dataset node within `novelty` steps stands for the place."""
+        k = self.known_node(s, self.cfg.novelty if getattr(self.ctrl, "learned", False) else None)
         if k < 0 and (self.cfg.mutate or self.g.n == 0):
             k = self.add_node(s, visited=visited)
             self.events["inserted"] += 1
@@ -197,7 +198,12 @@ class Searcher:
             return
         self.ptr[r] += 1
         path = self.path[r]
-        self._leg(r, path[self.ptr[r]] if self.ptr[r] < len(path) else -1)
+        if self.ptr[r] < len(path):
+            self._leg(r, path[self.ptr[r]])
+        elif j == self.goal_node[r]:
+            self._leg(r, -1)  # at the goal's place: the last leg heads for the goal itself
+        else:
+            self._plan(r, s)  # the behaviour ended at a place that was only a step of the search
 
     def _failed(self, r: int, s: np.ndarray) -> None:
         g, cfg = self.g, self.cfg

@@ -1,0 +1,98 @@
+"""Results records for the search agent: search runs and adaptation experiments -> docs/results/search.json.
+
+Records follow report/results.py: {agent, dataset, metric, mean, std, seeds, ..., command}; std over seeds (ddof 0).
+Agents: "sns" (no data, or with a learned controller: see `controller`), "sns-xy-roadmap" (the raw-coordinate
+reference). Run as `python -m ethogram.search.results RUN_DIR... --adapt ADAPT_JSON... --out FILE --command CMD`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ethogram.errors import EthogramError
+from ethogram.io import atomic_write_text
+
+
+def _record(agent, dataset, metric, values, seeds, command, **extra) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    return {"agent": agent, "dataset": dataset, "metric": metric, "mean": round(float(v.mean()), 4),
+            "std": round(float(v.std()), 4), "seeds": sorted(seeds), **extra, "command": command}
+
+
+def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
+    """Success, graph size and (online) steps / seconds to the first success, per (mode, dataset), over seeds."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for d in run_dirs:
+        d = Path(d)
+        try:
+            cfg = json.loads((d / "config.json").read_text())
+            ev = json.loads((d / "eval.json").read_text())
+            st = json.loads((d / "search.json").read_text())
+        except (OSError, ValueError) as e:
+            raise EthogramError(f"search run '{d}' is incomplete ({e}).", f"run: ethogram eval {d}") from None
+        agent = "sns-xy-roadmap" if cfg["mode"] == "xy-roadmap" else "sns"
+        groups[(agent, cfg["mode"], ev["dataset"].removesuffix("-v0"), cfg.get("controller_agent"))].append(
+            (cfg, ev, st))
+    out = []
+    for (agent, mode, dataset, ctrl), rows in sorted(groups.items()):
+        seeds = [c["train_config"]["seed"] for c, _, _ in rows]
+        extra = {"mode": mode, "controller": None if mode == "online" else ctrl,
+                 "eval_episodes_per_task": rows[0][1]["episodes_per_task"]}
+        out.append(_record(agent, dataset, "success", [e["success"] for _, e, _ in rows], seeds, command, **extra))
+        out.append(_record(agent, dataset, "graph_nodes", [s["nodes"] for _, _, s in rows], seeds, command, **extra))
+        out.append(_record(agent, dataset, "eval_episode_length", [e["mean_episode_length"] for _, e, _ in rows],
+                           seeds, command, **extra))
+        if mode == "online":
+            for key in ("steps_to_first_success", "seconds_to_first_success"):
+                per_seed, solved = [], 0
+                for _, _, s in rows:
+                    vals = [s[f"task{k}"][key] for k in range(1, 6)]
+                    solved += sum(v is not None for v in vals)
+                    per_seed.append(np.mean([v for v in vals if v is not None]) if any(v is not None for v in vals)
+                                    else np.nan)
+                out.append(_record(agent, dataset, f"{key} (mean over tasks)", per_seed, seeds, command,
+                                   tasks_solved=f"{solved}/{5 * len(rows)}", budget_per_task=rows[0][0][
+                                       "train_config"]["steps"], **extra))
+    return out
+
+
+def adaptation_records(paths: list[str | Path], command: str) -> list[dict]:
+    """Steps to re-solve after the block, per agent (mutate / frozen / fresh): mean over tasks, then over seeds;
+    a task not re-solved within the budget counts as the budget (and is counted in `unsolved`)."""
+    rows = [json.loads(Path(p).read_text()) for p in paths]
+    out = []
+    for maze in sorted({r["maze"] for r in rows}):
+        sel = [r for r in rows if r["maze"] == maze]
+        for name in ("mutate", "frozen", "fresh"):
+            per_seed, unsolved = [], 0
+            for r in sel:
+                steps = [t[name]["steps_to_first_success"] for t in r["tasks"]]
+                unsolved += sum(s is None for s in steps)
+                per_seed.append(np.mean([r["budget"] if s is None else s for s in steps]))
+            out.append(_record(f"sns-{name}", f"pointmaze-{maze}-blocked", "steps_to_resolve (mean over tasks)",
+                               per_seed, [r["seed"] for r in sel], command, unsolved=f"{unsolved}/{5 * len(sel)}",
+                               budget=sel[0]["budget"]))
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("run_dirs", nargs="*")
+    p.add_argument("--adapt", nargs="*", default=[])
+    p.add_argument("--out", required=True)
+    p.add_argument("--command", default="")
+    a = p.parse_args(argv)
+    records = run_records(a.run_dirs, a.command) + adaptation_records(a.adapt, a.command)
+    atomic_write_text(a.out, json.dumps(records, indent=2) + "\n")
+    for r in records:
+        print(f"{r['agent']:16s} {r['dataset']:28s} {r['metric']:42s} {r['mean']:10.3f} ± {r['std']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
