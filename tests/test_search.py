@@ -201,3 +201,27 @@ def test_existing_run_is_not_overwritten(tmp_path):
     (tmp_path / "run" / "keep.txt").write_text("x")
     with pytest.raises(EthogramError, match="not empty"):
         search("pointmaze-medium", tmp_path / "run", steps=10)
+
+
+@pytest.mark.slow
+def test_learned_controller_search_end_to_end(tmp_path, navigate_long, capsys):
+    """GCIVL trained briefly on a small navigate dataset drives the edges; its value measures them."""
+    from ethogram.search.controllers import controller_from_run, distance_matrix
+    from ethogram.search.run import load_search_run
+
+    ctrl_dir, run = tmp_path / "gcivl", tmp_path / "sns"
+    assert main(["train", "gcivl", "--dataset", str(navigate_long), "--out", str(ctrl_dir), "--steps", "3000",
+                 "--eval-every", "0", "--quiet", "--set", "actor_hidden_dims=64,64", "--set",
+                 "value_hidden_dims=64,64", "--set", "batch_size=256"]) == 0
+    assert main(["search", str(navigate_long), "--controller", str(ctrl_dir), "--out", str(run), "--nodes", "150",
+                 "--quiet"]) == 0
+    cfg, g, ctrl, sns_cfg = load_search_run(run)
+    assert cfg["mode"] == "learned" and cfg["controller_agent"] == "gcivl"
+    n = g.n
+    learned = distance_matrix(controller_from_run(ctrl_dir), g.obs[:n], g.obs[:n])
+    edges = np.isfinite(g.length[:n, :n])
+    np.testing.assert_allclose(g.length[:n, :n][edges], np.maximum(learned[edges], 1.0), rtol=1e-3, atol=1e-3)
+    assert main(["eval", str(run), "--episodes", "3", "--quiet"]) == 0
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["agent"] == "sns" and ev["mode"] == "learned" and 0.0 <= ev["success"] <= 1.0
+    capsys.readouterr()
