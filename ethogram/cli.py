@@ -65,15 +65,36 @@ def cmd_eval(args) -> int:
 
     if is_search_run(args.run_dir):  # the search agent (sns) has its own evaluation
         return cmd_eval_search(args)
-    from ethogram.report.plots import plot_rollouts
-    from ethogram.report.tables import success_table
-    from ethogram.train import evaluate_run
+    from ethogram.report.plots import plot_panels, plot_rollouts
+    from ethogram.report.tables import demo_table, reward_table, success_table
+    from ethogram.train import evaluate_prompt_run
 
-    res, ro, env = evaluate_run(args.run_dir, episodes=args.episodes, seed=args.seed, progress=not args.quiet)
-    plot_rollouts(env, ro, Path(args.run_dir) / "rollouts.png",
-                  title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
-    print(success_table(res))
-    print(f"wrote {Path(args.run_dir) / 'eval.json'} and rollouts.png ({res['seconds']:.1f} s)")
+    run_dir = Path(args.run_dir)
+    res, paths, env = evaluate_prompt_run(run_dir, args.prompt, episodes=args.episodes, seed=args.seed,
+                                          plan=args.plan, plan_bank=args.plan_bank, feature=args.feature,
+                                          demo_method=args.demo_method,
+                                          progress=not args.quiet)
+    if "rollouts" in paths:
+        name = "rollouts-plan.png" if args.plan else "rollouts.png"
+        plot_rollouts(env, paths["rollouts"], run_dir / name,
+                      title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
+        print(success_table(res))
+        print(f"wrote {run_dir / ('eval-plan.json' if args.plan else 'eval.json')} and {name} ({res['seconds']:.1f} s)")
+    elif res["prompt"] == "reward":
+        def label(k, p):
+            v = res["tasks"][k]
+            return f"{k}: " + " / ".join(f"{n} {v[n]['return_mean']:.1f}" for n in p)
+
+        plot_panels(env, {label(k, p): p for k, p in paths.items()},
+                    run_dir / "reward.png", title=f"{res['agent']}: zero-shot reward prompts (returns)")
+        print(reward_table(res))
+        print(f"wrote {run_dir / 'eval-reward.json'} and reward.png ({res['seconds']:.1f} s)")
+    else:
+        plot_panels(env, {f"{k}: cells in order {res['tasks'][k]['cells_in_order']['mean']:.2f}": p
+                          for k, p in paths.items()}, run_dir / "demo.png", thick="demo",
+                    title=f"{res['agent']}: imitating demonstrations ({res['method']})")
+        print(demo_table(res))
+        print(f"wrote {run_dir / 'eval-demo.json'} and demo.png ({res['seconds']:.1f} s)")
     return 0
 
 
@@ -105,13 +126,18 @@ def cmd_eval_search(args) -> int:
 
 
 def cmd_summarize(args) -> int:
-    from ethogram.report.results import aggregate, markdown_table, write_records
+    from ethogram.report.results import aggregate, aggregate_prompts, markdown_table, prompt_table, write_records
 
-    records = aggregate(args.run_dirs, command=args.command or "")
+    if args.eval_file in ("eval-reward.json", "eval-demo.json"):
+        records = aggregate_prompts(args.run_dirs, args.command or "", args.eval_file)
+        table = prompt_table(records)
+    else:
+        records = aggregate(args.run_dirs, command=args.command or "", eval_file=args.eval_file)
+        table = markdown_table(records)
     if args.json:
         write_records(records, args.json)
         print(f"wrote {args.json} ({len(records)} records)")
-    print(markdown_table(records))
+    print(table)
     return 0
 
 
@@ -200,8 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("eval", help="evaluate a run with the OGBench protocol (writes eval.json)")
+    e = sub.add_parser("eval", help="evaluate a run's answers to a prompt (default: goals, the OGBench protocol)")
     e.add_argument("run_dir")
+    e.add_argument("--prompt", default="goal", help="goal (OGBench protocol, eval.json); reward:TASK|all "
+                   "(reach-region, move-east, approach; eval-reward.json); reward-file:PATH (.npz with "
+                   "observations, next_observations, rewards); demo:TASK|all (demo1..demo3; eval-demo.json); "
+                   "demo-file:PATH (.npz with observations)")
+    e.add_argument("--plan", action="store_true", help="goal prompts with HILP-Plan (eval-plan.json, agent hilp-plan)")
+    e.add_argument("--plan-bank", type=int, default=50_000,
+                   help="dataset states in HILP-Plan's bank (the paper: 50000; fewer is faster)")
+    e.add_argument("--feature", default="auto", choices=("auto", "diff", "next"),
+                   help="reward regression features: phi(s')-phi(s), phi(s')-mean, or auto (each task's own; "
+                        "diff for reward files)")
+    e.add_argument("--demo-method", default="track", choices=("track", "latent"),
+                   help="demonstrations: goal-prompt along the demo (track) or one inferred latent")
     e.add_argument("--episodes", type=int, default=50, help="episodes per task (OGBench: 50)")
     e.add_argument("--seed", type=seed_type, default=0)
     e.add_argument("--quiet", action="store_true")
@@ -224,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--json", help="write the records to this JSON file (docs/results/*.json)")
     s.add_argument("--command", help="the command that produced the runs, stored in each record")
+    s.add_argument("--eval-file", default="eval.json",
+                   choices=("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json"),
+                   help="which evaluation to aggregate: goals, HILP-Plan, reward prompts or demonstrations")
     s.set_defaults(func=cmd_summarize)
 
     d = sub.add_parser("demo", help="collect, train, evaluate and report on pointmaze-medium in minutes")

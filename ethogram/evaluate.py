@@ -81,3 +81,57 @@ def evaluate(env, policy: Policy, episodes: int, seed: int = 0, tasks: list[int]
 def random_policy(action_dim: int, seed: int = 0) -> Policy:
     rng = np.random.default_rng(seed)
     return lambda obs, goals: rng.uniform(-1.0, 1.0, size=(obs.shape[0], action_dim))
+
+
+def rollout(env, policy: Policy, xy0: np.ndarray, steps: int, seed: int, goals: np.ndarray | None = None,
+            progress: bool = False, desc: str = "rollout") -> np.ndarray:
+    """Positions (B, steps + 1, 2) of fixed-length episodes from `xy0` (no early end: for returns and imitation)."""
+    rng = np.random.default_rng(seed)
+    xy = np.asarray(xy0, dtype=np.float64)
+    positions = np.empty((len(xy), steps + 1, 2))
+    positions[:, 0] = xy
+    for t in tqdm(range(steps), desc=desc, unit="step", disable=not progress, mininterval=1.0):
+        obs = xy.astype(np.float32)
+        actions = np.clip(np.asarray(policy(obs, obs if goals is None else goals), dtype=np.float64), -1.0, 1.0)
+        xy, _ = env.step(xy, actions, rng)
+        positions[:, t + 1] = xy
+    return positions
+
+
+def episode_returns(task, positions: np.ndarray) -> np.ndarray:
+    """Undiscounted return of each episode under a reward task's r(s, s')."""
+    b, t1, d = positions.shape
+    r = task.reward(positions[:, :-1].reshape(-1, d), positions[:, 1:].reshape(-1, d))
+    return np.asarray(r, dtype=np.float64).reshape(b, t1 - 1).sum(axis=1)
+
+
+def evaluate_reward(env, policies: dict[str, Policy], task, episodes: int, seed: int = 0,
+                    progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+    """Returns of each policy (e.g. the agent, random, the scripted reference) on one reward task, same starts."""
+    from ethogram.envs.tasks import reward_starts
+
+    starts = reward_starts(env, episodes, seed)
+    out, paths = {"task": task.name, "description": task.description, "horizon": task.horizon,
+                  "episodes": episodes, "seed": seed}, {}
+    for name, policy in policies.items():
+        paths[name] = rollout(env, policy, starts, task.horizon, seed, progress=progress, desc=f"{task.name} {name}")
+        ret = episode_returns(task, paths[name])
+        out[name] = {"return_mean": float(ret.mean()), "return_std": float(ret.std())}
+    return out, paths
+
+
+def evaluate_demo(env, policy: Policy, demo, episodes: int, seed: int = 0,
+                  progress: bool = False) -> tuple[dict, np.ndarray]:
+    """Imitation fidelity of `policy` to a demonstration: starts near its first state, twice its length."""
+    from ethogram.envs.tasks import imitation_metrics
+
+    rng = np.random.default_rng(seed)
+    starts = env.add_noise(np.repeat(demo.observations[:1, :2].astype(np.float64), episodes, axis=0), rng)
+    paths = rollout(env, policy, starts, 2 * len(demo.observations), seed, progress=progress, desc=demo.name)
+    per = [imitation_metrics(env.maze, demo.observations, p) for p in paths]
+    res = {"task": demo.name, "cells": [list(c) for c in demo.cells], "demo_steps": len(demo.observations),
+           "episodes": episodes, "seed": seed}
+    for k in per[0]:
+        v = np.array([m[k] for m in per])
+        res[k] = {"mean": float(v.mean()), "std": float(v.std())}
+    return res, paths

@@ -383,3 +383,126 @@ def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progres
     res = {"agent": run["agent"], "dataset": run["dataset_name"], "env": run["env"], "train_step": step, **res}
     atomic_write_text(run_dir / "eval.json", json.dumps(res, indent=2) + "\n")
     return res, ro, env
+
+
+# --------------------------------------------------------------------------------------------- prompts
+
+PROMPT_SPECS = "goal | reward:TASK | reward:all | reward-file:PATH | demo:TASK | demo:all | demo-file:PATH"
+
+
+def _read_prompt_file(path: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    arrays = read_npz(path)
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise EthogramError(f"'{path}' lacks the array(s) {', '.join(missing)}.",
+                            f"save it with np.savez(path, {', '.join(f'{k}=...' for k in keys)})")
+    return arrays
+
+
+def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int = 50, seed: int = 0,
+                        plan: bool = False, plan_bank: int = 50_000, feature: str = "auto",
+                        demo_method: str = "track",
+                        progress: bool = True) -> tuple[dict, dict, object]:
+    """Evaluate a run's answers to a prompt; writes eval.json (goal), eval-plan.json, eval-reward.json or
+    eval-demo.json. Returns (result, paths for pictures, env)."""
+    from ethogram import prompts
+    from ethogram.envs import tasks as maze_tasks
+    from ethogram.evaluate import evaluate_demo, evaluate_reward, random_policy
+
+    kind, _, arg = spec.partition(":")
+    if kind not in ("goal", "reward", "reward-file", "demo", "demo-file") or (kind != "goal" and not arg) \
+            or (kind == "goal" and arg):
+        raise EthogramError(f"unknown prompt '{spec}'.", f"use one of: {PROMPT_SPECS}")
+    if plan and kind != "goal":
+        raise EthogramError("--plan applies to goal prompts only.")
+    if kind == "goal" and not plan:
+        return _goal_eval(run_dir, episodes, seed, progress)
+    if episodes < 1:
+        raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
+    run_dir = Path(run_dir)
+    run, agent, config = load_run(run_dir)
+    check_writable_dir(run_dir)
+    env = make_env(run["env"])
+    probe = {"goal": prompts.Goal(plan=plan), "reward": prompts.Reward(rewards=np.zeros(2)),
+             "reward-file": prompts.Reward(rewards=np.zeros(2)),
+             "demo": prompts.Demonstration(np.zeros((2, env.obs_dim))),
+             "demo-file": prompts.Demonstration(np.zeros((2, env.obs_dim)))}[kind]
+    prompts.check_answerable(agent, probe)  # before any slow work
+    state = restore_state(run_dir, run, agent, config)
+    data = load_dataset(run["dataset"], env.obs_dim, env.action_dim)
+    obs_dim = env.obs_dim
+    head = {"agent": run["agent"], "dataset": run["dataset_name"], "env": run["env"], "train_step": _ckpt_step(run_dir)}
+    start = time.perf_counter()
+
+    if kind == "goal":  # HILP-Plan
+        if plan_bank < 1:
+            raise EthogramError(f"--plan-bank must be at least 1 (got {plan_bank}).")
+        policy = prompts.answer(agent, config, state, prompts.Goal(plan=True, plan_bank=plan_bank), obs_dim, data)
+        res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
+        res = {**head, **res, "agent": f"{run['agent']}-plan", "plan_bank": min(plan_bank, data.size)}
+        atomic_write_text(run_dir / "eval-plan.json", json.dumps(res, indent=2) + "\n")
+        return res, {"rollouts": ro}, env
+
+    if kind in ("reward", "reward-file"):
+        if kind == "reward":
+            names = list(maze_tasks.reward_tasks(env)) if arg == "all" else [arg]
+            chosen = [maze_tasks.get_reward_task(env, n) for n in names]
+        else:
+            a = _read_prompt_file(arg, ("observations", "next_observations", "rewards"))
+            chosen = [None]
+        results, paths = {}, {}
+        for task in chosen:
+            if task is None:
+                prompt = prompts.Reward(observations=a["observations"], next_observations=a["next_observations"],
+                                        rewards=a["rewards"], feature="diff" if feature == "auto" else feature)
+            else:
+                prompt = prompts.Reward(fn=task.reward, feature=task.feature if feature == "auto" else feature)
+            z = prompts.reward_latent(agent, config, state, prompt, obs_dim, data, seed)
+            policies = {"agent": prompts.latent_policy(agent, config, state, z),
+                        "random": random_policy(env.action_dim, seed)}
+            if task is None:
+                task = maze_tasks.RewardTask(Path(arg).name, f"labelled transitions from {arg}",
+                                             lambda o, n: np.zeros(len(o)), np.zeros(2))
+            else:
+                policies["reference"] = maze_tasks.reference_policy(env, task.target_xy)
+            r, p = evaluate_reward(env, policies, task, episodes, seed, progress=progress)
+            r["z"] = [round(float(v), 6) for v in z]
+            r["feature"] = prompt.feature
+            results[task.name], paths[task.name] = r, p
+        res = {**head, "prompt": "reward", "feature": feature, "tasks": results,
+               "seconds": round(time.perf_counter() - start, 3)}
+        atomic_write_text(run_dir / "eval-reward.json", json.dumps(res, indent=2) + "\n")
+        return res, paths, env
+
+    # Demonstrations.
+    if kind == "demo":
+        all_demos = maze_tasks.demo_tasks(env)
+        if arg != "all" and arg not in all_demos:
+            raise EthogramError(f"unknown demonstration task '{arg}'.", f"known: {', '.join(all_demos)} (or 'all')")
+        demos = list(all_demos.values()) if arg == "all" else [all_demos[arg]]
+    else:
+        a = _read_prompt_file(arg, ("observations",))
+        obs = prompts._obs_array(a["observations"], f"the demonstration in '{arg}'", obs_dim, min_len=2)
+        demos = [maze_tasks.DemoTask(Path(arg).stem, tuple(maze_tasks.cell_sequence(env.maze, obs[:, :2])), obs)]
+    results, paths = {}, {}
+    for demo in demos:
+        policy = prompts.answer(agent, config, state, prompts.Demonstration(demo.observations, method=demo_method),
+                                obs_dim, data, seed)
+        r, p = evaluate_demo(env, policy, demo, episodes, seed, progress=progress)
+        r_rand, _ = evaluate_demo(env, random_policy(env.action_dim, seed), demo, episodes, seed)
+        r["random"] = {k: r_rand[k] for k in ("cells_in_order", "mean_distance", "final_distance")}
+        results[demo.name], paths[demo.name] = r, {"agent": p, "demo": demo.observations}
+    res = {**head, "prompt": "demonstration", "method": demo_method, "tasks": results,
+           "seconds": round(time.perf_counter() - start, 3)}
+    atomic_write_text(run_dir / "eval-demo.json", json.dumps(res, indent=2) + "\n")
+    return res, paths, env
+
+
+def _ckpt_step(run_dir: Path):
+    step_file = run_dir / "checkpoint.json"
+    return json.loads(step_file.read_text()).get("step") if step_file.exists() else None
+
+
+def _goal_eval(run_dir, episodes, seed, progress):
+    res, ro, env = evaluate_run(run_dir, episodes, seed, progress)
+    return res, {"rollouts": ro}, env

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from ethogram.agents import crl, gcbc, gciql, gcivl, hiql, qrl
+from ethogram.agents import crl, gcbc, gciql, gcivl, hilp, hiql, qrl
 from ethogram.errors import EthogramError
 
-AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl, gciql, qrl, crl, hiql)}
+AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl, gciql, qrl, crl, hiql, hilp)}
 
 
 def get_agent(name: str) -> ModuleType:

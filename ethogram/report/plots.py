@@ -59,3 +59,41 @@ def plot_rollouts(env, rollouts, path: str | Path, title: str = "") -> None:
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _save(fig, path) -> None:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_panels(env, panels: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "",
+                thick: str | None = None, max_paths: int = 10) -> None:
+    """One maze per panel, with a set of paths (B, T, 2) per named policy drawn in its own colour.
+
+    `thick` names a single path (T, 2) drawn on top in black (e.g. the demonstration).
+    """
+    maze = env.maze
+    h, w = maze.shape
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(n * (0.45 * w + 0.5), 0.45 * h + 1.2), dpi=100, squeeze=False)
+    for ax, (name, paths) in zip(axes[0], panels.items(), strict=True):
+        draw_maze(ax, maze)
+        for c, (label, p) in enumerate(paths.items()):
+            if label == thick:
+                continue
+            p = np.asarray(p)
+            for b in range(min(len(p), max_paths)):
+                ax.plot(p[b, :, 0], p[b, :, 1], color=TASK_COLOURS[c % len(TASK_COLOURS)], lw=0.8, alpha=0.6,
+                        label=label if b == 0 else None)
+                ax.plot(*p[b, 0], "o", color=TASK_COLOURS[c % len(TASK_COLOURS)], ms=2.5)
+        if thick and thick in paths:
+            d = np.asarray(paths[thick])
+            ax.plot(d[:, 0], d[:, 1], color="black", lw=2.2, alpha=0.8, label=thick)
+            ax.plot(*d[-1, :2], "*", color="black", ms=12)
+        ax.set_title(name, fontsize=9)
+        ax.legend(loc="lower left", fontsize=6, frameon=True)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)

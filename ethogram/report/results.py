@@ -16,18 +16,18 @@ from ethogram.io import atomic_write_text
 from ethogram.report.published import published
 
 
-def run_result(run_dir: str | Path) -> dict:
+def run_result(run_dir: str | Path, eval_file: str = "eval.json") -> dict:
     run_dir = Path(run_dir)
     try:
         cfg = json.loads((run_dir / "config.json").read_text())
-        ev = json.loads((run_dir / "eval.json").read_text())
+        ev = json.loads((run_dir / eval_file).read_text())
     except FileNotFoundError as e:
         raise EthogramError(f"run '{run_dir}' has no {Path(e.filename).name}.",
                             f"train and evaluate it first: ethogram eval {run_dir}") from None
     except json.JSONDecodeError as e:
         raise EthogramError(f"run '{run_dir}' has a malformed JSON file ({e}).") from None
     try:
-        return {"agent": cfg["agent"], "dataset": cfg["dataset_name"].removesuffix("-v0"),
+        return {"agent": ev.get("agent", cfg["agent"]), "dataset": cfg["dataset_name"].removesuffix("-v0"),
                 "seed": cfg["train_config"]["seed"],
                 "train_steps": ev.get("train_step") or cfg["train_config"]["steps"],
                 "config": cfg["agent_config"], "success": ev["success"], "episodes": ev["episodes_per_task"]}
@@ -36,11 +36,14 @@ def run_result(run_dir: str | Path) -> dict:
                             f"evaluate it again: ethogram eval {run_dir}") from None
 
 
-def aggregate(run_dirs: list[str | Path], command: str) -> list[dict]:
-    """One record per (agent, dataset, steps, config): mean and std (ddof 0) of success over seeds."""
+def aggregate(run_dirs: list[str | Path], command: str, eval_file: str = "eval.json") -> list[dict]:
+    """One record per (agent, dataset, steps, config): mean and std (ddof 0) of success over seeds.
+
+    `eval_file` picks the evaluation: eval.json (goal prompts) or eval-plan.json (HILP-Plan, agent "hilp-plan").
+    """
     groups: dict[str, list[dict]] = defaultdict(list)
     for d in run_dirs:
-        r = run_result(d)
+        r = run_result(d, eval_file)
         key = json.dumps([r["agent"], r["dataset"], r["train_steps"], r["config"]], sort_keys=True)
         groups[key].append(r)
     records = []
@@ -68,3 +71,58 @@ def markdown_table(records: list[dict]) -> str:
 
 def write_records(records: list[dict], path: str | Path) -> None:
     atomic_write_text(path, json.dumps(records, indent=2) + "\n")
+
+
+def aggregate_prompts(run_dirs: list[str | Path], command: str, eval_file: str) -> list[dict]:
+    """Records of reward prompts (eval-reward.json: returns of the agent, random and the reference per task) or
+    demonstration prompts (eval-demo.json: fidelity of the agent and random per demonstration), over seeds."""
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    seeds: dict[tuple, list[int]] = defaultdict(list)
+    meta: dict[tuple, dict] = {}
+    for d in run_dirs:
+        d = Path(d)
+        try:
+            cfg = json.loads((d / "config.json").read_text())
+            ev = json.loads((d / eval_file).read_text())
+            tasks = ev["tasks"]
+        except FileNotFoundError as e:
+            raise EthogramError(f"run '{d}' has no {Path(e.filename).name}.",
+                                f"evaluate it first: ethogram eval {d} --prompt "
+                                f"{'reward:all' if 'reward' in eval_file else 'demo:all'}") from None
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise EthogramError(f"run '{d}' has a malformed {eval_file} ({e}).") from None
+        dataset = cfg["dataset_name"].removesuffix("-v0")
+        for task, r in tasks.items():
+            if eval_file == "eval-reward.json":
+                values = {f"return/{who}": r[who]["return_mean"]
+                          for who in ("agent", "random", "reference") if who in r}
+            else:
+                values = {f"{m}/{who}": (r[m] if who == "agent" else r["random"][m])["mean"]
+                          for m in ("cells_in_order", "mean_distance", "final_distance") for who in ("agent", "random")}
+            for metric, v in values.items():
+                key = (cfg["agent"], dataset, task, metric, ev.get("train_step"))
+                groups[key].append(float(v))
+                seeds[key].append(cfg["train_config"]["seed"])
+                meta[key] = {"config": cfg["agent_config"], "episodes": r.get("episodes"),
+                             "feature": r.get("feature"), "method": ev.get("method")}
+    records = []
+    for key, vs in groups.items():
+        agent, dataset, task, metric, step = key
+        rec = {"agent": agent, "dataset": dataset, "task": task, "metric": metric,
+               "mean": round(float(np.mean(vs)), 4), "std": round(float(np.std(vs)), 4),
+               "seeds": sorted(seeds[key]), "train_steps": step, "episodes": meta[key]["episodes"]}
+        rec.update({k: meta[key][k] for k in ("feature", "method") if meta[key][k]})
+        records.append({**rec, "config": meta[key]["config"], "command": command})
+    return sorted(records, key=lambda r: (r["dataset"], r["task"], r["metric"]))
+
+
+def prompt_table(records: list[dict]) -> str:
+    """One row per (dataset, task): the agent beside random (and the scripted reference for rewards)."""
+    rows: dict[tuple, dict] = defaultdict(dict)
+    for r in records:
+        rows[(r["dataset"], r["task"])][r["metric"]] = f"{r['mean']:.2f} ± {r['std']:.2f}"
+    metrics = sorted({r["metric"] for r in records}, key=lambda m: (m.split("/")[0], m.split("/")[1] != "agent"))
+    out = ["| dataset | task | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
+    for (dataset, task), v in sorted(rows.items()):
+        out.append(f"| {dataset} | {task} | " + " | ".join(v.get(m, "n/a") for m in metrics) + " |")
+    return "\n".join(out)
