@@ -26,12 +26,20 @@ TINY = ["--set", "batch_size=32", "--set", "actor_hidden_dims=16"]
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory, navigate_small):
-    """A workspace with a good dataset (data.npz, OGBench layout) and an evaluated GCBC run (run/)."""
+    """A workspace with a good dataset (data.npz, OGBench layout), an evaluated GCBC run (run/), a HILP run that
+    answers every prompt (hilp/), and good prompt files (reward.npz, demo.npz)."""
     root = tmp_path_factory.mktemp("good")
     shutil.copy(navigate_small, root / "pointmaze-medium-navigate-v0.npz")
     assert main(["train", "gcbc", "--dataset", str(root / "pointmaze-medium-navigate-v0.npz"), "--out",
                  str(root / "run"), "--steps", "100", "--eval-every", "0", "--quiet", *TINY]) == 0
     assert main(["eval", str(root / "run"), "--episodes", "1", "--quiet"]) == 0
+    assert main(["train", "hilp", "--dataset", str(root / "pointmaze-medium-navigate-v0.npz"), "--out",
+                 str(root / "hilp"), "--steps", "20", "--eval-every", "0", "--quiet", *TINY,
+                 "--set", "value_hidden_dims=16", "--set", "latent_dim=4"]) == 0
+    rng = np.random.default_rng(0)
+    obs = rng.uniform(0, 20, size=(50, 2)).astype(np.float32)
+    np.savez(root / "reward.npz", observations=obs, next_observations=obs + 0.1, rewards=np.ones(50, np.float32))
+    np.savez(root / "demo.npz", observations=obs)
     return root
 
 
@@ -107,6 +115,25 @@ def symlink(target: str):
         path.unlink()
         os.symlink(target, path)
     return change
+
+
+def prompt_file_case(kind: str, change):
+    """A case that rewrites a good prompt file (reward.npz or demo.npz) with `change(arrays)` and evaluates the HILP
+    run on it; `change` may return bytes for the whole file."""
+
+    def make(ws: Path) -> list[str]:
+        path = ws / f"{kind}.npz"
+        with np.load(path, allow_pickle=False) as f:
+            a = {k: f[k] for k in f.files}
+        new = change(a)
+        if isinstance(new, bytes):
+            path.write_bytes(new)
+        else:
+            np.savez(path, **a)
+        spec = "reward-file" if kind == "reward" else "demo-file"
+        return ["eval", str(ws / "hilp"), "--prompt", f"{spec}:{path}", "--episodes", "1", "--quiet"]
+
+    return make
 
 
 def argv_case(*argv):
@@ -197,6 +224,31 @@ CASES = {
     "train into an existing run": argv_case("train", "gcbc", "--dataset", DATA, "--out", "{ws}/run"),
     "eval negative episodes": argv_case("eval", "{ws}/run", "--episodes", "-1"),
     "eval a dataset path": argv_case("eval", DATA),
+    # prompt files (eval --prompt reward-file:PATH / demo-file:PATH) and prompt arguments
+    "reward file truncated": prompt_file_case("reward", lambda a: (Path(os.devnull), b"PK\x03\x04" + b"\0" * 20)[1]),
+    "reward file without rewards": prompt_file_case("reward", lambda a: (a.pop("rewards"), None)[1]),
+    "reward file NaN reward": prompt_file_case("reward", lambda a: a["rewards"].__setitem__(3, np.nan)),
+    "reward file rewards too short": prompt_file_case("reward", lambda a: set_(a, "rewards", a["rewards"][:-1])),
+    "reward file 2-D rewards": prompt_file_case("reward", lambda a: set_(a, "rewards", a["rewards"][:, None])),
+    "reward file 3-D states": prompt_file_case("reward", lambda a: set_(a, "observations", np.pad(
+        a["observations"], ((0, 0), (0, 1))))),
+    "reward file constant states": prompt_file_case("reward", lambda a: (set_(a, "observations",
+                                                                              a["observations"] * 0),
+                                                                         set_(a, "next_observations",
+                                                                              a["observations"] * 0))[0]),
+    "demo file empty": prompt_file_case("demo", lambda a: set_(a, "observations", a["observations"][:0])),
+    "demo file one step": prompt_file_case("demo", lambda a: set_(a, "observations", a["observations"][:1])),
+    "demo file NaN": prompt_file_case("demo", lambda a: a["observations"].__setitem__((2, 0), np.nan)),
+    "demo file 1-D": prompt_file_case("demo", lambda a: set_(a, "observations", a["observations"][:, 0])),
+    "demo file pickled objects": prompt_file_case("demo", lambda a: set_(a, "observations", np.array(
+        [None] * 5, dtype=object))),
+    "demo file missing": argv_case("eval", "{ws}/hilp", "--prompt", "demo-file:{ws}/nope.npz"),
+    "reward prompt to a GCBC run": argv_case("eval", "{ws}/run", "--prompt", "reward:move-east"),
+    "plan with a GCBC run": argv_case("eval", "{ws}/run", "--plan"),
+    "plan bank of 0": argv_case("eval", "{ws}/hilp", "--plan", "--plan-bank", "0"),
+    "unknown prompt": argv_case("eval", "{ws}/hilp", "--prompt", "sing"),
+    "unknown reward task": argv_case("eval", "{ws}/hilp", "--prompt", "reward:fly"),
+    "summarize reward prompts never run": argv_case("summarize", "{ws}/hilp", "--eval-file", "eval-reward.json"),
     "summarize a run without eval": lambda ws: ((ws / "run" / "eval.json").unlink(),
                                                 ["summarize", str(ws / "run")])[1],
 }
@@ -230,3 +282,4 @@ def test_damaged_input_is_refused_and_nothing_is_touched(case, good, tmp_path, c
 
 def test_there_are_at_least_thirty_kinds_of_damage():
     assert len(CASES) >= 30
+    print(f"{len(CASES)} kinds of damage")
