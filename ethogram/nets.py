@@ -14,20 +14,45 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ethogram.errors import EthogramError
+
+MATMULS = ("float32", "bfloat16")
+
 
 def default_init(scale: float = 1.0):
     return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
+
+
+def dot_general(matmul: str):
+    """The matrix product of the Dense layers after an MLP's first. "float32": exact f32. "bfloat16": inputs rounded
+    to bf16, products accumulated in f32 (parameters, activations and everything else stay f32) - what JAX does by
+    default for f32 matmuls on TPUs, and on CPUs with AVX512-BF16 a matmul 2.3x faster than f32."""
+    if matmul == "float32":
+        return jax.lax.dot_general
+    if matmul == "bfloat16":
+        def bf16_dot(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, **kwargs):
+            return jax.lax.dot_general(lhs.astype(jnp.bfloat16), rhs.astype(jnp.bfloat16), dimension_numbers,
+                                       preferred_element_type=jnp.float32)
+        return bf16_dot
+    raise EthogramError(f"unknown matmul precision '{matmul}'.", f"use one of: {', '.join(MATMULS)}")
+
+
+def dense(features: int, matmul: str = "float32", scale: float = 1.0) -> nn.Dense:
+    return nn.Dense(features, kernel_init=default_init(scale), dot_general=dot_general(matmul))
 
 
 class MLP(nn.Module):
     hidden_dims: Sequence[int]
     activate_final: bool = False
     layer_norm: bool = False
+    matmul: str = "float32"
 
     @nn.compact
     def __call__(self, x):
         for i, size in enumerate(self.hidden_dims):
-            x = nn.Dense(size, kernel_init=default_init())(x)
+            # The first layer reads raw coordinates (up to ~40 in a giant maze, where bf16 steps are 0.25) and costs
+            # little: it always runs in float32.
+            x = dense(size, self.matmul if i else "float32")(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 x = nn.gelu(x)
                 if self.layer_norm:
@@ -47,11 +72,12 @@ class GCValue(nn.Module):
     hidden_dims: Sequence[int]
     layer_norm: bool = True
     num: int = 2
+    matmul: str = "float32"
 
     @nn.compact
     def __call__(self, observations, goals, actions=None):
         x = jnp.concatenate([observations, goals] + ([] if actions is None else [actions]), axis=-1)
-        return ensemble(self.num)((*self.hidden_dims, 1), layer_norm=self.layer_norm)(x)[..., 0]
+        return ensemble(self.num)((*self.hidden_dims, 1), layer_norm=self.layer_norm, matmul=self.matmul)(x)[..., 0]
 
 
 class GCActor(nn.Module):
@@ -63,12 +89,13 @@ class GCActor(nn.Module):
     log_std_min: float = -5.0
     log_std_max: float = 2.0
     final_init_scale: float = 1e-2
+    matmul: str = "float32"
 
     @nn.compact
     def __call__(self, observations, goals):
         x = jnp.concatenate([observations, goals], axis=-1)
-        x = MLP(self.hidden_dims, activate_final=True)(x)
-        mean = nn.Dense(self.action_dim, kernel_init=default_init(self.final_init_scale))(x)
+        x = MLP(self.hidden_dims, activate_final=True, matmul=self.matmul)(x)
+        mean = dense(self.action_dim, self.matmul, self.final_init_scale)(x)
         if self.const_std:
             log_std = jnp.zeros((self.action_dim,))
         else:

@@ -233,3 +233,16 @@ def test_dataset_overrides_per_robot_and_maze():
     assert dataset_overrides("hiql", "navigate", "giant", "antmaze") == {"discount": 0.995}
     assert dataset_overrides("qrl", "stitch", "giant") == {"discount": 0.995, "actor_p_trajgoal": 0.5,
                                                            "actor_p_randomgoal": 0.5}
+
+
+def test_bfloat16_matmuls_are_opt_in_and_close_to_float32():
+    config = gcivl.Config(actor_hidden_dims=(64, 64), value_hidden_dims=(64, 64))
+    state = gcivl.init(jax.random.PRNGKey(0), 2, 2, config)
+    obs = jax.random.uniform(jax.random.PRNGKey(1), (256, 2), minval=0, maxval=20)
+    goals = jax.random.uniform(jax.random.PRNGKey(2), (256, 2), minval=0, maxval=20)
+    exact = gcivl.act(state, obs, goals, config)
+    fast = gcivl.act(state, obs, goals, dataclasses.replace(config, matmul="bfloat16"))
+    assert not np.array_equal(exact, fast)  # really another arithmetic
+    np.testing.assert_allclose(fast, exact, rtol=0.05, atol=2e-3)
+    with pytest.raises(EthogramError, match="unknown matmul precision"):
+        dataclasses.replace(config, matmul="int8")

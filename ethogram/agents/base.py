@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import optax
 
 from ethogram.data.goals import GoalMix
+from ethogram.errors import EthogramError
+from ethogram.nets import MATMULS
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class AgentConfig:
     actor_p_trajgoal: float = 1.0
     actor_p_randomgoal: float = 0.0
     actor_geom_sample: bool = False
+    # Matrix products: "float32" (exact) or "bfloat16" (bf16 inputs, f32 accumulation; see nets.dot_general).
+    matmul: str = "float32"
+
+    def __post_init__(self):
+        if self.matmul not in MATMULS:
+            raise EthogramError(f"unknown matmul precision '{self.matmul}'.", f"use one of: {', '.join(MATMULS)}")
 
     @property
     def value_mix(self) -> GoalMix:

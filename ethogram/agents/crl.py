@@ -45,11 +45,12 @@ class Bilinear(nn.Module):
     latent_dim: int
     layer_norm: bool = True
     num: int = 2
+    matmul: str = "float32"
 
     def setup(self):
         dims = (*self.hidden_dims, self.latent_dim)
-        self.phi = ensemble(self.num)(dims, layer_norm=self.layer_norm)
-        self.psi = ensemble(self.num)(dims, layer_norm=self.layer_norm)
+        self.phi = ensemble(self.num)(dims, layer_norm=self.layer_norm, matmul=self.matmul)
+        self.psi = ensemble(self.num)(dims, layer_norm=self.layer_norm, matmul=self.matmul)
 
     def representations(self, observations, actions, goals):
         """(phi, psi), each (num, batch, latent)."""
@@ -61,11 +62,11 @@ class Bilinear(nn.Module):
 
 
 def critic_net(config: Config) -> Bilinear:
-    return Bilinear(config.value_hidden_dims, config.latent_dim, config.layer_norm)
+    return Bilinear(config.value_hidden_dims, config.latent_dim, config.layer_norm, matmul=config.matmul)
 
 
 def actor_net(config: Config, action_dim: int) -> GCActor:
-    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
 def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:

@@ -22,7 +22,7 @@ class Config(AgentConfig):
 
 
 def actor_net(config: Config, action_dim: int) -> GCActor:
-    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
 def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:

@@ -34,15 +34,15 @@ class Config(AgentConfig):
 
 
 def value_net(config: Config) -> GCValue:
-    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=1)
+    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=1, matmul=config.matmul)
 
 
 def critic_net(config: Config) -> GCValue:
-    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2)
+    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2, matmul=config.matmul)
 
 
 def actor_net(config: Config, action_dim: int) -> GCActor:
-    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
 def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:

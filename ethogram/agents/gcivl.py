@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from ethogram.agents.base import AgentConfig, apply_grads, new_state
-from ethogram.nets import GCActor, GCValue, expectile_loss, gaussian_log_prob, polyak
+from ethogram.nets import GCActor, GCValue, awr_weight, expectile_loss, gaussian_log_prob, polyak
 
 NAME = "gcivl"
 
@@ -30,11 +30,11 @@ class Config(AgentConfig):
 
 
 def value_net(config: Config) -> GCValue:
-    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2)
+    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2, matmul=config.matmul)
 
 
 def actor_net(config: Config, action_dim: int) -> GCActor:
-    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
 def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
@@ -46,10 +46,19 @@ def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
     return new_state({"value": value, "actor": actor}, {"value": target}, config)
 
 
+def both_states(params, batch, goals, config: Config):
+    """V_k(s', g) and V_k(s, g) from one pass of the ensemble over the stacked batch [s'; s] (same weights, one
+    larger matrix product instead of two): ((num, batch), (num, batch))."""
+    n = batch["observations"].shape[0]
+    v = value_net(config).apply({"params": params}, jnp.concatenate([batch["next_observations"],
+                                                                     batch["observations"]]),
+                                jnp.concatenate([goals, goals]))
+    return v[:, :n], v[:, n:]
+
+
 def value_loss(params, target_params, batch, config: Config):
     v = lambda p, s: value_net(config).apply({"params": p}, s, batch["value_goals"])
-    next_v1_t, next_v2_t = v(target_params["value"], batch["next_observations"])
-    v1_t, v2_t = v(target_params["value"], batch["observations"])
+    (next_v1_t, next_v2_t), (v1_t, v2_t) = both_states(target_params["value"], batch, batch["value_goals"], config)
     r, m, gamma = batch["rewards"], batch["masks"], config.discount
     adv = r + gamma * m * jnp.minimum(next_v1_t, next_v2_t) - (v1_t + v2_t) / 2
     v1, v2 = v(params["value"], batch["observations"])
@@ -61,10 +70,9 @@ def value_loss(params, target_params, batch, config: Config):
 
 
 def actor_loss(params, batch, config: Config, action_dim: int):
-    frozen = jax.lax.stop_gradient(params["value"])
-    v = lambda s: value_net(config).apply({"params": frozen}, s, batch["actor_goals"]).mean(axis=0)
-    adv = v(batch["next_observations"]) - v(batch["observations"])
-    weight = jnp.minimum(jnp.exp(adv * config.alpha), 100.0)
+    next_v, v = both_states(jax.lax.stop_gradient(params["value"]), batch, batch["actor_goals"], config)
+    adv = next_v.mean(axis=0) - v.mean(axis=0)
+    weight = awr_weight(adv, config.alpha)
     mean, log_std = actor_net(config, action_dim).apply({"params": params["actor"]}, batch["observations"],
                                                         batch["actor_goals"])
     log_prob = gaussian_log_prob(mean, log_std, batch["actions"])

@@ -67,7 +67,7 @@ def sample_batch(key: jax.Array, data: Dataset, config: Config) -> dict[str, jax
 # ------------------------------------------------------------------------------------------------- networks
 
 def goal_rep_net(config: Config) -> MLP:
-    return MLP((*config.value_hidden_dims, config.rep_dim), layer_norm=config.layer_norm)
+    return MLP((*config.value_hidden_dims, config.rep_dim), layer_norm=config.layer_norm, matmul=config.matmul)
 
 
 def length_normalize(z: jax.Array) -> jax.Array:
@@ -80,15 +80,15 @@ def goal_rep(params, config: Config, observations, goals):
 
 
 def value_net(config: Config) -> GCValue:
-    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2)
+    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2, matmul=config.matmul)
 
 
 def low_actor_net(config: Config, action_dim: int) -> GCActor:
-    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
 def high_actor_net(config: Config) -> GCActor:
-    return GCActor(config.actor_hidden_dims, config.rep_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, config.rep_dim, const_std=config.const_std, matmul=config.matmul)
 
 
 def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:

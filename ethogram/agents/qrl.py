@@ -66,9 +66,10 @@ class IQE(nn.Module):
     latent_dim: int
     dim_per_component: int = 8
     layer_norm: bool = True
+    matmul: str = "float32"
 
     def setup(self):
-        self.phi = MLP((*self.hidden_dims, self.latent_dim), layer_norm=self.layer_norm)
+        self.phi = MLP((*self.hidden_dims, self.latent_dim), layer_norm=self.layer_norm, matmul=self.matmul)
         self.alpha_raw = self.param("alpha_raw", nn.initializers.zeros, ())
 
     def encode(self, x):
@@ -84,15 +85,16 @@ class IQE(nn.Module):
 
 
 def value_net(config: Config) -> IQE:
-    return IQE(config.value_hidden_dims, config.latent_dim, config.dim_per_component, config.layer_norm)
+    return IQE(config.value_hidden_dims, config.latent_dim, config.dim_per_component, config.layer_norm,
+               config.matmul)
 
 
 def dynamics_net(config: Config) -> MLP:
-    return MLP((*config.value_hidden_dims, config.latent_dim), layer_norm=config.layer_norm)
+    return MLP((*config.value_hidden_dims, config.latent_dim), layer_norm=config.layer_norm, matmul=config.matmul)
 
 
 def actor_net(config: Config, action_dim: int) -> GCActor:
-    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
 def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:

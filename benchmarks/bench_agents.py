@@ -1,0 +1,210 @@
+"""Training speed of every agent at the reference size, beside OGBench's reference implementation in the same run.
+
+For each agent: ethogram's fused, jitted chunk (`ethogram.train.make_train_chunk`, 100 steps per call, batches
+sampled on the device) and, right after it, the public OGBench implementation (GCDataset / HGCDataset.sample
+in numpy + Agent.update, one jitted call per step, as impls/main.py does) on the same data (our collector,
+pointmaze-medium-navigate, 100 episodes x 1001 steps), the same network sizes and batch size. Measuring the two
+back to back per agent keeps them under the same machine load. Compile time is excluded on both sides.
+
+Usage:
+  .venv/bin/python benchmarks/bench_agents.py --ref-ogbench /tmp/ogbench_ref/impls --ref-python /tmp/refvenv/bin/python
+  .venv/bin/python benchmarks/bench_agents.py --quick      # smoke test: tiny sizes
+Options: --agents gcbc,gcivl,gciql,qrl,crl,hiql  --hidden 512,512,512  --batch 1024  --out PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_foundation import collect_flat, find_ref_python, machine_info, timed_calls, to_device  # noqa: E402
+
+from ethogram.agents import get_agent  # noqa: E402
+from ethogram.data.dataset import to_transitions  # noqa: E402
+from ethogram.train import make_train_chunk  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ALL = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql")
+# REFERENCE.md section 1: OGBench's code on this kind of machine (2 cores, JAX CPU, 512x3, batch 1024).
+REFERENCE_MD = {"gcbc": 102.0, "gcivl": 13.2, "gciql": 9.6, "hiql": 7.35, "crl": 4.3, "qrl": 2.5}
+MODES = {
+    "full": dict(episodes=100, episode_steps=1001, fuse=100, min_chunks=3, min_s=20.0, ref_min_steps=30,
+                 ref_min_s=20.0),
+    "quick": dict(episodes=10, episode_steps=201, fuse=2, min_chunks=2, min_s=0.3, ref_min_steps=4, ref_min_s=0.3),
+}
+
+REF_SNIPPET = r'''
+"""Time one OGBench reference agent: dataset.sample (numpy) + agent.update (jitted) per step, as impls/main.py."""
+import importlib, json, sys, time
+args = json.loads(sys.argv[1])
+sys.path.insert(0, args["impls"])
+import numpy as np
+import jax, flax
+from utils.datasets import Dataset, GCDataset, HGCDataset
+
+module = importlib.import_module("agents." + args["agent"])
+cls = next(v for k, v in vars(module).items() if k.endswith("Agent") and hasattr(v, "create"))
+cfg = module.get_config()
+cfg["batch_size"] = args["batch_size"]
+cfg["actor_hidden_dims"] = tuple(args["hidden_dims"])
+if "value_hidden_dims" in cfg:
+    cfg["value_hidden_dims"] = tuple(args["hidden_dims"])
+for k, v in args["overrides"].items():
+    cfg[k] = v
+np.random.seed(args["seed"])
+data = dict(np.load(args["dataset"]))
+ds_cls = HGCDataset if cfg["dataset_class"] == "HGCDataset" else GCDataset
+ds = ds_cls(Dataset.create(**{k: np.array(v) for k, v in data.items()}), cfg)
+ex = ds.sample(1)
+agent = cls.create(args["seed"], ex["observations"], ex["actions"], cfg)
+bs = cfg["batch_size"]
+t = time.perf_counter()
+for _ in range(2):
+    agent, info = agent.update(ds.sample(bs))
+jax.block_until_ready((agent, info))
+warmup_s = time.perf_counter() - t
+group, steps, t = 5, 0, time.perf_counter()
+while True:
+    for _ in range(group):
+        agent, info = agent.update(ds.sample(bs))
+    jax.block_until_ready((agent, info))
+    steps += group
+    total = time.perf_counter() - t
+    if steps >= args["min_steps"] and total >= args["min_s"]:
+        break
+finite = bool(all(np.isfinite(np.asarray(v)).all() for v in jax.tree_util.tree_leaves(info)))
+with open(args["out"], "w") as f:
+    json.dump({"steps_timed": steps, "steps_per_s": round(steps / total, 3), "warmup_s": round(warmup_s, 3),
+               "finite": finite, "python": sys.version.split()[0], "jax": jax.__version__,
+               "flax": flax.__version__, "config": {k: v for k, v in cfg.to_dict().items()
+                                                   if isinstance(v, (int, float, str, bool, tuple, list))}}, f)
+'''
+
+
+def ours(name: str, hidden: tuple[int, ...], batch: int, data, mode: dict, seed: int, matmul: str) -> dict:
+    agent = get_agent(name)
+    config = agent.Config()
+    fields = {f.name for f in dataclasses.fields(config)}
+    config = dataclasses.replace(config, batch_size=batch, actor_hidden_dims=hidden, matmul=matmul,
+                                 **({"value_hidden_dims": hidden} if "value_hidden_dims" in fields else {}))
+    key = jax.random.PRNGKey(seed)
+    state = agent.init(jax.random.fold_in(key, 0), 2, 2, config)
+    chunk = make_train_chunk(agent, config, mode["fuse"])
+    t = time.perf_counter()
+    state, metrics = jax.block_until_ready(chunk(state, data, jax.random.fold_in(key, 1)))
+    first = time.perf_counter() - t
+    holder = {"state": state, "metrics": metrics, "i": 2}
+
+    def call():
+        holder["state"], holder["metrics"] = chunk(holder["state"], data, jax.random.fold_in(key, holder["i"]))
+        holder["i"] += 1
+        return holder["state"], holder["metrics"]
+
+    chunks, total, times = timed_calls(call, mode["min_chunks"], mode["min_s"])
+    return {"steps_per_s": round(mode["fuse"] * chunks / total, 3), "chunks_timed": chunks,
+            "steps_per_chunk": mode["fuse"], "seconds_per_chunk_min": round(min(times), 4),
+            "first_call_s": round(first, 2), "finite": bool(jax.device_get(holder["metrics"]["finite"]))}
+
+
+def reference(name: str, impls: Path, py: str, dataset: Path, hidden, batch, mode: dict, seed: int,
+              timeout_s: int) -> dict:
+    # Our defaults are the pointmaze settings of OGBench's hyperparameters.sh; its get_config() has antmaze's.
+    overrides = {"gciql": {"alpha": 0.003}, "qrl": {"alpha": 0.0003}, "crl": {"alpha": 0.03}}.get(name, {})
+    with tempfile.TemporaryDirectory(prefix="bench_ref_") as tmp:
+        tmp = Path(tmp)
+        (tmp / "ref_timing.py").write_text(REF_SNIPPET)
+        args = {"impls": str(impls), "dataset": str(dataset), "agent": name, "hidden_dims": list(hidden),
+                "batch_size": batch, "overrides": overrides, "seed": seed, "min_steps": mode["ref_min_steps"],
+                "min_s": mode["ref_min_s"], "out": str(tmp / "out.json")}
+        try:
+            r = subprocess.run([py, str(tmp / "ref_timing.py"), json.dumps(args)], capture_output=True, text=True,
+                               timeout=timeout_s, cwd=tmp)
+        except subprocess.TimeoutExpired:
+            return {"status": "failed", "reason": f"timed out after {timeout_s} s"}
+        if r.returncode != 0 or not (tmp / "out.json").exists():
+            return {"status": "failed", "reason": r.stderr.strip()[-1500:]}
+        return {"status": "ok", **json.loads((tmp / "out.json").read_text())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--agents", default=",".join(ALL))
+    p.add_argument("--hidden", default=None, help="every MLP's hidden widths (default 512,512,512; quick: 64,64)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 1024; quick: 256)")
+    p.add_argument("--matmul", default="float32,bfloat16",
+                   help="ethogram matmul precisions to time, comma-separated (default float32,bfloat16)")
+    p.add_argument("--quick", action="store_true", help="smoke mode: tiny dataset and timings")
+    p.add_argument("--ref-ogbench", default=None, metavar="DIR", help="OGBench's impls/ directory")
+    p.add_argument("--ref-python", default=None, metavar="PY", help="interpreter for the reference")
+    p.add_argument("--ref-timeout", type=int, default=900)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="JSON (default benchmarks/results/agents[-quick].json)")
+    args = p.parse_args(argv)
+
+    mode_name = "quick" if args.quick else "full"
+    mode = MODES[mode_name]
+    hidden = tuple(int(x) for x in (args.hidden or ("64,64" if args.quick else "512,512,512")).split(","))
+    args.batch = args.batch or (256 if args.quick else 1024)
+    matmuls = [m.strip() for m in args.matmul.split(",") if m.strip()]
+    names = [get_agent(a.strip()).NAME for a in args.agents.split(",") if a.strip()]
+    out = Path(args.out or REPO / "benchmarks" / "results" / f"agents{'-quick' if args.quick else ''}.json")
+    report = {"benchmark": "agents", "mode": mode_name,
+              "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+              "machine": machine_info(), "settings": {**mode, "hidden_dims": list(hidden), "batch_size": args.batch,
+                                                      "agents": names, "seed": args.seed, "matmuls": matmuls,
+                                                      "xla_flags": os.environ.get("XLA_FLAGS", "")},
+              "reference_md_steps_per_s": REFERENCE_MD, "results": []}
+    flat = collect_flat(mode["episodes"], mode["episode_steps"], args.seed)
+    data = to_device(flat)
+    print(f"agents benchmark ({mode_name}): {'x'.join(map(str, hidden))} nets, batch {args.batch}, "
+          f"{data.size} transitions; load {report['machine']['load_average_at_start']}", flush=True)
+    py, why, impls = None, "not requested (pass --ref-ogbench DIR)", None
+    if args.ref_ogbench:
+        impls = Path(args.ref_ogbench).resolve()
+        py, why = find_ref_python(args.ref_python)
+    with tempfile.TemporaryDirectory(prefix="bench_agents_") as tmp:
+        dataset = Path(tmp) / "dataset.npz"
+        tr = to_transitions(flat)
+        import numpy as np
+
+        terminals = (tr["final_idx"] == np.arange(len(tr["final_idx"]))).astype(np.float32)
+        np.savez(dataset, observations=tr["observations"], next_observations=tr["next_observations"],
+                 actions=tr["actions"], terminals=terminals)
+        for name in names:
+            rec = {"agent": name, "hidden_dims": list(hidden), "batch_size": args.batch,
+                   "load_before": list(os.getloadavg()),
+                   "ethogram": {m: ours(name, hidden, args.batch, data, mode, args.seed, m) for m in matmuls}}
+            if py:
+                rec["ogbench"] = reference(name, impls, py, dataset, hidden, args.batch, mode, args.seed,
+                                           args.ref_timeout)
+                if rec["ogbench"]["status"] == "ok":
+                    rec["ratio"] = {m: round(r["steps_per_s"] / rec["ogbench"]["steps_per_s"], 3)
+                                    for m, r in rec["ethogram"].items()}
+            else:
+                rec["ogbench"] = {"status": "skipped", "reason": why}
+            rec["load_after"] = list(os.getloadavg())
+            report["results"].append(rec)
+            theirs = rec["ogbench"].get("steps_per_s")
+            mine = "  ".join(f"{m} {r['steps_per_s']:8.2f}" for m, r in rec["ethogram"].items())
+            print(f"  {name:6s} ours steps/s: {mine}   OGBench {theirs if theirs is not None else '-':>8}   "
+                  f"ratio {rec.get('ratio', '-')}   (REFERENCE.md {REFERENCE_MD.get(name)})", flush=True)
+    report["load_average_at_end"] = list(os.getloadavg())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
