@@ -148,12 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ref-ogbench", default=None, metavar="DIR", help="OGBench's impls/ directory")
     p.add_argument("--ref-python", default=None, metavar="PY", help="interpreter for the reference")
     p.add_argument("--ref-timeout", type=int, default=900)
+    p.add_argument("--fuse", type=int, default=None, help="steps per timed chunk (default 100; quick: 2)")
+    p.add_argument("--min-s", type=float, default=None, help="seconds timed per measurement at least (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON (default benchmarks/results/agents[-quick].json)")
     args = p.parse_args(argv)
 
     mode_name = "quick" if args.quick else "full"
-    mode = MODES[mode_name]
+    mode = dict(MODES[mode_name])
+    if args.fuse:
+        mode["fuse"] = args.fuse
+    if args.min_s is not None:
+        mode["min_s"] = mode["ref_min_s"] = args.min_s
     hidden = tuple(int(x) for x in (args.hidden or ("64,64" if args.quick else "512,512,512")).split(","))
     args.batch = args.batch or (256 if args.quick else 1024)
     matmuls = [m.strip() for m in args.matmul.split(",") if m.strip()]
@@ -199,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             mine = "  ".join(f"{m} {r['steps_per_s']:8.2f}" for m, r in rec["ethogram"].items())
             print(f"  {name:6s} ours steps/s: {mine}   OGBench {theirs if theirs is not None else '-':>8}   "
                   f"ratio {rec.get('ratio', '-')}   (REFERENCE.md {REFERENCE_MD.get(name)})", flush=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=2) + "\n")  # after every agent: a long run keeps its records
     report["load_average_at_end"] = list(os.getloadavg())
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
