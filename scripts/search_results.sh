@@ -19,6 +19,8 @@ CTRL_STEPS=${CTRL_STEPS:-20000}
 ONLINE_STEPS=${ONLINE_STEPS:-20000}
 NODES=${NODES:-500}
 EPISODES=${EPISODES:-50}
+ADAPT_MAZES=${ADAPT_MAZES:-medium}
+ADAPT_BUDGET=${ADAPT_BUDGET:-20000}
 OUT=runs/search
 BIN=.venv/bin
 NICE="nice -n 10"
@@ -55,12 +57,12 @@ for ds in $DATASETS; do
 done
 
 adapt=()
-for s in $SEEDS; do
-  f=$OUT/adapt-medium-s$s.json
-  [ -f "$f" ] || $NICE $BIN/python -m ethogram.search.adapt medium --seed "$s" --budget 20000 --out "$f"
+for maze in $ADAPT_MAZES; do for s in $SEEDS; do
+  f=$OUT/adapt-$maze-s$s.json
+  [ -f "$f" ] || $NICE $BIN/python -m ethogram.search.adapt "$maze" --seed "$s" --budget "$ADAPT_BUDGET" --out "$f"
   adapt+=("$f")
-done
+done; done
 
 mkdir -p docs/results
 $BIN/python -m ethogram.search.results "${runs[@]}" --adapt "${adapt[@]}" --out docs/results/search.json \
-  --command "scripts/search_results.sh  # SEEDS='$SEEDS' NODES=$NODES CTRL_STEPS=$CTRL_STEPS ONLINE_STEPS=$ONLINE_STEPS EPISODES=$EPISODES"
+  --command "scripts/search_results.sh  # SEEDS='$SEEDS' NODES=$NODES CTRL_STEPS=$CTRL_STEPS ONLINE_STEPS=$ONLINE_STEPS EPISODES=$EPISODES ADAPT_BUDGET=$ADAPT_BUDGET"

@@ -80,6 +80,34 @@ def adaptation_records(paths: list[str | Path], command: str) -> list[dict]:
     return out
 
 
+def markdown(records: list[dict]) -> str:
+    """Two tables: success / graph / episode length / first success per (agent, mode, dataset); adaptation."""
+    rows = ["| dataset | agent (mode, controller) | success | graph nodes | eval episode length | "
+            "env steps to first success (tasks solved) | seconds to first success | seeds |",
+            "|---|---|---|---|---|---|---|---|"]
+    keyed: dict[tuple, dict] = defaultdict(dict)
+    for r in records:
+        if r["metric"].startswith("steps_to_resolve"):
+            continue
+        keyed[(r["dataset"], r["agent"], r.get("mode"), r.get("controller"))][r["metric"].split(" ")[0]] = r
+    for (dataset, agent, mode, ctrl), m in sorted(keyed.items(), key=lambda kv: (kv[0][2] != "online", kv[0][0],
+                                                                                  kv[0][1])):
+        f = lambda k, d=2, m=m: f"{m[k]['mean']:.{d}f} ± {m[k]['std']:.{d}f}" if k in m else "n/a"
+        first = (f"{f('steps_to_first_success', 0)} ({m['steps_to_first_success']['tasks_solved']})"
+                 if "steps_to_first_success" in m else "0 (graph from data)")
+        who = f"{agent} ({mode}" + (f", {ctrl})" if ctrl else ")")
+        rows.append(f"| {dataset} | {who} | {f('success')} | {f('graph_nodes', 0)} | {f('eval_episode_length', 0)} "
+                    f"| {first} | {f('seconds_to_first_success', 1)} | {len(m['success']['seeds'])} |")
+    adapt = [r for r in records if r["metric"].startswith("steps_to_resolve")]
+    if adapt:
+        rows += ["", "| maze | agent | env steps to re-solve (mean over tasks) | not re-solved | budget | seeds |",
+                 "|---|---|---|---|---|---|"]
+        for r in adapt:
+            rows.append(f"| {r['dataset']} | {r['agent']} | {r['mean']:.0f} ± {r['std']:.0f} | {r['unsolved']} | "
+                        f"{r['budget']} | {len(r['seeds'])} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("run_dirs", nargs="*")
@@ -89,8 +117,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     records = run_records(a.run_dirs, a.command) + adaptation_records(a.adapt, a.command)
     atomic_write_text(a.out, json.dumps(records, indent=2) + "\n")
-    for r in records:
-        print(f"{r['agent']:16s} {r['dataset']:28s} {r['metric']:42s} {r['mean']:10.3f} ± {r['std']:.3f}")
+    print(markdown(records))
     return 0
 
 
