@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-20000}
-NETS=${NETS:-256x2}
+NETS=${NETS:-64x2}
 BATCH=${BATCH:-256}
-LR=${LR:-1e-3}
+LR=${LR:-2e-3}
 TAU=${TAU:-0.05}
 SEEDS=${SEEDS:-0,1,2}
 BANK=${BANK:-10000}
