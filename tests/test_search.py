@@ -175,14 +175,14 @@ def test_search_cli_eval_and_summarize(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["search", "pointmaze-huge", "--out", "{tmp}/a"], "unknown environment"),
-    (["search", "pointmaze-medium-navigate", "--out", "{tmp}/b", "--controller", "{tmp}/nope"], "does not exist"),
+    (["search", "{data}", "--out", "{tmp}/b", "--controller", "{tmp}/nope"], "does not exist"),
     (["search", "pointmaze-medium", "--out", "{tmp}/c", "--controller", "{tmp}"], "needs a dataset"),
     (["search", "{tmp}/missing.npz", "--out", "{tmp}/d"], "does not exist"),
     (["search", "pointmaze-medium", "--out", "{tmp}/e", "--steps", "0"], "--steps"),
     (["eval", "{tmp}/empty"], "does not exist"),
 ])
-def test_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+def test_bad_input_is_a_clear_error(tmp_path, capsys, navigate_small, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{data}", str(navigate_small)) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and message in err and "Traceback" not in err
