@@ -120,13 +120,17 @@ def awr_weight(adv: jax.Array, alpha: float) -> jax.Array:
     return jnp.minimum(jnp.exp(adv * alpha), 100.0)
 
 
-def ddpg_bc_loss(q: jax.Array, log_prob: jax.Array, alpha: float) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """DDPG+BC actor loss -Q(s, g, mu(s, g)) / sg(mean |Q|) - alpha * log pi(a | s, g): (total, q part, bc part).
+def ddpg_bc_loss(q: jax.Array, mean: jax.Array, log_std: jax.Array, actions: jax.Array,
+                 alpha: float) -> tuple[jax.Array, dict]:
+    """DDPG+BC actor loss -Q(s, g, mu(s, g)) / sg(mean |Q|) - alpha * log pi(a | s, g), and its metrics.
 
     Dividing by the (frozen) mean |Q| makes alpha independent of the value scale."""
+    log_prob = gaussian_log_prob(mean, log_std, actions)
     q_loss = -q.mean() / jax.lax.stop_gradient(jnp.abs(q).mean() + 1e-6)
     bc_loss = -alpha * log_prob.mean()
-    return q_loss + bc_loss, q_loss, bc_loss
+    loss = q_loss + bc_loss
+    return loss, {"actor/loss": loss, "actor/q_loss": q_loss, "actor/bc_loss": bc_loss, "actor/q_mean": q.mean(),
+                  "actor/bc_log_prob": log_prob.mean(), "actor/mse": jnp.mean((mean - actions) ** 2)}
 
 
 def ddpg_actions(mean: jax.Array, log_std: jax.Array, key: jax.Array, const_std: bool) -> jax.Array:

@@ -87,12 +87,16 @@ def prompts_of(agent: types.ModuleType) -> tuple[str, ...]:
 
 
 def check_answerable(agent: types.ModuleType, prompt) -> None:
-    k = kind(prompt)
+    check_kind(agent, kind(prompt), isinstance(prompt, Goal) and prompt.plan)
+
+
+def check_kind(agent: types.ModuleType, k: str, plan: bool = False) -> None:
+    """A clear error if `agent` cannot answer prompts of kind `k` ('goal', 'reward', 'demonstration')."""
     if k not in prompts_of(agent):
         able = ", ".join(sorted(n for n, m in _agents().items() if k in prompts_of(m)))
         raise EthogramError(f"agent '{agent.NAME}' cannot answer a {k} prompt: it only answers "
                             f"{', '.join(prompts_of(agent))} prompts.", f"train an agent that can: {able}")
-    if isinstance(prompt, Goal) and prompt.plan and not hasattr(agent, "act_plan"):
+    if plan and not hasattr(agent, "act_plan"):
         raise EthogramError(f"agent '{agent.NAME}' has no planner.", "planning (--plan) is HILP-Plan: use hilp")
 
 

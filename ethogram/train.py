@@ -378,9 +378,8 @@ def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progres
     state = restore_state(run_dir, run, agent, config)
     env = make_env(run["env"])
     res, ro = evaluate(env, make_policy(agent, config, state), episodes, seed=seed, progress=progress)
-    step_file = run_dir / "checkpoint.json"
-    step = json.loads(step_file.read_text()).get("step") if step_file.exists() else None
-    res = {"agent": run["agent"], "dataset": run["dataset_name"], "env": run["env"], "train_step": step, **res}
+    res = {"agent": run["agent"], "dataset": run["dataset_name"], "env": run["env"], "train_step": _ckpt_step(run_dir),
+           **res}
     atomic_write_text(run_dir / "eval.json", json.dumps(res, indent=2) + "\n")
     return res, ro, env
 
@@ -423,11 +422,8 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
     run, agent, config = load_run(run_dir)
     check_writable_dir(run_dir)
     env = make_env(run["env"])
-    probe = {"goal": prompts.Goal(plan=plan), "reward": prompts.Reward(rewards=np.zeros(2)),
-             "reward-file": prompts.Reward(rewards=np.zeros(2)),
-             "demo": prompts.Demonstration(np.zeros((2, env.obs_dim))),
-             "demo-file": prompts.Demonstration(np.zeros((2, env.obs_dim)))}[kind]
-    prompts.check_answerable(agent, probe)  # before any slow work
+    prompts.check_kind(agent, {"goal": "goal", "reward": "reward", "reward-file": "reward", "demo": "demonstration",
+                               "demo-file": "demonstration"}[kind], plan)  # before any slow work
     state = restore_state(run_dir, run, agent, config)
     data = load_dataset(run["dataset"], env.obs_dim, env.action_dim)
     obs_dim = env.obs_dim

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ethogram import prompts
-from ethogram.agents import gcivl, hilp
+from ethogram.agents import hilp
 from ethogram.cli import main
 from ethogram.data.dataset import load_dataset
 from ethogram.envs import tasks
@@ -147,7 +147,6 @@ def test_hilp_plan_from_the_cli(hilp_run):
     res = json.loads((hilp_run / "eval-plan.json").read_text())
     assert res["agent"] == "hilp-plan" and 0 <= res["success"] <= 1
     assert (hilp_run / "rollouts-plan.png").read_bytes().startswith(b"\x89PNG")
-    assert (hilp_run / "eval.json").exists() or True  # the goal evaluation is a separate file
 
 
 def test_reward_prompts_beat_random_on_every_task(hilp_run):
@@ -269,8 +268,6 @@ def test_agents_that_cannot_answer_a_prompt(navigate_small, tmp_path, capsys):
         err = capsys.readouterr().err
         assert match in err and "hilp" in err
     assert not (run / "eval-reward.json").exists() and not (run / "eval-demo.json").exists()
-    cfg, _, state = gcivl.Config(), None, None
-    del cfg, state
 
 
 @pytest.mark.parametrize("argv, match", [

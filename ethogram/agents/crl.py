@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from ethogram.agents.base import AgentConfig, apply_grads, new_state
-from ethogram.nets import GCActor, ddpg_actions, ddpg_bc_loss, ensemble, gaussian_log_prob
+from ethogram.nets import GCActor, ddpg_actions, ddpg_bc_loss, ensemble
 
 NAME = "crl"
 LOCO_OVERRIDES = {"antmaze": {"alpha": 0.1}}  # the default alpha is pointmaze's
@@ -95,10 +95,7 @@ def actor_loss(params, batch, key, config: Config, action_dim: int):
                                                         batch["actor_goals"])
     q = critic_net(config).apply({"params": jax.lax.stop_gradient(params["critic"])}, batch["observations"],
                                  ddpg_actions(mean, log_std, key, config.const_std), batch["actor_goals"]).min(axis=0)
-    log_prob = gaussian_log_prob(mean, log_std, batch["actions"])
-    loss, q_loss, bc_loss = ddpg_bc_loss(q, log_prob, config.alpha)
-    return loss, {"actor/loss": loss, "actor/q_loss": q_loss, "actor/bc_loss": bc_loss, "actor/q_mean": q.mean(),
-                  "actor/bc_log_prob": log_prob.mean(), "actor/mse": jnp.mean((mean - batch["actions"]) ** 2)}
+    return ddpg_bc_loss(q, mean, log_std, batch["actions"], config.alpha)
 
 
 def update(state: dict, batch: dict, key, config: Config):

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ethogram.agents.base import AgentConfig, apply_grads, new_state
-from ethogram.nets import GCActor, GCValue, ddpg_actions, ddpg_bc_loss, expectile_loss, gaussian_log_prob, polyak
+from ethogram.nets import GCActor, GCValue, ddpg_actions, ddpg_bc_loss, expectile_loss, polyak
 
 NAME = "gciql"
 LOCO_OVERRIDES = {"antmaze": {"alpha": 0.3}}  # the default alpha is pointmaze's
@@ -80,10 +80,7 @@ def actor_loss(params, batch, key, config: Config, action_dim: int):
     q1, q2 = critic_net(config).apply({"params": jax.lax.stop_gradient(params["critic"])}, batch["observations"],
                                       batch["actor_goals"], ddpg_actions(mean, log_std, key, config.const_std))
     q = jnp.minimum(q1, q2)
-    log_prob = gaussian_log_prob(mean, log_std, batch["actions"])
-    loss, q_loss, bc_loss = ddpg_bc_loss(q, log_prob, config.alpha)
-    return loss, {"actor/loss": loss, "actor/q_loss": q_loss, "actor/bc_loss": bc_loss, "actor/q_mean": q.mean(),
-                  "actor/bc_log_prob": log_prob.mean(), "actor/mse": jnp.mean((mean - batch["actions"]) ** 2)}
+    return ddpg_bc_loss(q, mean, log_std, batch["actions"], config.alpha)
 
 
 def update(state: dict, batch: dict, key, config: Config):

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from ethogram.agents.base import AgentConfig, apply_grads, new_state
 from ethogram.errors import EthogramError
-from ethogram.nets import MLP, GCActor, ddpg_actions, ddpg_bc_loss, gaussian_log_prob
+from ethogram.nets import MLP, GCActor, ddpg_actions, ddpg_bc_loss
 
 NAME = "qrl"
 LOCO_OVERRIDES = {"antmaze": {"alpha": 0.003}}  # the default alpha is pointmaze's
@@ -153,10 +153,7 @@ def actor_loss(params, batch, key, config: Config, action_dim: int):
     z = _encode(frozen["value"], config, jnp.concatenate([batch["observations"], batch["actor_goals"]]))
     z_pred = _next_latent(frozen["dynamics"], config, z[:n], ddpg_actions(mean, log_std, key, config.const_std))
     q = -_dist(frozen["value"], config, z_pred, z[n:])
-    log_prob = gaussian_log_prob(mean, log_std, batch["actions"])
-    loss, q_loss, bc_loss = ddpg_bc_loss(q, log_prob, config.alpha)
-    return loss, {"actor/loss": loss, "actor/q_loss": q_loss, "actor/bc_loss": bc_loss, "actor/q_mean": q.mean(),
-                  "actor/bc_log_prob": log_prob.mean(), "actor/mse": jnp.mean((mean - batch["actions"]) ** 2)}
+    return ddpg_bc_loss(q, mean, log_std, batch["actions"], config.alpha)
 
 
 def update(state: dict, batch: dict, key, config: Config):

@@ -54,14 +54,11 @@ def plot_rollouts(env, rollouts, path: str | Path, title: str = "") -> None:
                 label=f"task {int(k)}: {rollouts.success[sel].mean():.0%}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title(title or "evaluation rollouts", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
 
 
-def _save(fig, path) -> None:
+def save_png(fig, path) -> None:
+    """Lay out, render and write a figure atomically, then free it."""
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
@@ -96,4 +93,4 @@ def plot_panels(env, panels: dict[str, dict[str, np.ndarray]], path: str | Path,
         ax.set_title(name, fontsize=9)
         ax.legend(loc="lower left", fontsize=6, frameon=True)
     fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)

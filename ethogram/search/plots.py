@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -12,8 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from ethogram.io import atomic_write_bytes  # noqa: E402
-from ethogram.report.plots import TASK_COLOURS, draw_maze  # noqa: E402
+from ethogram.report.plots import TASK_COLOURS, draw_maze, save_png  # noqa: E402
 
 
 def plot_graph(env, g, path: str | Path, title: str = "", rollouts=None, max_edges: int = 20000) -> None:
@@ -59,8 +57,4 @@ def plot_graph(env, g, path: str | Path, title: str = "", rollouts=None, max_edg
                     label=f"task {int(k)}: {rollouts.success[rollouts.task_ids == k].mean():.0%}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title(title or "cognitive graph", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
