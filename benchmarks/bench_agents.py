@@ -69,6 +69,11 @@ ds = ds_cls(Dataset.create(**{k: np.array(v) for k, v in data.items()}), cfg)
 ex = ds.sample(1)
 agent = cls.create(args["seed"], ex["observations"], ex["actions"], cfg)
 bs = cfg["batch_size"]
+try:  # XLA's count of floating-point operations in one jitted update
+    cost = jax.jit(lambda a, b: a.update(b)).lower(agent, ds.sample(bs)).compile().cost_analysis()
+    flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
+except Exception:  # noqa: BLE001 - an optional figure
+    flops = None
 t = time.perf_counter()
 for _ in range(2):
     agent, info = agent.update(ds.sample(bs))
@@ -86,7 +91,7 @@ while True:
 finite = bool(all(np.isfinite(np.asarray(v)).all() for v in jax.tree_util.tree_leaves(info)))
 with open(args["out"], "w") as f:
     json.dump({"steps_timed": steps, "steps_per_s": round(steps / total, 3), "warmup_s": round(warmup_s, 3),
-               "finite": finite, "python": sys.version.split()[0], "jax": jax.__version__,
+               "finite": finite, "flops_per_step": flops, "python": sys.version.split()[0], "jax": jax.__version__,
                "flax": flax.__version__, "config": {k: v for k, v in cfg.to_dict().items()
                                                    if isinstance(v, (int, float, str, bool, tuple, list))}}, f)
 '''
@@ -112,9 +117,37 @@ def ours(name: str, hidden: tuple[int, ...], batch: int, data, mode: dict, seed:
         return holder["state"], holder["metrics"]
 
     chunks, total, times = timed_calls(call, mode["min_chunks"], mode["min_s"])
+    one = make_train_chunk(agent, config, 1).lower(holder["state"], data, key).compile().cost_analysis()
     return {"steps_per_s": round(mode["fuse"] * chunks / total, 3), "chunks_timed": chunks,
+            "flops_per_step": float((one[0] if isinstance(one, list) else one)["flops"]),
             "steps_per_chunk": mode["fuse"], "seconds_per_chunk_min": round(min(times), 4),
             "first_call_s": round(first, 2), "finite": bool(jax.device_get(holder["metrics"]["finite"]))}
+
+
+def matmul_peak(batch: int, width: int, seconds: float = 3.0) -> dict[str, float]:
+    """The machine's matrix-product throughput (GFLOP/s) at the networks' shape: (batch, width) @ (width, width),
+    float32 and bfloat16 inputs (f32 accumulation). No training step can run its matmuls faster than this."""
+    import jax.numpy as jnp
+
+    out = {}
+    for dtype in ("float32", "bfloat16"):
+        a, b = jnp.ones((batch, width), dtype), jnp.ones((width, width), dtype)
+        f = jax.jit(lambda a, b: jnp.dot(a, b, preferred_element_type=jnp.float32).sum())
+        f(a, b).block_until_ready()
+        n, t = 0, time.perf_counter()
+        while time.perf_counter() - t < seconds:
+            f(a, b).block_until_ready()
+            n += 1
+        out[dtype] = round(2 * batch * width * width * n / (time.perf_counter() - t) / 1e9, 1)
+    return out
+
+
+def utilisation(rec: dict, peak: float) -> None:
+    """Achieved GFLOP/s (XLA's FLOP count x steps/s) and its fraction of the float32 matmul peak, in place."""
+    for r in [*rec["ethogram"].values(), rec["ogbench"]]:
+        if r.get("flops_per_step") and r.get("steps_per_s"):
+            r["gflop_per_s"] = round(r["flops_per_step"] * r["steps_per_s"] / 1e9, 1)
+            r["fraction_of_f32_peak"] = round(r["gflop_per_s"] / peak, 3)
 
 
 def reference(name: str, impls: Path, py: str, dataset: Path, hidden, batch, mode: dict, seed: int,
@@ -171,10 +204,13 @@ def main(argv: list[str] | None = None) -> int:
                                                       "agents": names, "seed": args.seed, "matmuls": matmuls,
                                                       "xla_flags": os.environ.get("XLA_FLAGS", "")},
               "reference_md_steps_per_s": REFERENCE_MD, "results": []}
+    report["matmul_peak_gflop_per_s"] = matmul_peak(args.batch, max(hidden), 1.0 if args.quick else 3.0)
+    peak = report["matmul_peak_gflop_per_s"]["float32"]
     flat = collect_flat(mode["episodes"], mode["episode_steps"], args.seed)
     data = to_device(flat)
     print(f"agents benchmark ({mode_name}): {'x'.join(map(str, hidden))} nets, batch {args.batch}, "
-          f"{data.size} transitions; load {report['machine']['load_average_at_start']}", flush=True)
+          f"{data.size} transitions; load {report['machine']['load_average_at_start']}; matmul peak GFLOP/s "
+          f"{report['matmul_peak_gflop_per_s']}", flush=True)
     py, why, impls = None, "not requested (pass --ref-ogbench DIR)", None
     if args.ref_ogbench:
         impls = Path(args.ref_ogbench).resolve()
@@ -199,12 +235,16 @@ def main(argv: list[str] | None = None) -> int:
                                     for m, r in rec["ethogram"].items()}
             else:
                 rec["ogbench"] = {"status": "skipped", "reason": why}
+            utilisation(rec, peak)
             rec["load_after"] = list(os.getloadavg())
             report["results"].append(rec)
             theirs = rec["ogbench"].get("steps_per_s")
             mine = "  ".join(f"{m} {r['steps_per_s']:8.2f}" for m, r in rec["ethogram"].items())
+            use = "  ".join(f"{k} {r.get('fraction_of_f32_peak', '-')}" for k, r in
+                            [*rec["ethogram"].items(), ("OGBench", rec["ogbench"])])
             print(f"  {name:6s} ours steps/s: {mine}   OGBench {theirs if theirs is not None else '-':>8}   "
-                  f"ratio {rec.get('ratio', '-')}   (REFERENCE.md {REFERENCE_MD.get(name)})", flush=True)
+                  f"ratio {rec.get('ratio', '-')}   (REFERENCE.md {REFERENCE_MD.get(name)})   "
+                  f"fraction of f32 matmul peak: {use}", flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report, indent=2) + "\n")  # after every agent: a long run keeps its records
     report["load_average_at_end"] = list(os.getloadavg())

@@ -8,6 +8,7 @@ DDPG+BC). Used functionally: `module.init` / `module.apply`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -60,10 +61,74 @@ class MLP(nn.Module):
         return x
 
 
+class _StackedDense(nn.Module):
+    """`num` Dense layers, kernels stacked (num, in, out) as flax's nn.vmap lays them out, applied one by one."""
+
+    num: int
+    features: int
+    matmul: str = "float32"
+
+    @nn.compact
+    def __call__(self, xs: list[jax.Array]) -> list[jax.Array]:
+        base = default_init()
+
+        def init(key, shape):  # each member initialised like a lone Dense layer
+            return jnp.stack([base(k, shape[1:]) for k in jax.random.split(key, shape[0])])
+
+        kernel = self.param("kernel", init, (self.num, xs[0].shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.num, self.features))
+        dot = dot_general(self.matmul)
+        return [dot(x, kernel[k], (((x.ndim - 1,), (0,)), ((), ()))) + bias[k] for k, x in enumerate(xs)]
+
+
+class _StackedLayerNorm(nn.Module):
+    """`num` LayerNorms (flax's defaults: epsilon 1e-6, fast variance), scales and biases stacked (num, d)."""
+
+    num: int
+    epsilon: float = 1e-6
+
+    @nn.compact
+    def __call__(self, xs: list[jax.Array]) -> list[jax.Array]:
+        d = xs[0].shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (self.num, d))
+        bias = self.param("bias", nn.initializers.zeros, (self.num, d))
+        out = []
+        for k, x in enumerate(xs):
+            mean = x.mean(-1, keepdims=True)
+            var = jnp.maximum(0.0, jnp.square(x).mean(-1, keepdims=True) - jnp.square(mean))
+            out.append((x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale[k] + bias[k])
+        return out
+
+
+class VmapMLP(nn.Module):
+    """`num` independent MLPs on the same input -> (num, ..., out).
+
+    The parameters are stacked on a leading axis with the names and shapes of flax's `nn.vmap(MLP)` (checkpoints
+    written before keep loading), but each member runs its own matrix products: on XLA's CPU backend that made
+    GCIVL's training step 13 % and GCIQL's 26 % faster than one batched product over the stack
+    (benchmarks/README.md)."""
+
+    num: int
+    hidden_dims: Sequence[int]
+    activate_final: bool = False
+    layer_norm: bool = False
+    matmul: str = "float32"
+
+    @nn.compact
+    def __call__(self, x):
+        xs = [x] * self.num
+        for i, size in enumerate(self.hidden_dims):
+            xs = _StackedDense(self.num, size, self.matmul if i else "float32", name=f"Dense_{i}")(xs)
+            if i + 1 < len(self.hidden_dims) or self.activate_final:
+                xs = [nn.gelu(h) for h in xs]
+                if self.layer_norm:
+                    xs = _StackedLayerNorm(self.num, name=f"LayerNorm_{i}")(xs)
+        return jnp.stack(xs)
+
+
 def ensemble(num: int):
     """MLP replicated `num` times with independent parameters (stacked on a leading axis); outputs (num, ...)."""
-    return nn.vmap(MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
-                   axis_size=num)
+    return functools.partial(VmapMLP, num)
 
 
 class GCValue(nn.Module):

@@ -131,7 +131,10 @@ def goal_policy(agent, config, state, prompt: Goal, obs_dim: int, data=None) -> 
             raise EthogramError("the goal contains NaN or inf.")
         fixed = g
 
-    if prompt.plan:
+    if hasattr(agent, "goal_searcher"):  # the search agent: a stateful planner rather than a jitted function
+        searcher = agent.goal_searcher(config, state)
+        act = lambda _, o, g: searcher(np.asarray(o, np.float32), np.asarray(g, np.float32))
+    elif prompt.plan:
         if data is None:
             raise EthogramError("planning needs the run's dataset (its states are the planner's bank).")
         bank = _bank(data, prompt.plan_bank, seed=0)

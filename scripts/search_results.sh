@@ -5,8 +5,8 @@
 #      time to the first success of each task, graph size, then success;
 #   2. with data: a graph of dataset states, GCIVL as the edge controller (its learned value measures
 #      distances), on every pointmaze dataset; and the raw x-y roadmap reference (straight-line controller);
-#   3. adaptation: a corridor cell of the learned route blocked; env steps to re-solve with mutation, with the
-#      frozen graph (ablation) and from scratch.
+#   3. adaptation: a corridor cell of the learned route blocked, or the goal moved; env steps to re-solve with
+#      mutation, with the frozen graph (ablation) and from scratch.
 # Controllers: one GCIVL run per dataset (seed 0, 2x256 nets, batch 256, CTRL_STEPS steps; see docs/results.md);
 # the seeds of the table are the search seeds (graph sampling and episode noise).
 # Resumable: a run that has its eval.json is not run again. Usage: scripts/search_results.sh
@@ -19,7 +19,8 @@ CTRL_STEPS=${CTRL_STEPS:-20000}
 ONLINE_STEPS=${ONLINE_STEPS:-20000}
 NODES=${NODES:-500}
 EPISODES=${EPISODES:-50}
-ADAPT_MAZES=${ADAPT_MAZES:-medium}
+ADAPT_MAZES=${ADAPT_MAZES:-"medium large"}
+CHANGES=${CHANGES:-"block move-goal"}
 ADAPT_BUDGET=${ADAPT_BUDGET:-20000}
 OUT=runs/search
 BIN=.venv/bin
@@ -57,11 +58,13 @@ for ds in $DATASETS; do
 done
 
 adapt=()
-for maze in $ADAPT_MAZES; do for s in $SEEDS; do
+for change in $CHANGES; do for maze in $ADAPT_MAZES; do for s in $SEEDS; do
   f=$OUT/adapt-$maze-s$s.json
-  [ -f "$f" ] || $NICE $BIN/python -m ethogram.search.adapt "$maze" --seed "$s" --budget "$ADAPT_BUDGET" --out "$f"
+  [ "$change" = block ] || f=$OUT/adapt-$change-$maze-s$s.json
+  [ -f "$f" ] || $NICE $BIN/python -m ethogram.search.adapt "$maze" --change "$change" --seed "$s" \
+    --budget "$ADAPT_BUDGET" --out "$f"
   adapt+=("$f")
-done; done
+done; done; done
 
 mkdir -p docs/results
 $BIN/python -m ethogram.search.results "${runs[@]}" --adapt "${adapt[@]}" --out docs/results/search.json \

@@ -246,3 +246,60 @@ def test_bfloat16_matmuls_are_opt_in_and_close_to_float32():
     np.testing.assert_allclose(fast, exact, rtol=0.05, atol=2e-3)
     with pytest.raises(EthogramError, match="unknown matmul precision"):
         dataclasses.replace(config, matmul="int8")
+
+
+def test_ensemble_keeps_flax_vmap_layout_and_outputs():
+    """The member-by-member ensemble stores its parameters exactly as flax's nn.vmap(MLP) did (names and shapes),
+    so checkpoints written before keep loading, and computes the same function of them."""
+    import flax.linen as nn
+
+    from ethogram.nets import MLP, VmapMLP
+
+    vmapped = nn.vmap(MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
+                      axis_size=3)
+
+    class Old(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return vmapped((16, 16, 1), layer_norm=True)(x)
+
+    class New(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return VmapMLP(3, (16, 16, 1), layer_norm=True)(x)
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (7, 4))
+    old = Old().init(jax.random.PRNGKey(1), x)
+    new = New().init(jax.random.PRNGKey(1), x)
+    assert jax.tree_util.tree_map(jnp.shape, old) == jax.tree_util.tree_map(jnp.shape, new)
+    # Members are initialised independently (not copies of one another).
+    kernel = np.asarray(new["params"]["VmapMLP_0"]["Dense_1"]["kernel"])
+    assert not np.allclose(kernel[0], kernel[1])
+    # Perturb the layer-norm parameters too, so that they matter.
+    leaves, treedef = jax.tree_util.tree_flatten(old)
+    keys = jax.random.split(jax.random.PRNGKey(2), len(leaves))
+    params = treedef.unflatten([p + 0.3 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)])
+    np.testing.assert_allclose(New().apply(params, x), Old().apply(params, x), rtol=1e-5, atol=1e-5)
+
+
+def _union_length(x, y):
+    """Measure of the union of the intervals [x_i, y_i] with x_i < y_i, by merging them in sorted order."""
+    total, end = 0.0, -np.inf
+    for a, b in sorted((a, b) for a, b in zip(x, y, strict=True) if a < b):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_iqe_components_is_the_measure_of_the_union_of_intervals(ties):
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(2, 40, 32)).astype(np.float32)
+    if ties:  # shared endpoints, identical intervals and empty ones
+        x, y = np.round(x * 2) / 2, np.round(y * 2) / 2
+        x[:, :4] = y[:, :4]
+    got = np.asarray(qrl.iqe_components(jnp.asarray(x), jnp.asarray(y), 8))
+    want = np.array([[_union_length(x[b, g * 8:(g + 1) * 8], y[b, g * 8:(g + 1) * 8]) for g in range(4)]
+                     for b in range(40)])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -109,6 +109,26 @@ def test_mutation_resolves_a_blocked_corridor_faster_than_a_frozen_graph(medium)
     assert frozen is None or mutate < frozen
 
 
+def test_when_the_goal_moves_the_mutating_graph_finds_it_and_the_frozen_one_does_not(medium):
+    out = adaptation(medium, task=1, seed=0, learn_wins=3, budget=4000, change="move-goal")
+    assert tuple(out["new_goal_cell"]) == medium.tasks[1].goal_ij  # task 2's goal
+    mutate, frozen = out["mutate"]["steps_to_first_success"], out["frozen"]["steps_to_first_success"]
+    assert mutate is not None
+    assert frozen is None or mutate < frozen
+
+
+def test_moved_goal_maze_moves_only_that_tasks_goal(medium):
+    from ethogram.envs.blocked import MovedGoalPointMaze
+
+    moved = MovedGoalPointMaze(medium, 1, medium.tasks[3].goal_ij)
+    xy, goal = moved.task_starts(np.array([1, 2]), np.random.default_rng(0))
+    cells = [tuple(c) for c in medium.maze.xy_to_ij(goal)]
+    assert cells == [medium.tasks[3].goal_ij, medium.tasks[1].goal_ij]
+    assert tuple(medium.maze.xy_to_ij(xy)[0]) == medium.tasks[0].init_ij
+    with pytest.raises(ValueError, match="wall"):
+        MovedGoalPointMaze(medium, 1, (0, 0))
+
+
 # ------------------------------------------------------------------------------------------- learned distances only
 
 class WarpedValue:
@@ -171,6 +191,27 @@ def test_search_cli_eval_and_summarize(tmp_path, capsys):
     rec = json.loads(out.read_text())[0]
     assert rec["agent"] == "sns" and rec["dataset"] == "pointmaze-medium-online" and rec["metric"] == "success"
     capsys.readouterr()
+
+    # The same run through the prompt interface of the learned agents: a goal prompt, answered zero-shot.
+    from ethogram import prompts
+    from ethogram.search import agent as sns
+
+    config, state = sns.load(run)
+    env = state["env"]
+    rng = np.random.default_rng(5)
+    xy, goal = env.task_starts(np.array([2, 2]), rng)
+    policy = prompts.answer(sns, config, state, prompts.Goal(observation=goal[0]), obs_dim=env.obs_dim)
+    reached = np.zeros(2, bool)
+    for _ in range(env.episode_steps):
+        xy, _ = env.step(xy, policy(xy.astype(np.float32), None), rng)
+        reached |= env.success(xy, goal[:1])
+        if reached.all():
+            break
+    assert reached.all()
+    with pytest.raises(EthogramError, match="cannot answer a reward prompt"):
+        prompts.answer(sns, config, state, prompts.Reward(fn=lambda o, n: n[:, 0] - o[:, 0]), obs_dim=env.obs_dim)
+    with pytest.raises(EthogramError, match="shape"):
+        prompts.answer(sns, config, state, prompts.Goal(observation=np.zeros(3)), obs_dim=env.obs_dim)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -47,13 +47,10 @@ def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
 
 
 def both_states(params, batch, goals, config: Config):
-    """V_k(s', g) and V_k(s, g) from one pass of the ensemble over the stacked batch [s'; s] (same weights, one
-    larger matrix product instead of two): ((num, batch), (num, batch))."""
-    n = batch["observations"].shape[0]
-    v = value_net(config).apply({"params": params}, jnp.concatenate([batch["next_observations"],
-                                                                     batch["observations"]]),
-                                jnp.concatenate([goals, goals]))
-    return v[:, :n], v[:, n:]
+    """V_k(s', g) and V_k(s, g): ((num, batch), (num, batch)). Two passes, not one over the stacked [s'; s]: on XLA's
+    CPU backend the stacked pass made the whole training step a third slower (benchmarks/README.md)."""
+    v = lambda s: value_net(config).apply({"params": params}, s, goals)
+    return v(batch["next_observations"]), v(batch["observations"])
 
 
 def value_loss(params, target_params, batch, config: Config):

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from ethogram.agents.base import AgentConfig, apply_grads, new_state
-from ethogram.nets import MLP, GCActor, GCValue, expectile_loss, gaussian_log_prob, polyak
+from ethogram.nets import GCActor, GCValue, ensemble, expectile_loss, gaussian_log_prob, polyak
 
 NAME = "hilp"
 PROMPTS = ("goal", "reward", "demonstration")
@@ -60,9 +60,7 @@ class Phi(nn.Module):
 
     @nn.compact
     def __call__(self, observations):
-        ensemble = nn.vmap(MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None,
-                           out_axes=0, axis_size=self.num)
-        return ensemble((*self.hidden_dims, self.latent_dim), layer_norm=self.layer_norm)(observations)
+        return ensemble(self.num)((*self.hidden_dims, self.latent_dim), layer_norm=self.layer_norm)(observations)
 
 
 def phi_net(config: Config) -> Phi:
@@ -102,11 +100,10 @@ def hilbert_value(phi_s: jax.Array, phi_g: jax.Array) -> jax.Array:
 def phi_loss(params, target_params, batch, config: Config):
     """Expectile TD of the Hilbert value; also returns the online phi_1(s), phi_1(s') for the skill reward."""
     phi = lambda p, s: phi_net(config).apply({"params": p}, s)
-    n = batch["observations"].shape[0]
-    # One forward pass per network over [s, s', g].
-    stacked = jnp.concatenate([batch["observations"], batch["next_observations"], batch["value_goals"]], axis=0)
-    t_s, t_next, t_g = jnp.split(phi(target_params["phi"], stacked), [n, 2 * n], axis=1)
-    o_s, o_next, o_g = jnp.split(phi(params["phi"], stacked), [n, 2 * n], axis=1)
+    # One pass per input (not one over the stacked [s, s', g]: slower on XLA's CPU backend, benchmarks/README.md).
+    s, s_next, g = batch["observations"], batch["next_observations"], batch["value_goals"]
+    t_s, t_next, t_g = (phi(target_params["phi"], x) for x in (s, s_next, g))
+    o_s, o_next, o_g = (phi(params["phi"], x) for x in (s, s_next, g))
     next_v1_t, next_v2_t = hilbert_value(t_next, t_g)
     v1_t, v2_t = hilbert_value(t_s, t_g)
     r, m, gamma = batch["rewards"], batch["masks"], config.discount
@@ -132,9 +129,7 @@ def skill_losses(params, target_params, batch, z, phi_s, phi_next, config: Confi
     s, a, s_next = batch["observations"], batch["actions"], batch["next_observations"]
     sa = jnp.concatenate([s, a], axis=-1)
     q_target = critic_net(config).apply({"params": target_params["critic"]}, sa, z).min(axis=0)
-    v_both = value_net(config).apply({"params": params["value"]}, jnp.concatenate([s, s_next], 0),
-                                     jnp.concatenate([z, z], 0))[0]
-    v, next_v = jnp.split(v_both, 2)
+    v, next_v = (value_net(config).apply({"params": params["value"]}, x, z)[0] for x in (s, s_next))
     # V towards the tau_q-expectile of Q̄.
     value_loss = expectile_loss(q_target - v, q_target - v, config.q_expectile).mean()
     # Q towards r + gamma * V(s') (no terminal mask: the latent task never ends).

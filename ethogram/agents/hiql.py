@@ -105,20 +105,22 @@ def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
 # ------------------------------------------------------------------------------------------------- losses
 
 def frozen_values(params, target_params, batch, config: Config):
-    """Every value the losses use without a gradient, each network applied once to a stacked batch.
-
-    Returns (next_v1_t, next_v2_t, v1_t, v2_t) of the targets on value goals, and the online mean value
-    V(s, w), V(s', w), V(s, g_hi), V(t, g_hi) for the two actors."""
+    """Every value the losses use without a gradient: (next_v1_t, next_v2_t, v1_t, v2_t) of the targets on value
+    goals, and the online mean value V(s, w), V(s', w), V(s, g_hi), V(t, g_hi) for the two actors. One pass per
+    (states, goals) pair: stacking them into one larger pass made the training step a third slower on XLA's CPU
+    backend (benchmarks/README.md)."""
     p = jax.lax.stop_gradient(params)
+
+    def v(value_params, states, goals):
+        z = goal_rep(p["goal_rep"], config, states, goals)
+        return value_net(config).apply({"params": value_params}, states, z)
+
     s, s2, gv = batch["observations"], batch["next_observations"], batch["value_goals"]
     w, gh, th = batch["low_actor_goals"], batch["high_actor_goals"], batch["high_actor_targets"]
-    states = jnp.concatenate([s2, s, s, s2, s, th])
-    goals = jnp.concatenate([gv, gv, w, w, gh, gh])
-    z = goal_rep(p["goal_rep"], config, states, goals)
-    n = s.shape[0]
-    v_t = value_net(config).apply({"params": target_params["value"]}, states[:2 * n], z[:2 * n])
-    v = value_net(config).apply({"params": p["value"]}, states[2 * n:], z[2 * n:]).mean(axis=0)
-    return (v_t[0, :n], v_t[1, :n], v_t[0, n:], v_t[1, n:]), jnp.split(v, 4)
+    next_v1_t, next_v2_t = v(target_params["value"], s2, gv)
+    v1_t, v2_t = v(target_params["value"], s, gv)
+    online = [v(p["value"], a, g).mean(axis=0) for a, g in ((s, w), (s2, w), (s, gh), (th, gh))]
+    return (next_v1_t, next_v2_t, v1_t, v2_t), online
 
 
 def update(state: dict, batch: dict, key, config: Config):

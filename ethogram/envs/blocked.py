@@ -59,3 +59,33 @@ class BlockedPointMaze:
 
     def goal_observation(self, goal_xy):
         return self.env.goal_observation(goal_xy)
+
+
+class MovedGoalPointMaze:
+    """`env` (a PointMaze) in which task `task`'s goal has moved to cell `goal_ij` (same start, same noise)."""
+
+    def __init__(self, env, task: int, goal_ij: tuple[int, int]):
+        if env.maze.layout[tuple(goal_ij)] == 1:
+            raise ValueError(f"cell {tuple(goal_ij)} is a wall")
+        self.env, self.task, self.goal_ij = env, int(task), tuple(int(v) for v in goal_ij)
+        self.maze, self.tasks = env.maze, env.tasks
+        self.obs_dim, self.action_dim = env.obs_dim, env.action_dim
+        self.goal_tol, self.episode_steps = env.goal_tol, env.episode_steps
+
+    def step(self, xy, actions, rng=None):
+        return self.env.step(xy, actions, rng)
+
+    def task_starts(self, task_ids, rng):
+        xy, goal = self.env.task_starts(task_ids, rng)
+        moved = np.asarray(task_ids) == self.task
+        if moved.any():
+            new = self.env.add_noise(self.maze.ij_to_xy(np.array([self.goal_ij] * int(moved.sum()))), rng)
+            goal = goal.copy()
+            goal[moved] = new
+        return xy, goal
+
+    def success(self, xy, goal_xy):
+        return self.env.success(xy, goal_xy)
+
+    def goal_observation(self, goal_xy):
+        return self.env.goal_observation(goal_xy)

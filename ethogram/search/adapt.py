@@ -1,16 +1,19 @@
-"""Adaptation: learn a route, block a corridor cell on it, and count the env steps until the goal is reached again.
+"""Adaptation: learn a route, change the world, and count the env steps until the goal is reached again.
 
-Three agents face the blocked maze: the learned graph that keeps mutating (SNS), the same graph frozen (no
-Hebbian change, no insertion: the ablation) and a fresh, empty graph (searching from scratch).
+Two changes: `block` (a corridor cell in the middle of the learned route becomes a wall) and `move-goal` (the
+task's goal moves to the goal cell of the next task; same start). Three agents face the changed maze: the
+learned graph that keeps mutating (SNS), the same graph frozen (no Hebbian change, no insertion: the ablation)
+and a fresh, empty graph (searching from scratch).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 
-from ethogram.envs.blocked import BlockedPointMaze
+from ethogram.envs.blocked import BlockedPointMaze, MovedGoalPointMaze
 from ethogram.search import graph as G
 from ethogram.search.controllers import StraightLine
 from ethogram.search.run import default_config, search_online
@@ -51,30 +54,51 @@ def block_on_route(env, task: int, cells: list[tuple[int, int]]) -> tuple[int, i
     return ok[len(ok) // 2]
 
 
-def adaptation(env, task: int, seed: int = 0, learn_wins: int = 3, budget: int = 20000) -> dict:
-    """Learn task `task` (until `learn_wins` successes), block a cell of the learned route, re-solve three ways."""
+CHANGES = ("block", "move-goal")
+
+
+def moved_goal_cell(env, task: int) -> tuple[int, int]:
+    """Where task `task`'s goal moves to: the goal cell of the next task (one that differs from this task's)."""
+    n = len(env.tasks)
+    t = env.tasks[task - 1]
+    for k in range(1, n):
+        cell = env.tasks[(task - 1 + k) % n].goal_ij
+        if cell not in (t.goal_ij, t.init_ij):
+            return cell
+    raise ValueError(f"task {task}: no other task's goal to move to")
+
+
+def adaptation(env, task: int, seed: int = 0, learn_wins: int = 3, budget: int = 20000,
+               change: str = "block") -> dict:
+    """Learn task `task` (until `learn_wins` successes), change the maze (`change`), re-solve three ways."""
+    if change not in CHANGES:
+        raise ValueError(f"unknown change {change!r}: use one of {CHANGES}")
     cfg = default_config("online")
     ctrl = StraightLine()
     g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
     learner = Searcher(g, ctrl, cfg, success=env.success)
     learned = search_online(env, learner, [task], budget, seed, after_success=learn_wins)[f"task{task}"]
-    cell = block_on_route(env, task, route_cells(env, learner, task, seed))
-    blocked = BlockedPointMaze(env, [cell])
-    out = {"task": task, "blocked_cell": list(cell), "learn": learned}
+    if change == "block":
+        cell = block_on_route(env, task, route_cells(env, learner, task, seed))
+        changed = BlockedPointMaze(env, [cell])
+        out = {"task": task, "change": change, "blocked_cell": list(cell), "learn": learned}
+    else:
+        cell = moved_goal_cell(env, task)
+        changed = MovedGoalPointMaze(env, task, cell)
+        out = {"task": task, "change": change, "new_goal_cell": list(cell), "learn": learned}
     agents = {
         "mutate": Searcher(copy.deepcopy(g), ctrl, cfg, success=env.success),
-        "frozen": Searcher(copy.deepcopy(g), ctrl, default_config("online").__class__(
-            **{**cfg.__dict__, "mutate": False}), success=env.success),
+        "frozen": Searcher(copy.deepcopy(g), ctrl, dataclasses.replace(cfg, mutate=False), success=env.success),
         "fresh": Searcher(G.empty(env.obs_dim, g.code.shape[1]), ctrl, cfg, success=env.success),
     }
     for name, agent in agents.items():
-        res = search_online(blocked, agent, [task], budget, seed + 1)[f"task{task}"]
-        out[name] = res
+        out[name] = search_online(changed, agent, [task], budget, seed + 1)[f"task{task}"]
     return out
 
 
 def main(argv=None) -> int:
-    """python -m ethogram.search.adapt MAZE --seed S --budget B --out FILE: all five tasks of the maze."""
+    """python -m ethogram.search.adapt MAZE [--change block|move-goal] --seed S --budget B --out FILE: all five
+    tasks of the maze."""
     import argparse
     import json
     import time
@@ -86,17 +110,18 @@ def main(argv=None) -> int:
     p.add_argument("maze", choices=("medium", "large", "giant"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget", type=int, default=20000)
+    p.add_argument("--change", choices=CHANGES, default="block")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     env = make_env(f"pointmaze-{a.maze}")
     t0 = time.perf_counter()
     tasks = []
     for k in range(1, len(env.tasks) + 1):
-        r = adaptation(env, k, seed=a.seed, budget=a.budget)
+        r = adaptation(env, k, seed=a.seed, budget=a.budget, change=a.change)
         tasks.append(r)
-        print(f"task {k}: blocked {r['blocked_cell']}: " + ", ".join(
+        print(f"task {k}: {a.change} {r.get('blocked_cell', r.get('new_goal_cell'))}: " + ", ".join(
             f"{n} {r[n]['steps_to_first_success']}" for n in ("mutate", "frozen", "fresh")), flush=True)
-    out = {"maze": a.maze, "seed": a.seed, "budget": a.budget, "tasks": tasks,
+    out = {"maze": a.maze, "change": a.change, "seed": a.seed, "budget": a.budget, "tasks": tasks,
            "seconds": round(time.perf_counter() - t0, 1)}
     atomic_write_text(a.out, json.dumps(out, indent=2) + "\n")
     return 0

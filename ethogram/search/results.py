@@ -61,22 +61,25 @@ def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
     return out
 
 
+SUFFIX = {"block": "blocked", "move-goal": "goal-moved"}
+
+
 def adaptation_records(paths: list[str | Path], command: str) -> list[dict]:
     """Steps to re-solve after the block, per agent (mutate / frozen / fresh): mean over tasks, then over seeds;
     a task not re-solved within the budget counts as the budget (and is counted in `unsolved`)."""
     rows = [json.loads(Path(p).read_text()) for p in paths]
     out = []
-    for maze in sorted({r["maze"] for r in rows}):
-        sel = [r for r in rows if r["maze"] == maze]
+    for maze, change in sorted({(r["maze"], r.get("change", "block")) for r in rows}):
+        sel = [r for r in rows if r["maze"] == maze and r.get("change", "block") == change]
         for name in ("mutate", "frozen", "fresh"):
             per_seed, unsolved = [], 0
             for r in sel:
                 steps = [t[name]["steps_to_first_success"] for t in r["tasks"]]
                 unsolved += sum(s is None for s in steps)
                 per_seed.append(np.mean([r["budget"] if s is None else s for s in steps]))
-            out.append(_record(f"sns-{name}", f"pointmaze-{maze}-blocked", "steps_to_resolve (mean over tasks)",
-                               per_seed, [r["seed"] for r in sel], command, unsolved=f"{unsolved}/{5 * len(sel)}",
-                               budget=sel[0]["budget"]))
+            out.append(_record(f"sns-{name}", f"pointmaze-{maze}-{SUFFIX[change]}",
+                               "steps_to_resolve (mean over tasks)", per_seed, [r["seed"] for r in sel], command,
+                               unsolved=f"{unsolved}/{5 * len(sel)}", budget=sel[0]["budget"]))
     return out
 
 

@@ -209,20 +209,20 @@ def load_search_run(run_dir: str | Path):
 
 def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
     """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation)."""
-    from ethogram.envs.registry import make_env
     from ethogram.evaluate import evaluate
 
     if episodes < 1:
         raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
+    from ethogram import prompts
+    from ethogram.search import agent as sns
+
     run_dir = Path(run_dir)
-    run, g, ctrl, cfg = load_search_run(run_dir)
+    cfg, state = sns.load(run_dir)
     check_writable_dir(run_dir)
-    env = make_env(run["env"])
+    run, g, env, searcher = state["run"], state["graph"], state["env"], state["searcher"]
     n0 = g.n
-    if run["mode"] == "online":  # 250 episodes at once: plan again only when a behaviour ends or fails
-        cfg = dataclasses.replace(cfg, replan_on_reach=False)
-    searcher = make_searcher(g, ctrl, cfg, env, run["mode"])
-    res, ro = evaluate(env, searcher, episodes, seed=seed, progress=progress)
+    policy = prompts.answer(sns, cfg, state, prompts.Goal(), obs_dim=env.obs_dim)  # goals from the tasks
+    res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
     res = {"agent": "sns", "dataset": run["dataset_name"], "env": run["env"], "mode": run["mode"],
            "train_step": run["train_config"]["steps"], **res, "graph_nodes_before": int(n0),
            "graph_nodes_after": int(g.n), "events": searcher.events}
