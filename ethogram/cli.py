@@ -132,7 +132,8 @@ def cmd_summarize(args) -> int:
         records = aggregate_prompts(args.run_dirs, args.command or "", args.eval_file)
         table = prompt_table(records)
     else:
-        records = aggregate(args.run_dirs, command=args.command or "", eval_file=args.eval_file)
+        records = aggregate(args.run_dirs, command=args.command or "", eval_file=args.eval_file,
+                            last_evals=args.last_evals)
         table = markdown_table(records)
     if args.json:
         write_records(records, args.json)
@@ -265,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eval-file", default="eval.json",
                    choices=("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json"),
                    help="which evaluation to aggregate: goals, HILP-Plan, reward prompts or demonstrations")
+    s.add_argument("--last-evals", type=int, default=1, metavar="K",
+                   help="each seed's success: the mean of its last K evaluations (final + periodic ones before it; "
+                        "OGBench's protocol: 3, at 800k, 900k and 1M steps). Default 1: the final one")
     s.set_defaults(func=cmd_summarize)
 
     d = sub.add_parser("demo", help="collect, train, evaluate and report on pointmaze-medium in minutes")

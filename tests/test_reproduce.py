@@ -62,6 +62,22 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
     assert "| pointmaze-medium-navigate | gcbc |" in table and "0.09 ± 0.06" in table  # the published number
     assert (out / "success_vs_steps.png").read_bytes().startswith(b"\x89PNG")
 
+    # The published protocol's averaging of the last evaluations: final + the periodic one at step 50.
+    import csv
+
+    want = []
+    for run in runs:
+        with (run / "evals.csv").open() as f:
+            (row,) = list(csv.DictReader(f))
+        assert int(row["step"]) == 50
+        want.append((float(row["success"]) + json.loads((run / "eval.json").read_text())["success"]) / 2)
+    averaged = tmp_path / "averaged.json"
+    assert main(["summarize", *map(str, runs), "--last-evals", "2", "--json", str(averaged)]) == 0
+    (rec2,) = json.loads(averaged.read_text())
+    assert rec2["evals_averaged"] == 2 and rec2["mean"] == pytest.approx(sum(want) / 2, abs=1e-4)
+    assert main(["summarize", *map(str, runs), "--last-evals", "0"]) == 2
+    assert "--last-evals" in capsys.readouterr().err
+
     # Resumable: finished runs are skipped; a run without its eval.json is continued and evaluated.
     (runs[1] / "eval.json").unlink()
     before = (runs[0] / "eval.json").read_bytes()

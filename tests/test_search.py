@@ -245,19 +245,21 @@ def test_existing_run_is_not_overwritten(tmp_path):
 
 
 @pytest.mark.slow
-def test_learned_controller_search_end_to_end(tmp_path, navigate_long, capsys):
-    """GCIVL trained briefly on a small navigate dataset drives the edges; its value measures them."""
+@pytest.mark.parametrize("agent", ["gcivl", "hilp"])
+def test_learned_controller_search_end_to_end(tmp_path, navigate_long, capsys, agent):
+    """GCIVL (its value) or HILP (its phi distance and goal prompt), trained briefly on a small navigate dataset,
+    drives the edges and measures them."""
     from ethogram.search.controllers import controller_from_run, distance_matrix
     from ethogram.search.run import load_search_run
 
-    ctrl_dir, run = tmp_path / "gcivl", tmp_path / "sns"
-    assert main(["train", "gcivl", "--dataset", str(navigate_long), "--out", str(ctrl_dir), "--steps", "3000",
+    ctrl_dir, run = tmp_path / agent, tmp_path / "sns"
+    assert main(["train", agent, "--dataset", str(navigate_long), "--out", str(ctrl_dir), "--steps", "3000",
                  "--eval-every", "0", "--quiet", "--set", "actor_hidden_dims=64,64", "--set",
                  "value_hidden_dims=64,64", "--set", "batch_size=256"]) == 0
     assert main(["search", str(navigate_long), "--controller", str(ctrl_dir), "--out", str(run), "--nodes", "150",
                  "--quiet"]) == 0
     cfg, g, ctrl, sns_cfg = load_search_run(run)
-    assert cfg["mode"] == "learned" and cfg["controller_agent"] == "gcivl"
+    assert cfg["mode"] == "learned" and cfg["controller_agent"] == agent
     n = g.n
     learned = distance_matrix(controller_from_run(ctrl_dir), g.obs[:n], g.obs[:n])
     edges = np.isfinite(g.length[:n, :n])

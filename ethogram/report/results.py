@@ -5,6 +5,7 @@ Every table in docs/results.md has a machine-readable twin in docs/results/*.jso
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -16,7 +17,22 @@ from ethogram.io import atomic_write_text
 from ethogram.report.published import published
 
 
-def run_result(run_dir: str | Path, eval_file: str = "eval.json") -> dict:
+def _last_evals(run_dir: Path, final_step: int, k: int) -> list[float]:
+    """Success of the last k - 1 periodic evaluations before `final_step` (evals.csv), oldest first."""
+    path = run_dir / "evals.csv"
+    if k <= 1 or not path.exists():
+        return []
+    try:
+        with path.open() as f:
+            rows = [(int(r["step"]), float(r["success"])) for r in csv.DictReader(f)]
+    except (ValueError, KeyError, TypeError) as e:
+        raise EthogramError(f"run '{run_dir}' has a malformed evals.csv ({e}).") from None
+    return [v for step, v in sorted(rows) if step < final_step][-(k - 1):]
+
+
+def run_result(run_dir: str | Path, eval_file: str = "eval.json", last_evals: int = 1) -> dict:
+    """One run's record. `last_evals` = k > 1: success is the mean of the final evaluation and the k - 1
+    periodic ones before it (OGBench's protocol: k = 3, the evaluations at 800k, 900k and 1M steps)."""
     run_dir = Path(run_dir)
     try:
         cfg = json.loads((run_dir / "config.json").read_text())
@@ -27,23 +43,31 @@ def run_result(run_dir: str | Path, eval_file: str = "eval.json") -> dict:
     except json.JSONDecodeError as e:
         raise EthogramError(f"run '{run_dir}' has a malformed JSON file ({e}).") from None
     try:
-        return {"agent": ev.get("agent", cfg["agent"]), "dataset": cfg["dataset_name"].removesuffix("-v0"),
-                "seed": cfg["train_config"]["seed"],
-                "train_steps": ev.get("train_step") or cfg["train_config"]["steps"],
-                "config": cfg["agent_config"], "success": ev["success"], "episodes": ev["episodes_per_task"]}
+        out = {"agent": ev.get("agent", cfg["agent"]), "dataset": cfg["dataset_name"].removesuffix("-v0"),
+               "seed": cfg["train_config"]["seed"],
+               "train_steps": ev.get("train_step") or cfg["train_config"]["steps"],
+               "config": cfg["agent_config"], "success": ev["success"], "episodes": ev["episodes_per_task"]}
     except (KeyError, TypeError, AttributeError) as e:
         raise EthogramError(f"run '{run_dir}' has an incomplete config.json or eval.json (missing {e}).",
                             f"evaluate it again: ethogram eval {run_dir}") from None
+    earlier = _last_evals(run_dir, int(out["train_steps"]), last_evals)
+    out["evals_averaged"] = 1 + len(earlier)
+    out["success"] = float(np.mean([*earlier, out["success"]]))
+    return out
 
 
-def aggregate(run_dirs: list[str | Path], command: str, eval_file: str = "eval.json") -> list[dict]:
+def aggregate(run_dirs: list[str | Path], command: str, eval_file: str = "eval.json",
+              last_evals: int = 1) -> list[dict]:
     """One record per (agent, dataset, steps, config): mean and std (ddof 0) of success over seeds.
 
     `eval_file` picks the evaluation: eval.json (goal prompts) or eval-plan.json (HILP-Plan, agent "hilp-plan").
+    `last_evals`: each seed's success averages its last evaluations (see `run_result`).
     """
+    if last_evals < 1:
+        raise EthogramError(f"--last-evals must be at least 1 (got {last_evals}).")
     groups: dict[str, list[dict]] = defaultdict(list)
     for d in run_dirs:
-        r = run_result(d, eval_file)
+        r = run_result(d, eval_file, last_evals)
         key = json.dumps([r["agent"], r["dataset"], r["train_steps"], r["config"]], sort_keys=True)
         groups[key].append(r)
     records = []
@@ -53,7 +77,9 @@ def aggregate(run_dirs: list[str | Path], command: str, eval_file: str = "eval.j
         records.append({"agent": r0["agent"], "dataset": r0["dataset"], "metric": "success",
                         "mean": round(float(s.mean()), 4), "std": round(float(s.std()), 4),
                         "seeds": sorted(r["seed"] for r in rs), "train_steps": r0["train_steps"],
-                        "eval_episodes_per_task": r0["episodes"], "config": r0["config"], "command": command})
+                        "eval_episodes_per_task": r0["episodes"],
+                        "evals_averaged": min(r["evals_averaged"] for r in rs), "config": r0["config"],
+                        "command": command})
     return sorted(records, key=lambda r: (r["dataset"], r["agent"]))
 
 
