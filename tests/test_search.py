@@ -101,6 +101,32 @@ def test_no_data_search_solves_a_medium_task(medium):
     assert again["steps_to_first_success"] is not None and again["steps_to_first_success"] < 600
 
 
+def two_part_graph(cfg):
+    """A, A' (a component that leads nowhere), then B -> C -> goal and a far node -> goal. A to B is 40 steps,
+    beyond the 24-step link, so no edge joins the two parts."""
+    pts = np.array([[0, 0], [0.5, 0], [8, 0], [11, 0], [14, 0], [1, 20]], np.float32)
+    g = G.empty(2, cfg.harmonic.modules * cfg.harmonic.directions)
+    G.add_nodes(g, pts, np.zeros((len(pts), g.code.shape[1]), np.complex64), visited=True)
+    G.connect(g, np.array([0, 1]), np.array([1, 0]), 2.5, 1.0)
+    G.connect(g, np.array([2, 3, 5]), np.array([3, 4, 4]), 15.0, 1.0)
+    return g, pts
+
+
+def test_a_start_that_no_edge_leads_out_of_gets_a_bridge_to_the_nearest_node_that_leads_to_the_goal():
+    """A graph of sampled states need not be strongly connected; with data (no exploration) the searcher must
+    not head straight for a far goal forever: it hypothesises one edge, to the nearest node that leads on."""
+    cfg = default_config("xy-roadmap")
+    g, pts = two_part_graph(cfg)
+    searcher = Searcher(g, StraightLine(), cfg)
+    searcher(pts[:1], pts[4:5])
+    assert searcher.events["bridges"] == 1
+    assert np.isfinite(g.length[searcher.cur[0], 2]) and searcher.target[0] == 2  # to B
+    g, pts = two_part_graph(cfg)
+    frozen = Searcher(g, StraightLine(), type(cfg)(**{**cfg.__dict__, "mutate": False}))
+    frozen(pts[:1], pts[4:5])
+    assert frozen.events["bridges"] == 0 and not np.isfinite(g.length[:2, 2]).any()  # the ablation: no change
+
+
 def test_mutation_resolves_a_blocked_corridor_faster_than_a_frozen_graph(medium):
     out = adaptation(medium, task=3, seed=0, learn_wins=3, budget=4000)
     assert tuple(out["blocked_cell"]) not in (medium.tasks[2].init_ij, medium.tasks[2].goal_ij)

@@ -64,7 +64,8 @@ class Searcher:
         self.omega = wave_vectors(cfg.harmonic, dim)
         self.b = 0
         self.t = 0
-        self.events = {"reached": 0, "failures": 0, "inserted": 0, "candidates": 0, "replans": 0, "successes": 0}
+        self.events = {"reached": 0, "failures": 0, "inserted": 0, "candidates": 0, "replans": 0, "successes": 0,
+                       "bridges": 0}
 
     # ------------------------------------------------------------------ codes and places
     def code(self, obs: np.ndarray) -> np.ndarray:
@@ -161,13 +162,31 @@ class Searcher:
 
     def _plan(self, r: int, s: np.ndarray) -> None:
         self.events["replans"] += 1
-        ctg, nxt = G.cost_to_go(self.g, self.cfg.hebb, self._goal_cost(r))
+        goal_cost = self._goal_cost(r)
+        ctg, nxt = G.cost_to_go(self.g, self.cfg.hebb, goal_cost)
         cur = self.cur[r]
+        if cur >= 0 and not np.isfinite(ctg[cur]) and not self.cfg.explore and self.cfg.mutate:
+            if self._bridge(cur, ctg):
+                ctg, nxt = G.cost_to_go(self.g, self.cfg.hebb, goal_cost)
         path = G.path_from(cur, nxt) if cur >= 0 and np.isfinite(ctg[cur]) else [cur]
         self.path[r] = path
         self.ptr[r] = 1
         self.plan_best[r] = self.best_goal[r]
         self._leg(r, path[1] if len(path) > 1 else -1)
+
+    def _bridge(self, cur: int, ctg: np.ndarray) -> bool:
+        """No behaviour leads from node `cur` to the goal (a graph of sampled states need not be strongly connected,
+        and with data there is no exploration to fix it): hypothesise an edge to the nearest node (by the controller's
+        distance) from which the goal can be reached. Returns whether one was added."""
+        ok = np.nonzero(np.isfinite(ctg))[0]
+        ok = ok[ok != cur]
+        if not len(ok):
+            return False
+        d = self.ctrl.distance(np.repeat(self.g.obs[cur][None], len(ok), 0), self.g.obs[ok])
+        k = int(np.argmin(d))
+        G.connect(self.g, cur, ok[k], max(float(d[k]), 1.0), self.cfg.prior_w)
+        self.events["bridges"] += 1
+        return True
 
     def _leg(self, r: int, target: int) -> None:
         self.target[r] = target
