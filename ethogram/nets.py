@@ -100,7 +100,7 @@ class _StackedLayerNorm(nn.Module):
         return out
 
 
-class VmapMLP(nn.Module):
+class VmapMLP(MLP):
     """`num` independent MLPs on the same input -> (num, ..., out).
 
     The parameters are stacked on a leading axis with the names and shapes of flax's `nn.vmap(MLP)` (checkpoints
@@ -108,11 +108,7 @@ class VmapMLP(nn.Module):
     GCIVL's training step 13 % and GCIQL's 26 % faster than one batched product over the stack
     (benchmarks/README.md)."""
 
-    num: int
-    hidden_dims: Sequence[int]
-    activate_final: bool = False
-    layer_norm: bool = False
-    matmul: str = "float32"
+    num: int = 2
 
     @nn.compact
     def __call__(self, x):
@@ -128,7 +124,7 @@ class VmapMLP(nn.Module):
 
 def ensemble(num: int):
     """MLP replicated `num` times with independent parameters (stacked on a leading axis); outputs (num, ...)."""
-    return functools.partial(VmapMLP, num)
+    return functools.partial(VmapMLP, num=num)
 
 
 class GCValue(nn.Module):

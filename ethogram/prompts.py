@@ -131,24 +131,25 @@ def goal_policy(agent, config, state, prompt: Goal, obs_dim: int, data=None) -> 
             raise EthogramError("the goal contains NaN or inf.")
         fixed = g
 
-    if hasattr(agent, "goal_searcher"):  # the search agent: a stateful planner rather than a jitted function
-        searcher = agent.goal_searcher(config, state)
-        act = lambda _, o, g: searcher(np.asarray(o, np.float32), np.asarray(g, np.float32))
+    if hasattr(agent, "goal_searcher"):  # the search agent: a stateful planner on numpy arrays, not jitted
+        act = agent.goal_searcher(config, state)
     elif prompt.plan:
         if data is None:
             raise EthogramError("planning needs the run's dataset (its states are the planner's bank).")
         bank = _bank(data, prompt.plan_bank, seed=0)
         bank_phi = jax.jit(lambda s, o: agent.phi(s, o, config))(state, jnp.asarray(bank))
         k = min(prompt.plan_neighbours, len(bank))
-        act = jax.jit(lambda s, o, g: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
+        jitted = jax.jit(lambda s, o, g: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
+        act = lambda o, g: np.asarray(jitted(state, jnp.asarray(o), jnp.asarray(g)))
     else:
-        act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
+        jitted = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
+        act = lambda o, g: np.asarray(jitted(state, jnp.asarray(o), jnp.asarray(g)))
 
     def policy(obs, goals):
         g = goals if fixed is None else np.broadcast_to(fixed, np.shape(obs))
         if np.shape(g) != np.shape(obs):
             raise EthogramError(f"goals of shape {np.shape(g)} do not match observations of shape {np.shape(obs)}.")
-        return np.asarray(act(state, jnp.asarray(obs), jnp.asarray(g)))
+        return np.asarray(act(obs, g))
 
     return policy
 

@@ -266,7 +266,7 @@ def test_ensemble_keeps_flax_vmap_layout_and_outputs():
     class New(nn.Module):
         @nn.compact
         def __call__(self, x):
-            return VmapMLP(3, (16, 16, 1), layer_norm=True)(x)
+            return VmapMLP((16, 16, 1), layer_norm=True, num=3)(x)
 
     x = jax.random.normal(jax.random.PRNGKey(0), (7, 4))
     old = Old().init(jax.random.PRNGKey(1), x)

@@ -105,29 +105,30 @@ def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
 # ------------------------------------------------------------------------------------------------- losses
 
 def frozen_values(params, target_params, batch, config: Config):
-    """Every value the losses use without a gradient: (next_v1_t, next_v2_t, v1_t, v2_t) of the targets on value
-    goals, and the online mean value V(s, w), V(s', w), V(s, g_hi), V(t, g_hi) for the two actors. One pass per
-    (states, goals) pair: stacking them into one larger pass made the training step a third slower on XLA's CPU
-    backend (benchmarks/README.md)."""
+    """Everything the losses use without a gradient: (next_v1_t, next_v2_t, v1_t, v2_t) of the targets on value
+    goals; the online mean value V(s, w), V(s', w), V(s, g_hi), V(t, g_hi) for the two actors; and the actors'
+    representations z(s, w) (the low actor's input, also V(s, w)'s) and z(s, t) (the high actor's target). One
+    pass per (states, goals) pair: stacking them into one larger pass made the training step a third slower on
+    XLA's CPU backend (benchmarks/README.md)."""
     p = jax.lax.stop_gradient(params)
-
-    def v(value_params, states, goals):
-        z = goal_rep(p["goal_rep"], config, states, goals)
-        return value_net(config).apply({"params": value_params}, states, z)
+    rep = lambda states, goals: goal_rep(p["goal_rep"], config, states, goals)
+    v = lambda value_params, states, z: value_net(config).apply({"params": value_params}, states, z)
 
     s, s2, gv = batch["observations"], batch["next_observations"], batch["value_goals"]
     w, gh, th = batch["low_actor_goals"], batch["high_actor_goals"], batch["high_actor_targets"]
-    next_v1_t, next_v2_t = v(target_params["value"], s2, gv)
-    v1_t, v2_t = v(target_params["value"], s, gv)
-    online = [v(p["value"], a, g).mean(axis=0) for a, g in ((s, w), (s2, w), (s, gh), (th, gh))]
-    return (next_v1_t, next_v2_t, v1_t, v2_t), online
+    next_v1_t, next_v2_t = v(target_params["value"], s2, rep(s2, gv))
+    v1_t, v2_t = v(target_params["value"], s, rep(s, gv))
+    z_low, z_high = rep(s, w), rep(s, th)
+    online = [v(p["value"], a, z).mean(axis=0)
+              for a, z in ((s, z_low), (s2, rep(s2, w)), (s, rep(s, gh)), (th, rep(th, gh)))]
+    return (next_v1_t, next_v2_t, v1_t, v2_t), online, (z_low, z_high)
 
 
 def update(state: dict, batch: dict, key, config: Config):
     del key
     action_dim = batch["actions"].shape[-1]
-    (next_v1_t, next_v2_t, v1_t, v2_t), (v_low, next_v_low, v_high, target_v_high) = frozen_values(
-        state["params"], state["target_params"], batch, config)
+    (next_v1_t, next_v2_t, v1_t, v2_t), (v_low, next_v_low, v_high, target_v_high), (z_low, z_high) = (
+        frozen_values(state["params"], state["target_params"], batch, config))
     r, m, gamma = batch["rewards"], batch["masks"], config.discount
 
     def total(params):
@@ -137,10 +138,6 @@ def update(state: dict, batch: dict, key, config: Config):
         adv = r + gamma * m * jnp.minimum(next_v1_t, next_v2_t) - (v1_t + v2_t) / 2
         value_loss = (expectile_loss(adv, r + gamma * m * next_v1_t - v1, config.expectile).mean()
                       + expectile_loss(adv, r + gamma * m * next_v2_t - v2, config.expectile).mean())
-        # Representations fed to the actors, without gradient.
-        rep = jax.lax.stop_gradient(params["goal_rep"])
-        z_low = goal_rep(rep, config, batch["observations"], batch["low_actor_goals"])
-        z_high = goal_rep(rep, config, batch["observations"], batch["high_actor_targets"])
         # Low level: reach the subgoal.
         low_adv = next_v_low - v_low
         mean, log_std = low_actor_net(config, action_dim).apply({"params": params["low_actor"]},

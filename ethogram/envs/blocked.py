@@ -16,21 +16,40 @@ from ethogram.envs.maze import Maze
 BALL_RADIUS = 0.7  # OGBench's point body
 
 
-class BlockedPointMaze:
+class ChangedPointMaze:
+    """A PointMaze `env` changed after the agent learned it: by default everything is the original's; subclasses
+    override what the change touches (walls, goals)."""
+
+    def __init__(self, env):
+        self.env, self.maze, self.tasks = env, env.maze, env.tasks
+        self.obs_dim, self.action_dim = env.obs_dim, env.action_dim
+        self.goal_tol, self.episode_steps = env.goal_tol, env.episode_steps
+
+    def step(self, xy, actions, rng=None):
+        return self.env.step(xy, actions, rng)
+
+    def task_starts(self, task_ids, rng):
+        return self.env.task_starts(task_ids, rng)
+
+    def success(self, xy, goal_xy):
+        return self.env.success(xy, goal_xy)
+
+    def goal_observation(self, goal_xy):
+        return self.env.goal_observation(goal_xy)
+
+
+class BlockedPointMaze(ChangedPointMaze):
     """`env` (a PointMaze) with the cells `blocked` [(i, j), ...] turned into walls."""
 
     def __init__(self, env, blocked: list[tuple[int, int]]):
+        super().__init__(env)
         layout = env.maze.layout.copy()
         for i, j in blocked:
             if layout[i, j] == 1:
                 raise ValueError(f"cell {(i, j)} is already a wall")
             layout[i, j] = 1
-        self.env = env
         self.blocked = [tuple(map(int, c)) for c in blocked]
         self.maze = Maze(layout, env.maze.unit, env.maze.offset)
-        self.tasks = env.tasks
-        self.obs_dim, self.action_dim = env.obs_dim, env.action_dim
-        self.goal_tol, self.episode_steps = env.goal_tol, env.episode_steps
         half = env.maze.unit / 2 + BALL_RADIUS
         centres = env.maze.ij_to_xy(np.array(self.blocked, dtype=np.float64).reshape(-1, 2))
         self._lo, self._hi = centres - half, centres + half
@@ -51,29 +70,15 @@ class BlockedPointMaze:
             nxt = np.where(bad[:, None], fixed, nxt)
         return nxt, qvel
 
-    def task_starts(self, task_ids, rng):
-        return self.env.task_starts(task_ids, rng)
 
-    def success(self, xy, goal_xy):
-        return self.env.success(xy, goal_xy)
-
-    def goal_observation(self, goal_xy):
-        return self.env.goal_observation(goal_xy)
-
-
-class MovedGoalPointMaze:
+class MovedGoalPointMaze(ChangedPointMaze):
     """`env` (a PointMaze) in which task `task`'s goal has moved to cell `goal_ij` (same start, same noise)."""
 
     def __init__(self, env, task: int, goal_ij: tuple[int, int]):
         if env.maze.layout[tuple(goal_ij)] == 1:
             raise ValueError(f"cell {tuple(goal_ij)} is a wall")
-        self.env, self.task, self.goal_ij = env, int(task), tuple(int(v) for v in goal_ij)
-        self.maze, self.tasks = env.maze, env.tasks
-        self.obs_dim, self.action_dim = env.obs_dim, env.action_dim
-        self.goal_tol, self.episode_steps = env.goal_tol, env.episode_steps
-
-    def step(self, xy, actions, rng=None):
-        return self.env.step(xy, actions, rng)
+        super().__init__(env)
+        self.task, self.goal_ij = int(task), tuple(int(v) for v in goal_ij)
 
     def task_starts(self, task_ids, rng):
         xy, goal = self.env.task_starts(task_ids, rng)
@@ -83,9 +88,3 @@ class MovedGoalPointMaze:
             goal = goal.copy()
             goal[moved] = new
         return xy, goal
-
-    def success(self, xy, goal_xy):
-        return self.env.success(xy, goal_xy)
-
-    def goal_observation(self, goal_xy):
-        return self.env.goal_observation(goal_xy)

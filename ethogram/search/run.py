@@ -209,13 +209,12 @@ def load_search_run(run_dir: str | Path):
 
 def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
     """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation)."""
+    from ethogram import prompts
     from ethogram.evaluate import evaluate
+    from ethogram.search import agent as sns
 
     if episodes < 1:
         raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
-    from ethogram import prompts
-    from ethogram.search import agent as sns
-
     run_dir = Path(run_dir)
     cfg, state = sns.load(run_dir)
     check_writable_dir(run_dir)

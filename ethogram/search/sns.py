@@ -178,8 +178,7 @@ class Searcher:
         """No behaviour leads from node `cur` to the goal (a graph of sampled states need not be strongly connected,
         and with data there is no exploration to fix it): hypothesise an edge to the nearest node (by the controller's
         distance) from which the goal can be reached. Returns whether one was added."""
-        ok = np.nonzero(np.isfinite(ctg))[0]
-        ok = ok[ok != cur]
+        ok = np.nonzero(np.isfinite(ctg))[0]  # cur is not among them: no path leads from it
         if not len(ok):
             return False
         d = self.ctrl.distance(np.repeat(self.g.obs[cur][None], len(ok), 0), self.g.obs[ok])
