@@ -1,10 +1,17 @@
-"""The 30-minute budget table: runs of scripts/reproduce_budget.sh -> Markdown (stdout) and docs/results/budget.json.
+"""The 30-minute budget tables: runs of scripts/reproduce_budget.sh -> Markdown (stdout), JSON records and a plot.
 
 Training steps become wall-clock minutes through each agent's steps/s on both cores of an idle machine at the
-same size (benchmarks/results/agents-256x2-b512.json). "Within 30 minutes" is each seed's evaluation at the
-largest evaluated step that fits in 30 minutes (the final one, or a periodic one from evals.csv).
+run's size (benchmarks/bench_agents.py at that width and batch). "Within 30 minutes" is each seed's evaluation at
+the largest evaluated step that fits in 30 minutes (the final one, or a periodic one from evals.csv); evaluation
+time is not counted (one full evaluation takes 5-15 s).
 
-Usage: .venv/bin/python scripts/budget_table.py [--runs runs/budget] [--json docs/results/budget.json]
+Several configurations (`--config NAME=RUNS_DIR:RATES_JSON`, repeatable; the first is the main table's) answer
+"which reduced configuration gets closest to the published number fastest": for each, the mean success over
+seeds at every evaluated step, its minutes, and the first minute at which the mean comes within one published
+standard deviation of the published mean.
+
+Usage: .venv/bin/python scripts/budget_table.py [--config ...] [--json docs/results/budget.json]
+           [--configs-json docs/results/budget-configs.json] [--plot docs/results/budget_curves.png]
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from ethogram.report.published import published
 
 REPO = Path(__file__).resolve().parents[1]
 AGENTS = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql")
+DEFAULT_CONFIG = "2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json"
+COMMAND = "scripts/reproduce_budget.sh && .venv/bin/python scripts/budget_table.py"
 
 
 def evaluations(run: Path) -> dict[int, float]:
@@ -34,50 +43,161 @@ def evaluations(run: Path) -> dict[int, float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--runs", default=str(REPO / "runs" / "budget"))
-    p.add_argument("--rates", default=str(REPO / "benchmarks" / "results" / "agents-256x2-b512.json"))
-    p.add_argument("--json", default=str(REPO / "docs" / "results" / "budget.json"))
-    p.add_argument("--minutes", type=float, default=30.0)
-    a = p.parse_args(argv)
-    bench = json.loads(Path(a.rates).read_text())["results"]
-    rates = {r["agent"]: r["ethogram"]["float32"]["steps_per_s"] for r in bench}
-    rows = ["| dataset | agent | success at the last step within 30 min | steps (minutes on 2 cores) | seeds | "
-            "published (1M steps, 3x512, 8 seeds) |", "|---|---|---|---|---|---|"]
+def parse_config(spec: str) -> tuple[str, Path, dict[str, float]]:
+    """'NAME=RUNS_DIR:RATES_JSON' -> (name, runs dir, float32 steps/s per agent)."""
+    name, _, rest = spec.partition("=")
+    runs, _, rates = rest.rpartition(":")
+    if not (name and runs and rates):
+        sys.exit(f"error: --config '{spec}' is not NAME=RUNS_DIR:RATES_JSON")
+    bench = json.loads((REPO / rates).read_text())["results"]
+    return name, REPO / runs, {r["agent"]: r["ethogram"]["float32"]["steps_per_s"] for r in bench}
+
+
+def finished_runs(ds_dir: Path, agent: str) -> list[Path]:
+    return sorted(r for r in ds_dir.glob(f"{agent}-s*") if r.is_dir() and (r / "eval.json").exists())
+
+
+def curve(runs: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Steps evaluated in every seed, and the success per seed there: (steps, success[seed, step])."""
+    evs = [evaluations(r) for r in runs]
+    steps = sorted(set.intersection(*(set(e) for e in evs)))
+    return np.array(steps), np.array([[e[s] for s in steps] for e in evs])
+
+
+def within_budget(runs: list[Path], rate: float, minutes: float) -> tuple[np.ndarray, int]:
+    """Each seed's success at its largest evaluated step within the budget, and the smallest such step."""
+    per_seed, used = [], []
+    for r in runs:
+        ev = evaluations(r)
+        step = max([s for s in ev if s <= minutes * 60 * rate] or [min(ev)])
+        per_seed.append(ev[step])
+        used.append(step)
+    return np.array(per_seed), min(used)
+
+
+def main_table(name: str, runs_dir: Path, rates: dict[str, float], minutes: float) -> tuple[list[str], list]:
+    rows = [f"| dataset | agent | success at the last step within {minutes:g} min | steps (minutes on 2 cores) | "
+            "seeds | published (1M steps, 3x512, 8 seeds) |", "|---|---|---|---|---|---|"]
     records = []
-    for ds_dir in sorted(Path(a.runs).glob("pointmaze-*")):
+    for ds_dir in sorted(runs_dir.glob("pointmaze-*")):
         ds = ds_dir.name
         for agent in AGENTS:
-            runs = sorted(r for r in ds_dir.glob(f"{agent}-s*") if r.is_dir() and (r / "eval.json").exists())
+            runs = finished_runs(ds_dir, agent)
             if not runs:
                 continue
-            budget_steps = a.minutes * 60 * rates[agent]
-            per_seed, steps_used = [], []
-            for r in runs:
-                ev = evaluations(r)
-                step = max([s for s in ev if s <= budget_steps] or [min(ev)])
-                per_seed.append(ev[step])
-                steps_used.append(step)
-            step = min(steps_used)
+            s, step = within_budget(runs, rates[agent], minutes)
             cfg = json.loads((runs[0] / "config.json").read_text())
-            s = np.array(per_seed)
             pub = published(agent, ds)
-            minutes = step / rates[agent] / 60
-            rows.append(f"| {ds} | {agent} | {s.mean():.2f} ± {s.std():.2f} | {step} ({minutes:.1f} min) | "
+            mins = step / rates[agent] / 60
+            rows.append(f"| {ds} | {agent} | {s.mean():.2f} ± {s.std():.2f} | {step} ({mins:.1f} min) | "
                         f"{len(runs)} | " + (f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a") + " |")
-            records.append({"agent": agent, "dataset": ds, "metric": "success", "mean": round(float(s.mean()), 4),
-                            "std": round(float(s.std()), 4),
+            records.append({"agent": agent, "dataset": ds, "metric": "success", "configuration": name,
+                            "mean": round(float(s.mean()), 4), "std": round(float(s.std()), 4),
                             "seeds": [json.loads((r / "config.json").read_text())["train_config"]["seed"]
                                       for r in runs],
-                            "train_steps": step, "minutes_on_2_cores": round(minutes, 2),
-                            "steps_per_s_2_cores": rates[agent], "budget_minutes": a.minutes,
+                            "train_steps": step, "minutes_on_2_cores": round(mins, 2),
+                            "steps_per_s_2_cores": rates[agent], "budget_minutes": minutes,
                             "config": cfg["agent_config"], "published": list(pub) if pub else None,
-                            "command": "scripts/reproduce_budget.sh && .venv/bin/python scripts/budget_table.py"})
+                            "command": COMMAND})
+    return rows, records
+
+
+def compare(configs, minutes: float) -> tuple[list[str], list, dict]:
+    """One row per dataset, agent and configuration; curves for the plot."""
+    rows = ["| dataset | agent | configuration | success at the last step within 30 min | its minutes | "
+            "first minute within 1 published std | seeds | published |", "|---|---|---|---|---|---|---|---|"]
+    records, curves = [], {}
+    datasets = sorted({d.name for _, runs_dir, _ in configs for d in runs_dir.glob("pointmaze-*")})
+    for ds in datasets:
+        for agent in AGENTS:
+            pub = published(agent, ds)
+            for name, runs_dir, rates in configs:
+                runs = finished_runs(runs_dir / ds, agent)
+                if not runs:
+                    continue
+                steps, success = curve(runs)
+                mins = steps / rates[agent] / 60
+                mean = success.mean(axis=0)
+                curves.setdefault((ds, agent), []).append((name, mins, mean, success.std(axis=0)))
+                s, step = within_budget(runs, rates[agent], minutes)
+                reach = None
+                if pub:
+                    hit = np.nonzero(mean >= pub[0] - pub[1])[0]
+                    reach = float(mins[hit[0]]) if len(hit) else None
+                rows.append(f"| {ds} | {agent} | {name} | {s.mean():.2f} ± {s.std():.2f} | "
+                            f"{step / rates[agent] / 60:.1f} | " + (f"{reach:.1f}" if reach is not None else
+                                                                    f"not by {mins[-1]:.1f}") +
+                            f" | {len(runs)} | " + (f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a") + " |")
+                records.append({"agent": agent, "dataset": ds, "configuration": name,
+                                "steps": steps.tolist(), "minutes_on_2_cores": np.round(mins, 2).tolist(),
+                                "success_mean": np.round(mean, 4).tolist(),
+                                "success_std": np.round(success.std(axis=0), 4).tolist(), "seeds": len(runs),
+                                "within_budget_mean": round(float(s.mean()), 4),
+                                "within_budget_std": round(float(s.std()), 4),
+                                "first_minute_within_published_std": reach,
+                                "published": list(pub) if pub else None,
+                                "config": json.loads((runs[0] / "config.json").read_text())["agent_config"]})
+    return rows, records, curves
+
+
+def plot(curves: dict, path: Path, minutes: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted(curves, key=lambda k: (k[0], AGENTS.index(k[1])))
+    cols = min(3, len(keys))
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, (ds, agent) in zip(axes.flat, keys, strict=False):
+        for name, mins, mean, std in curves[(ds, agent)]:
+            line, = ax.plot(mins, mean, marker="o", ms=3, label=name)
+            ax.fill_between(mins, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        pub = published(agent, ds)
+        if pub:
+            ax.axhspan(pub[0] - pub[1], pub[0] + pub[1], color="k", alpha=0.08)
+            ax.axhline(pub[0], color="k", ls="--", lw=1, label="published (1M steps)")
+        ax.axvline(minutes, color="grey", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlim(0.05, 60)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{agent.upper()}, {ds.removeprefix('pointmaze-')}", fontsize=10)
+        ax.set_xlabel("training minutes on 2 CPU cores")
+        ax.set_ylabel("success")
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--config", action="append", help=f"NAME=RUNS_DIR:RATES_JSON (default {DEFAULT_CONFIG})")
+    p.add_argument("--json", default=str(REPO / "docs" / "results" / "budget.json"))
+    p.add_argument("--configs-json", default=str(REPO / "docs" / "results" / "budget-configs.json"))
+    p.add_argument("--plot", default=str(REPO / "docs" / "results" / "budget_curves.png"))
+    p.add_argument("--minutes", type=float, default=30.0)
+    a = p.parse_args(argv)
+    configs = [parse_config(c) for c in (a.config or [DEFAULT_CONFIG])]
+    rows, records = main_table(*configs[0], a.minutes)
     print("\n".join(rows))
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(records, indent=2) + "\n")
     print(f"wrote {a.json} ({len(records)} records)", file=sys.stderr)
+    if len(configs) > 1:
+        rows, records, curves = compare(configs, a.minutes)
+        print("\n" + "\n".join(rows))
+        Path(a.configs_json).write_text(json.dumps(records, indent=2) + "\n")
+        plot(curves, Path(a.plot), a.minutes)
+        print(f"wrote {a.configs_json} ({len(records)} records) and {a.plot}", file=sys.stderr)
     return 0
 
 
