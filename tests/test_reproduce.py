@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -86,6 +87,24 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "seed 1: resumed and evaluated" in printed and "seed 0:" not in printed
     assert (runs[0] / "eval.json").read_bytes() == before and (runs[1] / "eval.json").exists()
+
+    # The budget tables (scripts/budget_table.py): steps -> minutes through a rates file, two configurations.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("budget_table", Path(__file__).parents[1] / "scripts" /
+                                                  "budget_table.py")
+    budget_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(budget_table)
+    rates = tmp_path / "rates.json"
+    rates.write_text(json.dumps({"results": [{"agent": "gcbc", "ethogram": {"float32": {"steps_per_s": 1.0}}}]}))
+    configs = [f"{name}={out}:{rates}" for name in ("a", "b")]
+    main_json, cfg_json, png = tmp_path / "budget.json", tmp_path / "configs.json", tmp_path / "curves.png"
+    assert budget_table.main([*(x for c in configs for x in ("--config", c)), "--json", str(main_json),
+                              "--configs-json", str(cfg_json), "--plot", str(png), "--minutes", "1"]) == 0
+    (rec,) = json.loads(main_json.read_text())
+    assert rec["train_steps"] == 50 and rec["minutes_on_2_cores"] == pytest.approx(50 / 60, abs=0.01)  # 60 steps
+    assert {r["configuration"] for r in json.loads(cfg_json.read_text())} == {"a", "b"}
+    assert png.read_bytes().startswith(b"\x89PNG")
 
     # The same output directory with another budget is refused, not mixed.
     (runs[1] / "eval.json").unlink()
