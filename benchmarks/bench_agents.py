@@ -19,7 +19,6 @@ import dataclasses
 import datetime
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_foundation import collect_flat, find_ref_python, machine_info, timed_calls, to_device  # noqa: E402
+from ogbench_reference import POINTMAZE_OVERRIDES, run_snippet  # noqa: E402
 
 from ethogram.agents import get_agent  # noqa: E402
 from ethogram.data.dataset import to_transitions  # noqa: E402
@@ -44,31 +44,8 @@ MODES = {
     "quick": dict(episodes=10, episode_steps=201, fuse=2, min_chunks=2, min_s=0.3, ref_min_steps=4, ref_min_s=0.3),
 }
 
-REF_SNIPPET = r'''
-"""Time one OGBench reference agent: dataset.sample (numpy) + agent.update (jitted) per step, as impls/main.py."""
-import importlib, json, sys, time
-args = json.loads(sys.argv[1])
-sys.path.insert(0, args["impls"])
-import numpy as np
-import jax, flax
-from utils.datasets import Dataset, GCDataset, HGCDataset
-
-module = importlib.import_module("agents." + args["agent"])
-cls = next(v for k, v in vars(module).items() if k.endswith("Agent") and hasattr(v, "create"))
-cfg = module.get_config()
-cfg["batch_size"] = args["batch_size"]
-cfg["actor_hidden_dims"] = tuple(args["hidden_dims"])
-if "value_hidden_dims" in cfg:
-    cfg["value_hidden_dims"] = tuple(args["hidden_dims"])
-for k, v in args["overrides"].items():
-    cfg[k] = v
-np.random.seed(args["seed"])
-data = dict(np.load(args["dataset"]))
-ds_cls = HGCDataset if cfg["dataset_class"] == "HGCDataset" else GCDataset
-ds = ds_cls(Dataset.create(**{k: np.array(v) for k, v in data.items()}), cfg)
-ex = ds.sample(1)
-agent = cls.create(args["seed"], ex["observations"], ex["actions"], cfg)
-bs = cfg["batch_size"]
+# After ogbench_reference.SETUP: time dataset.sample (numpy) + agent.update (jitted) per step, as impls/main.py.
+TIMING = r'''
 try:  # XLA's count of floating-point operations in one jitted update
     cost = jax.jit(lambda a, b: a.update(b)).lower(agent, ds.sample(bs)).compile().cost_analysis()
     flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
@@ -152,22 +129,10 @@ def utilisation(rec: dict, peak: float) -> None:
 
 def reference(name: str, impls: Path, py: str, dataset: Path, hidden, batch, mode: dict, seed: int,
               timeout_s: int) -> dict:
-    # Our defaults are the pointmaze settings of OGBench's hyperparameters.sh; its get_config() has antmaze's.
-    overrides = {"gciql": {"alpha": 0.003}, "qrl": {"alpha": 0.0003}, "crl": {"alpha": 0.03}}.get(name, {})
-    with tempfile.TemporaryDirectory(prefix="bench_ref_") as tmp:
-        tmp = Path(tmp)
-        (tmp / "ref_timing.py").write_text(REF_SNIPPET)
-        args = {"impls": str(impls), "dataset": str(dataset), "agent": name, "hidden_dims": list(hidden),
-                "batch_size": batch, "overrides": overrides, "seed": seed, "min_steps": mode["ref_min_steps"],
-                "min_s": mode["ref_min_s"], "out": str(tmp / "out.json")}
-        try:
-            r = subprocess.run([py, str(tmp / "ref_timing.py"), json.dumps(args)], capture_output=True, text=True,
-                               timeout=timeout_s, cwd=tmp)
-        except subprocess.TimeoutExpired:
-            return {"status": "failed", "reason": f"timed out after {timeout_s} s"}
-        if r.returncode != 0 or not (tmp / "out.json").exists():
-            return {"status": "failed", "reason": r.stderr.strip()[-1500:]}
-        return {"status": "ok", **json.loads((tmp / "out.json").read_text())}
+    args = {"impls": str(impls), "dataset": str(dataset), "agent": name, "hidden_dims": list(hidden),
+            "batch_size": batch, "overrides": POINTMAZE_OVERRIDES.get(name, {}), "seed": seed,
+            "min_steps": mode["ref_min_steps"], "min_s": mode["ref_min_s"]}
+    return run_snippet(TIMING, args, py, timeout_s)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,122 @@
+"""Faithfulness check: OGBench's own agent, trained on our dataset at our size, scored by OGBench's own evaluation.
+
+Where one of our agents lands below its published number under a reduced budget, this tells whether the budget or
+our code is the reason: the public OGBench implementation (a local clone's impls/, run in a subprocess, never
+copied here) trains on the same dataset file with the same sizes and is evaluated every `--eval-every` steps with
+OGBench's `evaluate` in OGBench's environment (5 tasks x `--eval-episodes` episodes, deterministic actions), as
+impls/main.py does. Our run of the same configuration (`--ours RUN_DIR`, its evals.csv and eval.json) is put beside
+it in the JSON.
+
+Usage:
+  .venv/bin/python benchmarks/reference_learning.py --agent gciql --dataset pointmaze-medium-navigate \\
+      --hidden 256,256 --batch 512 --steps 40000 --eval-every 10000 \\
+      --ours runs/budget/pointmaze-medium-navigate/gciql-s0 --ref-ogbench /tmp/ogbench_ref/impls \\
+      --ref-python /tmp/refvenv/bin/python --out benchmarks/results/reference-learning-gciql.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ogbench_reference import POINTMAZE_OVERRIDES, run_snippet  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+# After ogbench_reference.SETUP: train as impls/main.py does and evaluate with its utils.evaluation.evaluate.
+LEARNING = r'''
+import ogbench
+from utils.evaluation import evaluate
+env = ogbench.make_env_and_datasets(args["env_name"], env_only=True)
+env.reset()
+evals, t0 = [], time.perf_counter()
+
+def score(step):
+    per_task = []
+    for task_id in range(1, 6):
+        info, _, _ = evaluate(agent, env, task_id=task_id, config=cfg, num_eval_episodes=args["eval_episodes"])
+        per_task.append(float(info["success"]))
+    evals.append({"step": step, "success": float(np.mean(per_task)), "tasks": per_task,
+                  "train_s": round(time.perf_counter() - t0, 1)})
+    print(json.dumps(evals[-1]), file=sys.stderr, flush=True)
+
+for i in range(1, args["steps"] + 1):
+    agent, info = agent.update(ds.sample(bs))
+    if i % args["eval_every"] == 0:
+        score(i)
+with open(args["out"], "w") as f:
+    json.dump({"evals": evals, "jax": jax.__version__, "flax": flax.__version__,
+               "config": {k: v for k, v in cfg.to_dict().items() if isinstance(v, (int, float, str, bool, tuple,
+                                                                                    list))}}, f)
+'''
+
+
+def ours(run: Path) -> list[dict]:
+    """Our run's evaluations: the periodic ones (evals.csv) and the final one (eval.json)."""
+    import csv
+
+    out = []
+    if (run / "evals.csv").exists():
+        with (run / "evals.csv").open() as f:
+            out = [{"step": int(r["step"]), "success": float(r["success"])} for r in csv.DictReader(f)]
+    if (run / "eval.json").exists():
+        ev = json.loads((run / "eval.json").read_text())
+        out.append({"step": int(ev["train_step"]), "success": float(ev["success"])})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--agent", required=True)
+    p.add_argument("--dataset", default="pointmaze-medium-navigate")
+    p.add_argument("--data-dir", default=str(REPO / "data"))
+    p.add_argument("--hidden", default="256,256")
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--steps", type=int, default=40000)
+    p.add_argument("--eval-every", type=int, default=10000)
+    p.add_argument("--eval-episodes", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ours", help="our run of the same configuration, to put beside the reference")
+    p.add_argument("--ref-ogbench", required=True, help="OGBench's impls/ directory")
+    p.add_argument("--ref-python", required=True, help="an interpreter with jax, flax, optax, distrax, "
+                                                       "ml_collections and ogbench")
+    p.add_argument("--timeout-s", type=float, default=4 * 3600)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    dataset = Path(a.data_dir) / f"{a.dataset}-v0.npz"
+    if not dataset.exists():
+        sys.exit(f"error: no dataset file {dataset}; collect it first: ethogram collect {a.dataset} --out {dataset}")
+    if a.dataset.startswith("pointmaze-giant") or a.dataset.startswith("antmaze"):
+        sys.exit("error: only medium and large pointmaze datasets are set up here (giant mazes need discount "
+                 "0.995, antmaze other alphas)")
+    hidden = [int(h) for h in a.hidden.split(",")]
+    args = {"impls": str(Path(a.ref_ogbench).resolve()), "dataset": str(dataset.resolve()), "agent": a.agent,
+            "hidden_dims": hidden, "batch_size": a.batch, "overrides": POINTMAZE_OVERRIDES.get(a.agent, {}),
+            "seed": a.seed, "env_name": f"{a.dataset}-v0", "steps": a.steps, "eval_every": a.eval_every,
+            "eval_episodes": a.eval_episodes}
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    ref = run_snippet(LEARNING, args, a.ref_python, a.timeout_s)
+    record = {"check": "reference_learning", "started": started, "agent": a.agent, "dataset": a.dataset,
+              "hidden_dims": hidden, "batch_size": a.batch, "steps": a.steps, "seed": a.seed,
+              "eval_episodes_per_task": a.eval_episodes, "ogbench": ref,
+              "ours": {"run": a.ours, "evals": ours(Path(a.ours))} if a.ours else None,
+              "command": "benchmarks/reference_learning.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(record, indent=2) + "\n")
+    if ref["status"] != "ok":
+        print(f"error: the reference failed: {ref['reason']}", file=sys.stderr)
+        return 1
+    theirs = {e["step"]: e["success"] for e in ref["evals"]}
+    mine = {e["step"]: e["success"] for e in (record["ours"] or {}).get("evals", [])}
+    for step in sorted(theirs):
+        print(f"step {step}: OGBench {theirs[step]:.3f}" + (f"   ours {mine[step]:.3f}" if step in mine else ""))
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
