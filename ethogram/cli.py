@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_collect)
 
     t = sub.add_parser("train", help="train an agent on a dataset into a run directory")
-    t.add_argument("agent", nargs="?", help="gcbc or gcivl")
+    t.add_argument("agent", nargs="?", help="gcbc, gcivl, gciql, qrl, crl, hiql or hilp (sns: `ethogram search`)")
     t.add_argument("--dataset", help="dataset .npz (ours or OGBench's)")
     t.add_argument("--steps", type=int, default=1_000_000)
     t.add_argument("--seed", type=seed_type, default=0)

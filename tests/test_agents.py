@@ -321,3 +321,10 @@ def test_iqe_components_gradient_is_the_union_lengths_and_keeps_leading_axes():
         fy = (_union_length(xs, ys + d) - _union_length(xs, ys - d)) / (2 * eps)
         assert abs(float(gx[1, 2, i]) - fx) < 1e-3 and abs(float(gy[1, 2, i]) - fy) < 1e-3
     assert not np.asarray(gx)[1, 2, 8:].any() and not np.asarray(gx)[0].any()
+
+
+def test_train_help_names_every_agent(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in AGENTS if name != "sns")
