@@ -324,7 +324,6 @@ def test_iqe_components_gradient_is_the_union_lengths_and_keeps_leading_axes():
 
 
 def test_train_help_names_every_agent(capsys):
-    with pytest.raises(SystemExit):
-        main(["train", "--help"])
+    assert main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert all(name in text for name in AGENTS if name != "sns")
