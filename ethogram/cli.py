@@ -40,7 +40,7 @@ def cmd_train(args) -> int:
         if args.agent or args.dataset or args.out or args.set:
             raise EthogramError("--resume RUN_DIR continues a run with its saved config; it takes no agent, "
                                 "--dataset, --out or --set.", f"run: ethogram train --resume {args.resume}")
-        res = train(args.resume, progress=not args.quiet, resume=True)
+        res = train(args.resume, progress=not args.quiet, resume=True, save_every=args.save_every)
         out = args.resume
     else:
         missing = [n for n, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out)) if not v]
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-every", type=int, default=100_000, help="0 disables periodic evaluation")
     t.add_argument("--eval-episodes", type=int, default=50)
     t.add_argument("--save-every", type=int, default=None,
-                   help="checkpoint interval (default 100000; always at the end)")
+                   help="checkpoint interval (default 100000; always at the end; --resume may change it)")
     t.add_argument("--force", action="store_true", help="replace an existing run directory's results")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)

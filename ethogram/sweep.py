@@ -172,15 +172,18 @@ def run_job(job: Job, grid: Grid, log=print) -> str:
            os.environ.get("MUJOCO_GL", "egl")}
     job.run_dir.parent.mkdir(parents=True, exist_ok=True)
     logfile = job.run_dir.parent / f"{job.run_dir.name}.log"
+    # A checkpoint at every evaluation: an interrupted run loses at most one interval when it is resumed.
+    save_every = min(grid.eval_interval or grid.train_steps, grid.train_steps)
     if (job.run_dir / "config.json").exists():
         _check_same_settings(job, grid)
-        train = _cli("train", "--resume", str(job.run_dir), "--quiet")
+        train = _cli("train", "--resume", str(job.run_dir), "--quiet",
+                     *(("--save-every", str(save_every)) if save_every % grid.fuse == 0 else ()))
         done = "resumed"
     else:
         train = _cli("train", job.agent, "--dataset", str(job.data), "--out", str(job.run_dir), "--force", "--quiet",
                      "--steps", str(grid.train_steps), "--seed", str(job.seed), "--fuse", str(grid.fuse),
                      "--eval-every", str(grid.eval_interval), "--eval-episodes", str(grid.eval_episodes),
-                     "--log-every", str(min(1000, grid.train_steps)),
+                     "--log-every", str(min(1000, grid.train_steps)), "--save-every", str(save_every),
                      *agent_sets(job.agent, grid))
         done = "trained"
     evaluate = _cli("eval", str(job.run_dir), "--episodes", str(grid.eval_episodes), "--quiet")

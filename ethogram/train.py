@@ -303,14 +303,27 @@ def checkpoint_step(run_dir: Path) -> int:
         raise EthogramError(f"'{path}' is malformed.", "delete it (and checkpoint.safetensors) to start over") from None
 
 
-def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = False) -> dict:
+def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = False,
+          save_every: int | None = None) -> dict:
     """Train the run described by run_dir/config.json to its step budget.
 
     With `resume`, continue from the run's last checkpoint: the random keys of each chunk depend only on the seed
     and the step, so an interrupted and resumed run ends with the same metrics as an uninterrupted one.
+    `save_every` replaces the run's checkpoint interval (recorded in config.json). Chunks end on every interval,
+    and each chunk's keys come from its first step, so only an interval that keeps every chunk `fuse` steps long
+    is accepted: then the results stay those of the uninterrupted run.
     """
     run_dir = Path(run_dir)
     run, agent, config = load_run(run_dir)
+    if save_every is not None and save_every != run["train_config"].get("save_every"):
+        old = config_from_dict(TrainConfig, run["train_config"])
+        if save_every < 1 or any(iv % old.fuse for iv in (save_every, old.save_every, old.log_every, old.eval_every)
+                                 if iv):
+            raise EthogramError(f"--save-every {save_every} would change how '{run_dir}' is cut into chunks of "
+                                f"{old.fuse} steps, and so its results.",
+                                f"use a positive multiple of {old.fuse} (the run's fuse), or leave --save-every out")
+        run["train_config"]["save_every"] = save_every
+        atomic_write_text(run_file(run_dir, "config.json"), json.dumps(run, indent=2) + "\n")
     tc = config_from_dict(TrainConfig, run["train_config"])
     env = make_env(run["env"])
     data = load_dataset(run["dataset"], env.obs_dim, env.action_dim)

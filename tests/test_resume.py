@@ -22,7 +22,7 @@ def argv(dataset, out):
             *SMALL_GCIVL]
 
 
-def test_sigkill_then_resume_gives_the_same_metrics(navigate_small, tmp_path):
+def test_sigkill_then_resume_gives_the_same_metrics(navigate_small, tmp_path, capsys):
     reference = train(navigate_small, tmp_path / "reference", steps=STEPS, seed=4,
                       extra=["--save-every", str(SAVE)])
 
@@ -41,7 +41,11 @@ def test_sigkill_then_resume_gives_the_same_metrics(navigate_small, tmp_path):
     killed_at = json.loads(ckpt.read_text())["step"]
     assert SAVE <= killed_at < STEPS
 
-    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    # A new checkpoint interval on resume (a multiple of the fuse) keeps the chunks, so the results.
+    assert main(["train", "--resume", str(run), "--quiet", "--save-every", "150"]) != 0
+    assert "chunks of 100 steps" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--quiet", "--save-every", "600"]) == 0
+    assert json.loads((run / "config.json").read_text())["train_config"]["save_every"] == 600
     assert json.loads(ckpt.read_text()) == {"step": STEPS}
     assert losses(run) == losses(reference)
     assert (run / "checkpoint.safetensors").read_bytes() == (reference / "checkpoint.safetensors").read_bytes()
