@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The second half of the budget question: which reduced configuration gets closest to the published number
+# fastest? Beside scripts/reproduce_budget.sh's 2x256 / batch 512 / 40k runs, pointmaze-medium-navigate is run at
+# 2x64 / batch 256 for 40k steps (all six agents, eval every 10k) and for 200k steps (the four fast agents, eval
+# every 20k), 3 seeds; scripts/budget_table.py then puts the three side by side in training minutes on 2 cores
+# (rates: benchmarks/results/agents-{256x2-b512,64x2-b256}.json) and rewrites docs/results/budget*.json and
+# docs/results/budget_curves.png. Resumable: rerun it; finished runs are skipped.
+# Usage: scripts/budget_configs.sh   (env: JOBS=1 SEEDS=0,1,2 DATASET=pointmaze-medium-navigate)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-1}
+SEEDS=${SEEDS:-0,1,2}
+DATASET=${DATASET:-pointmaze-medium-navigate}
+BIN=.venv/bin
+common=(--datasets "$DATASET" --seeds "$SEEDS" --nets 64x2 --batch 256 --eval-episodes 50 --jobs "$JOBS"
+        --data-dir data)
+$BIN/ethogram reproduce --agents gcivl,gciql,hiql,gcbc,crl,qrl --steps 40000 --eval-every 10000 "${common[@]}" \
+  --out runs/budget-64x2 --json runs/budget-64x2/results.json
+$BIN/ethogram reproduce --agents gcivl,gciql,hiql,gcbc --steps 200000 --eval-every 20000 "${common[@]}" \
+  --out runs/budget-64x2-200k --json runs/budget-64x2-200k/results.json
+$BIN/python scripts/budget_table.py \
+  --config "2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json" \
+  --config "2x64/b256=runs/budget-64x2:benchmarks/results/agents-64x2-b256.json" \
+  --config "2x64/b256/200k=runs/budget-64x2-200k:benchmarks/results/agents-64x2-b256.json"
