@@ -21,4 +21,5 @@ $BIN/ethogram reproduce --agents gcivl,gciql,hiql,gcbc --steps 200000 --eval-eve
 $BIN/python scripts/budget_table.py \
   --config "2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json" \
   --config "2x64/b256=runs/budget-64x2:benchmarks/results/agents-64x2-b256.json" \
-  --config "2x64/b256/200k=runs/budget-64x2-200k:benchmarks/results/agents-64x2-b256.json"
+  --config "2x64/b256/200k=runs/budget-64x2-200k:benchmarks/results/agents-64x2-b256.json" \
+  --docs docs/results.md

@@ -178,6 +178,16 @@ def plot(curves: dict, path: Path, minutes: float) -> None:
     plt.close(fig)
 
 
+def put_in_docs(doc: Path, name: str, table: str) -> None:
+    """Replace the lines between `<!-- budget-table:NAME -->` and `<!-- /budget-table:NAME -->` in `doc`."""
+    text = doc.read_text()
+    start, end = f"<!-- budget-table:{name} -->", f"<!-- /budget-table:{name} -->"
+    if start not in text or end not in text:
+        sys.exit(f"error: {doc} has no {start} ... {end} block to write the table into")
+    head, rest = text.split(start, 1)
+    doc.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", action="append", help=f"NAME=RUNS_DIR:RATES_JSON (default {DEFAULT_CONFIG})")
@@ -185,16 +195,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--configs-json", default=str(REPO / "docs" / "results" / "budget-configs.json"))
     p.add_argument("--plot", default=str(REPO / "docs" / "results" / "budget_curves.png"))
     p.add_argument("--minutes", type=float, default=30.0)
+    p.add_argument("--docs", help="also write the tables into this Markdown file's budget-table blocks")
     a = p.parse_args(argv)
     configs = [parse_config(c) for c in (a.config or [DEFAULT_CONFIG])]
     rows, records = main_table(*configs[0], a.minutes)
     print("\n".join(rows))
+    if a.docs:
+        put_in_docs(Path(a.docs), "main", "\n".join(rows))
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(records, indent=2) + "\n")
     print(f"wrote {a.json} ({len(records)} records)", file=sys.stderr)
     if len(configs) > 1:
         rows, records, curves = compare(configs, a.minutes)
         print("\n" + "\n".join(rows))
+        if a.docs:
+            put_in_docs(Path(a.docs), "configs", "\n".join(rows))
         Path(a.configs_json).write_text(json.dumps(records, indent=2) + "\n")
         plot(curves, Path(a.plot), a.minutes)
         print(f"wrote {a.configs_json} ({len(records)} records) and {a.plot}", file=sys.stderr)

@@ -100,8 +100,15 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
     rates.write_text(json.dumps({"results": [{"agent": "gcbc", "ethogram": {"float32": {"steps_per_s": 1.0}}}]}))
     configs = [f"{name}={out}:{rates}" for name in ("a", "b")]
     main_json, cfg_json, png = tmp_path / "budget.json", tmp_path / "configs.json", tmp_path / "curves.png"
+    doc = tmp_path / "results.md"
+    doc.write_text("intro\n<!-- budget-table:main -->\nold\n<!-- /budget-table:main -->\nmiddle\n"
+                   "<!-- budget-table:configs -->\n<!-- /budget-table:configs -->\nend\n")
     assert budget_table.main([*(x for c in configs for x in ("--config", c)), "--json", str(main_json),
-                              "--configs-json", str(cfg_json), "--plot", str(png), "--minutes", "1"]) == 0
+                              "--configs-json", str(cfg_json), "--plot", str(png), "--minutes", "1",
+                              "--docs", str(doc)]) == 0
+    text = doc.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert "| pointmaze-medium-navigate | gcbc | b |" in text.split("middle")[1]
     (rec,) = json.loads(main_json.read_text())
     assert rec["train_steps"] == 50 and rec["minutes_on_2_cores"] == pytest.approx(50 / 60, abs=0.01)  # 60 steps
     assert {r["configuration"] for r in json.loads(cfg_json.read_text())} == {"a", "b"}
