@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ogbench_reference import POINTMAZE_OVERRIDES, run_snippet  # noqa: E402
 
+from ethogram.report.results import run_evaluations  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 # After ogbench_reference.SETUP: train as impls/main.py does and evaluate with its utils.evaluation.evaluate.
@@ -53,20 +55,6 @@ with open(args["out"], "w") as f:
                "config": {k: v for k, v in cfg.to_dict().items() if isinstance(v, (int, float, str, bool, tuple,
                                                                                     list))}}, f)
 '''
-
-
-def ours(run: Path) -> list[dict]:
-    """Our run's evaluations: the periodic ones (evals.csv) and the final one (eval.json)."""
-    import csv
-
-    out = []
-    if (run / "evals.csv").exists():
-        with (run / "evals.csv").open() as f:
-            out = [{"step": int(r["step"]), "success": float(r["success"])} for r in csv.DictReader(f)]
-    if (run / "eval.json").exists():
-        ev = json.loads((run / "eval.json").read_text())
-        out.append({"step": int(ev["train_step"]), "success": float(ev["success"])})
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     record = {"check": "reference_learning", "started": started, "agent": a.agent, "dataset": a.dataset,
               "hidden_dims": hidden, "batch_size": a.batch, "steps": a.steps, "seed": a.seed,
               "eval_episodes_per_task": a.eval_episodes, "ogbench": ref,
-              "ours": {"run": a.ours, "evals": ours(Path(a.ours))} if a.ours else None,
+              "ours": {"run": a.ours, "evals": [{"step": k, "success": v} for k, v in
+                                                 sorted(run_evaluations(a.ours).items())]} if a.ours else None,
               "command": "benchmarks/reference_learning.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(record, indent=2) + "\n")

@@ -133,17 +133,17 @@ def goal_policy(agent, config, state, prompt: Goal, obs_dim: int, data=None) -> 
 
     if hasattr(agent, "goal_searcher"):  # the search agent: a stateful planner on numpy arrays, not jitted
         act = agent.goal_searcher(config, state)
-    elif prompt.plan:
-        if data is None:
-            raise EthogramError("planning needs the run's dataset (its states are the planner's bank).")
-        bank = _bank(data, prompt.plan_bank, seed=0)
-        bank_phi = jax.jit(lambda s, o: agent.phi(s, o, config))(state, jnp.asarray(bank))
-        k = min(prompt.plan_neighbours, len(bank))
-        jitted = jax.jit(lambda s, o, g: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
-        act = lambda o, g: np.asarray(jitted(state, jnp.asarray(o), jnp.asarray(g)))
     else:
-        jitted = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
-        act = lambda o, g: np.asarray(jitted(state, jnp.asarray(o), jnp.asarray(g)))
+        if prompt.plan:
+            if data is None:
+                raise EthogramError("planning needs the run's dataset (its states are the planner's bank).")
+            bank = _bank(data, prompt.plan_bank, seed=0)
+            bank_phi = jax.jit(lambda s, o: agent.phi(s, o, config))(state, jnp.asarray(bank))
+            k = min(prompt.plan_neighbours, len(bank))
+            jitted = jax.jit(lambda s, o, g: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
+        else:
+            jitted = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
+        act = lambda o, g: jitted(state, jnp.asarray(o), jnp.asarray(g))
 
     def policy(obs, goals):
         g = goals if fixed is None else np.broadcast_to(fixed, np.shape(obs))

@@ -10,7 +10,6 @@ At the end: OUT/results.md (ours, mean ± std over seeds, beside the published n
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -205,16 +204,14 @@ def run_job(job: Job, grid: Grid, log=print) -> str:
 
 def learning_curves(run_dirs: list[Path]) -> dict[tuple[str, str], dict[int, list[float]]]:
     """(dataset, agent) -> {training step: [success of each seed]} from evals.csv plus the final eval.json."""
+    from ethogram.report.results import run_evaluations
+
     curves: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for d in run_dirs:
         cfg = json.loads((d / "config.json").read_text())
         key = (cfg["dataset_name"].removesuffix("-v0"), cfg["agent"])
-        if (d / "evals.csv").exists():
-            with (d / "evals.csv").open(newline="") as f:
-                for row in csv.DictReader(f):
-                    curves[key][int(row["step"])].append(float(row["success"]))
-        ev = json.loads((d / "eval.json").read_text())
-        curves[key][int(ev.get("train_step") or cfg["train_config"]["steps"])].append(float(ev["success"]))
+        for step, success in run_evaluations(d).items():
+            curves[key][step].append(success)
     return curves
 
 

@@ -17,7 +17,6 @@ Usage: .venv/bin/python scripts/budget_table.py [--config ...] [--json docs/resu
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -25,22 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from ethogram.report.published import published
+from ethogram.report.results import run_evaluations
 
 REPO = Path(__file__).resolve().parents[1]
 AGENTS = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql")
 DEFAULT_CONFIG = "2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json"
 COMMAND = "scripts/reproduce_budget.sh && .venv/bin/python scripts/budget_table.py"
-
-
-def evaluations(run: Path) -> dict[int, float]:
-    """Success at every evaluated step of a finished run (periodic ones and the final one)."""
-    out = {}
-    if (run / "evals.csv").exists():
-        with (run / "evals.csv").open() as f:
-            out = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
-    ev = json.loads((run / "eval.json").read_text())
-    out[int(ev["train_step"])] = float(ev["success"])
-    return out
 
 
 def parse_config(spec: str) -> tuple[str, Path, dict[str, float]]:
@@ -57,22 +46,16 @@ def finished_runs(ds_dir: Path, agent: str) -> list[Path]:
     return sorted(r for r in ds_dir.glob(f"{agent}-s*") if r.is_dir() and (r / "eval.json").exists())
 
 
-def curve(runs: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+def curve(evs: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarray]:
     """Steps evaluated in every seed, and the success per seed there: (steps, success[seed, step])."""
-    evs = [evaluations(r) for r in runs]
     steps = sorted(set.intersection(*(set(e) for e in evs)))
     return np.array(steps), np.array([[e[s] for s in steps] for e in evs])
 
 
-def within_budget(runs: list[Path], rate: float, minutes: float) -> tuple[np.ndarray, int]:
+def within_budget(evs: list[dict[int, float]], rate: float, minutes: float) -> tuple[np.ndarray, int]:
     """Each seed's success at its largest evaluated step within the budget, and the smallest such step."""
-    per_seed, used = [], []
-    for r in runs:
-        ev = evaluations(r)
-        step = max([s for s in ev if s <= minutes * 60 * rate] or [min(ev)])
-        per_seed.append(ev[step])
-        used.append(step)
-    return np.array(per_seed), min(used)
+    steps = [max([s for s in e if s <= minutes * 60 * rate] or [min(e)]) for e in evs]
+    return np.array([e[s] for e, s in zip(evs, steps, strict=True)]), min(steps)
 
 
 def main_table(name: str, runs_dir: Path, rates: dict[str, float], minutes: float) -> tuple[list[str], list]:
@@ -85,7 +68,7 @@ def main_table(name: str, runs_dir: Path, rates: dict[str, float], minutes: floa
             runs = finished_runs(ds_dir, agent)
             if not runs:
                 continue
-            s, step = within_budget(runs, rates[agent], minutes)
+            s, step = within_budget([run_evaluations(r) for r in runs], rates[agent], minutes)
             cfg = json.loads((runs[0] / "config.json").read_text())
             pub = published(agent, ds)
             mins = step / rates[agent] / 60
@@ -115,11 +98,12 @@ def compare(configs, minutes: float) -> tuple[list[str], list, dict]:
                 runs = finished_runs(runs_dir / ds, agent)
                 if not runs:
                     continue
-                steps, success = curve(runs)
+                evs = [run_evaluations(r) for r in runs]
+                steps, success = curve(evs)
                 mins = steps / rates[agent] / 60
                 mean = success.mean(axis=0)
                 curves.setdefault((ds, agent), []).append((name, mins, mean, success.std(axis=0)))
-                s, step = within_budget(runs, rates[agent], minutes)
+                s, step = within_budget(evs, rates[agent], minutes)
                 reach = None
                 if pub:
                     hit = np.nonzero(mean >= pub[0] - pub[1])[0]

@@ -17,6 +17,21 @@ from ethogram.io import atomic_write_text
 from ethogram.report.published import published
 
 
+def run_evaluations(run_dir: str | Path) -> dict[int, float]:
+    """Success at every evaluated training step of a run: the periodic evaluations (evals.csv) and the final one
+    (eval.json, when it exists)."""
+    run_dir = Path(run_dir)
+    out: dict[int, float] = {}
+    if (run_dir / "evals.csv").exists():
+        with (run_dir / "evals.csv").open(newline="") as f:
+            out = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
+    if (run_dir / "eval.json").exists():
+        ev = json.loads((run_dir / "eval.json").read_text())
+        step = ev.get("train_step") or json.loads((run_dir / "config.json").read_text())["train_config"]["steps"]
+        out[int(step)] = float(ev["success"])
+    return out
+
+
 def _last_evals(run_dir: Path, final_step: int, k: int) -> list[float]:
     """Success of the last k - 1 periodic evaluations before `final_step` (evals.csv), oldest first."""
     path = run_dir / "evals.csv"
