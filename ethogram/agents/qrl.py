@@ -48,23 +48,31 @@ def iqe_components(x: jax.Array, y: jax.Array, k: int) -> jax.Array:
 
     The paper (and OGBench) sweeps over the 2k sorted endpoints; XLA's CPU backend sorts slowly. The union is a set
     of disjoint segments [L, R], and every L is an exposed start (an x_i that no other interval covers) and every R
-    an exposed end, so union = sum of exposed ends - sum of exposed starts. Exposure takes k^2 comparisons per group
-    (ties go to the lower index, so a shared endpoint counts once) and carries no gradient: d union / d y_i is 1 on
-    exposed ends, d / d x_i is -1 on exposed starts, 0 elsewhere, as for the sorted sweep (away from ties). The
-    groups are laid out along the last axis, where XLA vectorises; ~10x faster than a masked max per interval."""
-    lead = x.shape[:-1]
-    x, y = (jnp.moveaxis(v.reshape(*lead, -1, k), -1, 0).reshape(k, -1) for v in (x, y))  # (k, groups)
-    xs, ys = jax.lax.stop_gradient(x), jax.lax.stop_gradient(y)
-    valid = xs < ys
-    idx = jnp.arange(k)
-    lower = (idx[None, :] < idx[:, None])[..., None]  # [i, j, 1]: j has the lower index
-    xi, yi, xj, yj = xs[:, None], ys[:, None], xs[None], ys[None]
-    covers_start = valid[None] & (((xj < xi) & (xi <= yj)) | ((xj == xi) & lower))  # [i, j]: j covers x_i
-    covers_end = valid[None] & (((xj <= yi) & (yi < yj)) | ((yj == yi) & lower))  # [i, j]: j covers y_i
-    start = valid & ~covers_start.any(axis=1)
-    end = valid & ~covers_end.any(axis=1)
-    union = jnp.sum(jnp.where(end, y, 0.0) - jnp.where(start, x, 0.0), axis=0)
-    return union.reshape(*lead, -1)
+    an exposed end, so union = sum of exposed ends - sum of exposed starts. Exposure takes one comparison per pair
+    of intervals (ties go to the lower index, so a shared endpoint counts once) and carries no gradient:
+    d union / d y_i is 1 on exposed ends, d / d x_i is -1 on exposed starts, 0 elsewhere, as for the sorted sweep
+    (away from ties). The pairs are unrolled over strided slices of the latent, so nothing is transposed and the
+    final sum runs along the last axis: XLA's CPU backend is slow at reducing or transposing across a leading
+    axis (4-5x slower for the whole distance and its gradient)."""
+    groups = (*x.shape[:-1], x.shape[-1] // k, k)
+    x, y = x.reshape(groups), y.reshape(groups)
+    xs = [jax.lax.stop_gradient(x[..., i]) for i in range(k)]
+    ys = [jax.lax.stop_gradient(y[..., i]) for i in range(k)]
+    valid = [xs[i] < ys[i] for i in range(k)]
+
+    def exposed(i: int, start: bool) -> jax.Array:
+        """Whether interval i's start (or end) lies in no other valid interval j; a tie goes to the lower j."""
+        p = xs[i] if start else ys[i]
+        covered = jnp.zeros_like(valid[i])
+        for j in (j for j in range(k) if j != i):
+            left = xs[j] <= p if j < i or not start else xs[j] < p
+            right = p <= ys[j] if j < i or start else p < ys[j]
+            covered = covered | (valid[j] & left & right)
+        return valid[i] & ~covered
+
+    start = jnp.stack([exposed(i, True) for i in range(k)], axis=-1)
+    end = jnp.stack([exposed(i, False) for i in range(k)], axis=-1)
+    return jnp.sum(jnp.where(end, y, 0.0) - jnp.where(start, x, 0.0), axis=-1)
 
 
 class IQE(nn.Module):
