@@ -68,7 +68,7 @@ def evaluate(env, policy: Policy, episodes: int, seed: int = 0, tasks: list[int]
     ro = run_episodes(env, policy, task_ids, seed, progress=progress)
     per_task = {f"task{k}": float(ro.success[task_ids == k].mean()) for k in tasks}
     result = {
-        "success": float(np.mean(list(per_task.values()))),
+        "success": round(float(np.mean(list(per_task.values()))), 6),  # 0.388, not 0.38799999999999996
         "tasks": per_task,
         "episodes_per_task": episodes,
         "seed": seed,
