@@ -134,10 +134,12 @@ def plot(curves: dict, path: Path, minutes: float) -> None:
     cols = min(3, len(keys))
     rows = -(-len(keys) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    names = list(dict.fromkeys(c[0] for k in keys for c in curves[k]))  # one colour per configuration everywhere
     for ax, (ds, agent) in zip(axes.flat, keys, strict=False):
         for name, mins, mean, std in curves[(ds, agent)]:
-            line, = ax.plot(mins, mean, marker="o", ms=3, label=name)
-            ax.fill_between(mins, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+            color = f"C{names.index(name)}"
+            ax.plot(mins, mean, marker="o", ms=3, label=name, color=color)
+            ax.fill_between(mins, mean - std, mean + std, color=color, alpha=0.2)
         pub = published(agent, ds)
         if pub:
             ax.axhspan(pub[0] - pub[1], pub[0] + pub[1], color="k", alpha=0.08)
@@ -155,6 +157,7 @@ def plot(curves: dict, path: Path, minutes: float) -> None:
     for ax in axes.flat:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, h)
+    handles = dict(sorted(handles.items(), key=lambda kv: names.index(kv[0]) if kv[0] in names else len(names)))
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
