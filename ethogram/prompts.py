@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ethogram.errors import EthogramError
+from ethogram.train import make_policy
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 FEATURES = ("diff", "next")
@@ -133,17 +134,16 @@ def goal_policy(agent, config, state, prompt: Goal, obs_dim: int, data=None) -> 
 
     if hasattr(agent, "goal_searcher"):  # the search agent: a stateful planner on numpy arrays, not jitted
         act = agent.goal_searcher(config, state)
+    elif prompt.plan:
+        if data is None:
+            raise EthogramError("planning needs the run's dataset (its states are the planner's bank).")
+        bank = _bank(data, prompt.plan_bank, seed=0)
+        bank_phi = jax.jit(lambda s, o: agent.phi(s, o, config))(state, jnp.asarray(bank))
+        k = min(prompt.plan_neighbours, len(bank))
+        act = make_policy(agent, config, state,
+                          lambda s, o, g: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
     else:
-        if prompt.plan:
-            if data is None:
-                raise EthogramError("planning needs the run's dataset (its states are the planner's bank).")
-            bank = _bank(data, prompt.plan_bank, seed=0)
-            bank_phi = jax.jit(lambda s, o: agent.phi(s, o, config))(state, jnp.asarray(bank))
-            k = min(prompt.plan_neighbours, len(bank))
-            jitted = jax.jit(lambda s, o, g: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
-        else:
-            jitted = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
-        act = lambda o, g: jitted(state, jnp.asarray(o), jnp.asarray(g))
+        act = make_policy(agent, config, state)
 
     def policy(obs, goals):
         g = goals if fixed is None else np.broadcast_to(fixed, np.shape(obs))

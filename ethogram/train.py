@@ -180,9 +180,10 @@ def make_train_chunk(agent: types.ModuleType, config, n_steps: int):
     return chunk
 
 
-def make_policy(agent: types.ModuleType, config, state):
-    act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
-    return lambda obs, goals: np.asarray(act(state, jnp.asarray(obs), jnp.asarray(goals)))
+def make_policy(agent: types.ModuleType, config, state, act=None):
+    """(obs, goals) -> actions as numpy, jitted; `act(state, obs, goals)` defaults to the agent's own act."""
+    jitted = jax.jit(act or (lambda s, o, g: agent.act(s, o, g, config)))
+    return lambda obs, goals: np.asarray(jitted(state, jnp.asarray(obs), jnp.asarray(goals)))
 
 
 def _append_csv(path: Path, row: dict) -> None:
