@@ -30,6 +30,16 @@ REPO = Path(__file__).resolve().parents[1]
 AGENTS = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql")
 DEFAULT_CONFIG = "2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json"
 COMMAND = "scripts/reproduce_budget.sh && .venv/bin/python scripts/budget_table.py"
+MAZES = ("medium", "large", "giant", "teleport")
+KINDS = ("navigate", "stitch")
+
+
+def dataset_order(name: str) -> tuple[int, int, str]:
+    """pointmaze-medium-navigate < -medium-stitch < -large-navigate < ... (unknown names last, alphabetically)."""
+    parts = name.split("-")
+    maze = MAZES.index(parts[1]) if len(parts) > 2 and parts[1] in MAZES else len(MAZES)
+    kind = KINDS.index(parts[2]) if len(parts) > 2 and parts[2] in KINDS else len(KINDS)
+    return maze, kind, name
 
 
 def parse_config(spec: str) -> tuple[str, Path, dict[str, float]]:
@@ -62,7 +72,7 @@ def main_table(name: str, runs_dir: Path, rates: dict[str, float], minutes: floa
     rows = [f"| dataset | agent | success at the last step within {minutes:g} min | steps (minutes on 2 cores) | "
             "seeds | published (1M steps, 3x512, 8 seeds) |", "|---|---|---|---|---|---|"]
     records = []
-    for ds_dir in sorted(runs_dir.glob("pointmaze-*")):
+    for ds_dir in sorted(runs_dir.glob("pointmaze-*"), key=lambda d: dataset_order(d.name)):
         ds = ds_dir.name
         for agent in AGENTS:
             runs = finished_runs(ds_dir, agent)
@@ -90,7 +100,8 @@ def compare(configs, minutes: float) -> tuple[list[str], list, dict]:
     rows = ["| dataset | agent | configuration | success at the last step within 30 min | its minutes | "
             "first minute within 1 published std | seeds | published |", "|---|---|---|---|---|---|---|---|"]
     records, curves = [], {}
-    datasets = sorted({d.name for _, runs_dir, _ in configs for d in runs_dir.glob("pointmaze-*")})
+    datasets = sorted({d.name for _, runs_dir, _ in configs for d in runs_dir.glob("pointmaze-*")},
+                      key=dataset_order)
     for ds in datasets:
         for agent in AGENTS:
             pub = published(agent, ds)
@@ -130,12 +141,15 @@ def plot(curves: dict, path: Path, minutes: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = sorted(curves, key=lambda k: (k[0], AGENTS.index(k[1])))
-    cols = min(3, len(keys))
-    rows = -(-len(keys) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    # One row per dataset, one column per agent (a run missing from the grid leaves its panel empty).
+    datasets = sorted({k[0] for k in curves}, key=dataset_order)
+    agents = [a for a in AGENTS if any(k[1] == a for k in curves)]
+    keys = sorted(curves, key=lambda k: (dataset_order(k[0]), AGENTS.index(k[1])))
+    fig, axes = plt.subplots(len(datasets), len(agents), figsize=(3.6 * len(agents), 3.0 * len(datasets)),
+                             squeeze=False)
     names = list(dict.fromkeys(c[0] for k in keys for c in curves[k]))  # one colour per configuration everywhere
-    for ax, (ds, agent) in zip(axes.flat, keys, strict=False):
+    for ds, agent in keys:
+        ax = axes[datasets.index(ds), agents.index(agent)]
         for name, mins, mean, std in curves[(ds, agent)]:
             color = f"C{names.index(name)}"
             ax.plot(mins, mean, marker="o", ms=3, label=name, color=color)
@@ -151,8 +165,9 @@ def plot(curves: dict, path: Path, minutes: float) -> None:
         ax.set_title(f"{agent.upper()}, {ds.removeprefix('pointmaze-')}", fontsize=10)
         ax.set_xlabel("training minutes on 2 CPU cores")
         ax.set_ylabel("success")
-    for ax in list(axes.flat)[len(keys):]:
-        ax.axis("off")
+    for ax in axes.flat:
+        if not ax.has_data():
+            ax.axis("off")
     handles = {}
     for ax in axes.flat:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):

@@ -113,6 +113,11 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
     assert rec["train_steps"] == 50 and rec["minutes_on_2_cores"] == pytest.approx(50 / 60, abs=0.01)  # 60 steps
     assert {r["configuration"] for r in json.loads(cfg_json.read_text())} == {"a", "b"}
     assert png.read_bytes().startswith(b"\x89PNG")
+    names = ["pointmaze-large-stitch", "pointmaze-medium-stitch", "my-maze", "pointmaze-large-navigate",
+             "pointmaze-medium-navigate"]
+    assert sorted(names, key=budget_table.dataset_order) == [
+        "pointmaze-medium-navigate", "pointmaze-medium-stitch", "pointmaze-large-navigate", "pointmaze-large-stitch",
+        "my-maze"]
 
     # The same output directory with another budget is refused, not mixed.
     (runs[1] / "eval.json").unlink()
