@@ -3,8 +3,9 @@
 # fastest? Beside scripts/reproduce_budget.sh's 2x256 / batch 512 / 40k runs, pointmaze-medium-navigate is run at
 # 2x64 / batch 256 for 40k steps (all six agents, eval every 10k) and for 200k steps (the four fast agents, eval
 # every 20k), 3 seeds; scripts/budget_table.py then puts the three side by side in training minutes on 2 cores
-# (rates: benchmarks/results/agents-{256x2-b512,64x2-b256}.json) and rewrites docs/results/budget*.json and
-# docs/results/budget_curves.png. Resumable: rerun it; finished runs are skipped.
+# (rates: benchmarks/results/agents-{256x2-b512,64x2-b256}.json), adds the finished runs to the committed ledger
+# docs/results/budget-runs.json and rewrites docs/results/budget*.json, docs/results/budget_curves.png and the
+# tables in docs/results.md. Resumable: rerun it; finished runs are skipped.
 # On the other datasets the 40k-step 2x64 runs can be skipped (SHORT_AGENTS=): a 200k-step run's evaluations at
 # 20k and 40k equal those of the 40k-step run of the same seed (training is deterministic in the steps).
 # Usage: scripts/budget_configs.sh   (env: JOBS=1 SEEDS=0,1,2 DATASET=pointmaze-medium-navigate
@@ -27,8 +28,4 @@ if [ -n "$LONG_AGENTS" ]; then
   $BIN/ethogram reproduce --agents "$LONG_AGENTS" --steps 200000 --eval-every 20000 "${common[@]}" \
     --out runs/budget-64x2-200k --json runs/budget-64x2-200k/results.json
 fi
-$BIN/python scripts/budget_table.py \
-  --config "2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json" \
-  --config "2x64/b256=runs/budget-64x2:benchmarks/results/agents-64x2-b256.json" \
-  --config "2x64/b256/200k=runs/budget-64x2-200k:benchmarks/results/agents-64x2-b256.json" \
-  --docs docs/results.md
+$BIN/python scripts/budget_table.py --docs docs/results.md

@@ -1,8 +1,8 @@
 """The 30-minute budget tables: runs of scripts/reproduce_budget.sh -> Markdown (stdout), JSON records and a plot.
 
 Training steps become wall-clock minutes through each agent's steps/s on both cores of an idle machine at the
-run's size (benchmarks/bench_agents.py at that width and batch). "Within 30 minutes" is each seed's evaluation at
-the largest evaluated step that fits in 30 minutes (the final one, or a periodic one from evals.csv); evaluation
+run's size (benchmarks/bench_agents.py at that width and batch). "Within 30 minutes" is the evaluation at the
+largest evaluated step that fits in 30 minutes (the final one, or a periodic one from evals.csv); evaluation
 time is not counted (one full evaluation takes 5-15 s).
 
 Several configurations (`--config NAME=RUNS_DIR:RATES_JSON`, repeatable; the first is the main table's) answer
@@ -10,8 +10,15 @@ Several configurations (`--config NAME=RUNS_DIR:RATES_JSON`, repeatable; the fir
 seeds at every evaluated step, its minutes, and the first minute at which the mean comes within one published
 standard deviation of the published mean.
 
-Usage: .venv/bin/python scripts/budget_table.py [--config ...] [--json docs/results/budget.json]
-           [--configs-json docs/results/budget-configs.json] [--plot docs/results/budget_curves.png]
+Run directories are git-ignored and do not outlive a session, so every finished run's evaluations go into a
+committed ledger (`--ledger`, docs/results/budget-runs.json: one entry per configuration, dataset, agent and
+seed) and the tables are built from the ledger, not from whatever runs happen to be on disk. A grid can so be
+finished over several sessions. The ledger's `aggregates` hold curves whose per-seed evaluations were not kept
+(runs made before the ledger existed); a key with per-seed entries ignores its aggregate.
+
+Usage: .venv/bin/python scripts/budget_table.py [--config ...] [--ledger docs/results/budget-runs.json]
+           [--json docs/results/budget.json] [--configs-json docs/results/budget-configs.json]
+           [--plot docs/results/budget_curves.png] [--docs docs/results.md]
 """
 
 from __future__ import annotations
@@ -19,16 +26,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ethogram.io import atomic_write_text
 from ethogram.report.published import published
 from ethogram.report.results import run_evaluations
 
 REPO = Path(__file__).resolve().parents[1]
 AGENTS = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql")
-DEFAULT_CONFIG = "2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json"
+DEFAULT_CONFIGS = ("2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json",  # scripts/reproduce_budget.sh
+                   "2x64/b256=runs/budget-64x2:benchmarks/results/agents-64x2-b256.json",  # scripts/budget_configs.sh
+                   "2x64/b256/200k=runs/budget-64x2-200k:benchmarks/results/agents-64x2-b256.json")
+DEFAULT_LEDGER = REPO / "docs" / "results" / "budget-runs.json"
 COMMAND = "scripts/reproduce_budget.sh && .venv/bin/python scripts/budget_table.py"
 MAZES = ("medium", "large", "giant", "teleport")
 KINDS = ("navigate", "stitch")
@@ -52,87 +64,146 @@ def parse_config(spec: str) -> tuple[str, Path, dict[str, float]]:
     return name, REPO / runs, {r["agent"]: r["ethogram"]["float32"]["steps_per_s"] for r in bench}
 
 
-def finished_runs(ds_dir: Path, agent: str) -> list[Path]:
-    return sorted(r for r in ds_dir.glob(f"{agent}-s*") if r.is_dir() and (r / "eval.json").exists())
+# ------------------------------------------------------------------------------------------------ the ledger
+
+def load_ledger(path: Path) -> dict:
+    if not path.exists():
+        return {"runs": [], "aggregates": []}
+    ledger = json.loads(path.read_text())
+    if not isinstance(ledger, dict) or not isinstance(ledger.get("runs"), list):
+        sys.exit(f"error: {path} is not a budget ledger (a JSON object with a 'runs' list); "
+                 "move it away to start a new one")
+    ledger.setdefault("aggregates", [])
+    return ledger
 
 
-def curve(evs: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarray]:
-    """Steps evaluated in every seed, and the success per seed there: (steps, success[seed, step])."""
-    steps = sorted(set.intersection(*(set(e) for e in evs)))
-    return np.array(steps), np.array([[e[s] for s in steps] for e in evs])
+def run_entry(configuration: str, run: Path) -> dict:
+    """One finished run as a ledger entry: its success at every evaluated step and its final per-task success."""
+    cfg = json.loads((run / "config.json").read_text())
+    final = json.loads((run / "eval.json").read_text())
+    return {"configuration": configuration, "dataset": run.parent.name, "agent": cfg["agent"],
+            "seed": cfg["train_config"]["seed"], "train_steps": cfg["train_config"]["steps"],
+            "success": {str(s): v for s, v in sorted(run_evaluations(run).items())},
+            "final_tasks": final.get("tasks"), "config": cfg["agent_config"]}
 
 
-def within_budget(evs: list[dict[int, float]], rate: float, minutes: float) -> tuple[np.ndarray, int]:
-    """Each seed's success at its largest evaluated step within the budget, and the smallest such step."""
-    steps = [max([s for s in e if s <= minutes * 60 * rate] or [min(e)]) for e in evs]
-    return np.array([e[s] for e, s in zip(evs, steps, strict=True)]), min(steps)
+def update_ledger(ledger: dict, configs) -> int:
+    """Add (or replace) an entry for every finished run under each configuration's runs dir; returns how many."""
+    index = {(e["configuration"], e["dataset"], e["agent"], e["seed"]): i for i, e in enumerate(ledger["runs"])}
+    n = 0
+    for name, runs_dir, _ in configs:
+        for run in sorted(runs_dir.glob("*/*-s*")):
+            if run.is_dir() and (run / "eval.json").exists() and (run / "config.json").exists():
+                entry = run_entry(name, run)
+                key = (name, entry["dataset"], entry["agent"], entry["seed"])
+                if key in index:
+                    ledger["runs"][index[key]] = entry
+                else:
+                    index[key] = len(ledger["runs"])
+                    ledger["runs"].append(entry)
+                n += 1
+    ledger["runs"].sort(key=lambda e: (e["configuration"], dataset_order(e["dataset"]), e["agent"], e["seed"]))
+    return n
 
 
-def main_table(name: str, runs_dir: Path, rates: dict[str, float], minutes: float) -> tuple[list[str], list]:
+@dataclass(frozen=True)
+class Curve:
+    """Success over seeds at the training steps every seed was evaluated at."""
+
+    steps: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    seeds: list[int]
+    config: dict
+
+    def within(self, rate: float, minutes: float) -> int:
+        """Index of the largest evaluated step that fits in the budget (the first one if none does)."""
+        fits = np.nonzero(self.steps <= minutes * 60 * rate)[0]
+        return int(fits[-1]) if len(fits) else 0
+
+
+def curves_of(ledger: dict) -> dict[tuple[str, str, str], Curve]:
+    """(configuration, dataset, agent) -> its curve, from the per-seed entries, else from an aggregate."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for e in ledger["runs"]:
+        groups.setdefault((e["configuration"], e["dataset"], e["agent"]), []).append(e)
+    curves = {}
+    for key, entries in groups.items():
+        steps = sorted(set.intersection(*({int(s) for s in e["success"]} for e in entries)))
+        success = np.array([[e["success"][str(s)] for s in steps] for e in entries])
+        curves[key] = Curve(np.array(steps), success.mean(axis=0), success.std(axis=0),
+                            [e["seed"] for e in entries], entries[0]["config"])
+    for a in ledger["aggregates"]:
+        key = (a["configuration"], a["dataset"], a["agent"])
+        if key not in curves:
+            curves[key] = Curve(np.array(a["steps"]), np.array(a["success_mean"]), np.array(a["success_std"]),
+                                list(a["seeds"]), a["config"])
+    return curves
+
+
+# ------------------------------------------------------------------------------------------------ tables
+
+def _pub(pub) -> str:
+    return f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a"
+
+
+def keys_of(curves: dict, name: str) -> list[tuple[str, str]]:
+    """(dataset, agent) pairs a configuration has, in table order."""
+    return sorted({(d, a) for c, d, a in curves if c == name},
+                  key=lambda k: (dataset_order(k[0]), AGENTS.index(k[1]) if k[1] in AGENTS else len(AGENTS)))
+
+
+def main_table(name: str, rates: dict[str, float], curves: dict, minutes: float) -> tuple[list[str], list]:
     rows = [f"| dataset | agent | success at the last step within {minutes:g} min | steps (minutes on 2 cores) | "
             "seeds | published (1M steps, 3x512, 8 seeds) |", "|---|---|---|---|---|---|"]
     records = []
-    for ds_dir in sorted(runs_dir.glob("pointmaze-*"), key=lambda d: dataset_order(d.name)):
-        ds = ds_dir.name
-        for agent in AGENTS:
-            runs = finished_runs(ds_dir, agent)
-            if not runs:
-                continue
-            s, step = within_budget([run_evaluations(r) for r in runs], rates[agent], minutes)
-            cfg = json.loads((runs[0] / "config.json").read_text())
-            pub = published(agent, ds)
-            mins = step / rates[agent] / 60
-            rows.append(f"| {ds} | {agent} | {s.mean():.2f} ± {s.std():.2f} | {step} ({mins:.1f} min) | "
-                        f"{len(runs)} | " + (f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a") + " |")
-            records.append({"agent": agent, "dataset": ds, "metric": "success", "configuration": name,
-                            "mean": round(float(s.mean()), 4), "std": round(float(s.std()), 4),
-                            "seeds": [json.loads((r / "config.json").read_text())["train_config"]["seed"]
-                                      for r in runs],
-                            "train_steps": step, "minutes_on_2_cores": round(mins, 2),
-                            "steps_per_s_2_cores": rates[agent], "budget_minutes": minutes,
-                            "config": cfg["agent_config"], "published": list(pub) if pub else None,
-                            "command": COMMAND})
+    for ds, agent in keys_of(curves, name):
+        c = curves[(name, ds, agent)]
+        i = c.within(rates[agent], minutes)
+        step, mins, pub = int(c.steps[i]), c.steps[i] / rates[agent] / 60, published(agent, ds)
+        rows.append(f"| {ds} | {agent} | {c.mean[i]:.2f} ± {c.std[i]:.2f} | {step} ({mins:.1f} min) | "
+                    f"{len(c.seeds)} | {_pub(pub)} |")
+        records.append({"agent": agent, "dataset": ds, "metric": "success", "configuration": name,
+                        "mean": round(float(c.mean[i]), 4), "std": round(float(c.std[i]), 4), "seeds": c.seeds,
+                        "train_steps": step, "minutes_on_2_cores": round(float(mins), 2),
+                        "steps_per_s_2_cores": rates[agent], "budget_minutes": minutes, "config": c.config,
+                        "published": list(pub) if pub else None, "command": COMMAND})
     return rows, records
 
 
-def compare(configs, minutes: float) -> tuple[list[str], list, dict]:
+def compare(configs, curves: dict, minutes: float) -> tuple[list[str], list, dict]:
     """One row per dataset, agent and configuration; curves for the plot."""
-    rows = ["| dataset | agent | configuration | success at the last step within 30 min | its minutes | "
+    rows = [f"| dataset | agent | configuration | success at the last step within {minutes:g} min | its minutes | "
             "first minute within 1 published std | seeds | published |", "|---|---|---|---|---|---|---|---|"]
-    records, curves = [], {}
-    datasets = sorted({d.name for _, runs_dir, _ in configs for d in runs_dir.glob("pointmaze-*")},
-                      key=dataset_order)
-    for ds in datasets:
-        for agent in AGENTS:
-            pub = published(agent, ds)
-            for name, runs_dir, rates in configs:
-                runs = finished_runs(runs_dir / ds, agent)
-                if not runs:
-                    continue
-                evs = [run_evaluations(r) for r in runs]
-                steps, success = curve(evs)
-                mins = steps / rates[agent] / 60
-                mean = success.mean(axis=0)
-                curves.setdefault((ds, agent), []).append((name, mins, mean, success.std(axis=0)))
-                s, step = within_budget(evs, rates[agent], minutes)
-                reach = None
-                if pub:
-                    hit = np.nonzero(mean >= pub[0] - pub[1])[0]
-                    reach = float(mins[hit[0]]) if len(hit) else None
-                rows.append(f"| {ds} | {agent} | {name} | {s.mean():.2f} ± {s.std():.2f} | "
-                            f"{step / rates[agent] / 60:.1f} | " + (f"{reach:.1f}" if reach is not None else
-                                                                    f"not by {mins[-1]:.1f}") +
-                            f" | {len(runs)} | " + (f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a") + " |")
-                records.append({"agent": agent, "dataset": ds, "configuration": name,
-                                "steps": steps.tolist(), "minutes_on_2_cores": np.round(mins, 2).tolist(),
-                                "success_mean": np.round(mean, 4).tolist(),
-                                "success_std": np.round(success.std(axis=0), 4).tolist(), "seeds": len(runs),
-                                "within_budget_mean": round(float(s.mean()), 4),
-                                "within_budget_std": round(float(s.std()), 4),
-                                "first_minute_within_published_std": reach,
-                                "published": list(pub) if pub else None,
-                                "config": json.loads((runs[0] / "config.json").read_text())["agent_config"]})
-    return rows, records, curves
+    records, plotted = [], {}
+    names = [name for name, _, _ in configs]
+    pairs = sorted({k for name in names for k in keys_of(curves, name)},
+                   key=lambda k: (dataset_order(k[0]), AGENTS.index(k[1]) if k[1] in AGENTS else len(AGENTS)))
+    for ds, agent in pairs:
+        pub = published(agent, ds)
+        for name, _, rates in configs:
+            c = curves.get((name, ds, agent))
+            if c is None:
+                continue
+            mins = c.steps / rates[agent] / 60
+            plotted.setdefault((ds, agent), []).append((name, mins, c.mean, c.std))
+            i = c.within(rates[agent], minutes)
+            reach = None
+            if pub:
+                hit = np.nonzero(c.mean >= pub[0] - pub[1])[0]
+                reach = float(mins[hit[0]]) if len(hit) else None
+            rows.append(f"| {ds} | {agent} | {name} | {c.mean[i]:.2f} ± {c.std[i]:.2f} | {mins[i]:.1f} | "
+                        + (f"{reach:.1f}" if reach is not None else f"not by {mins[i]:.1f}")
+                        + f" | {len(c.seeds)} | {_pub(pub)} |")
+            records.append({"agent": agent, "dataset": ds, "configuration": name, "steps": c.steps.tolist(),
+                            "minutes_on_2_cores": np.round(mins, 2).tolist(),
+                            "success_mean": np.round(c.mean, 4).tolist(),
+                            "success_std": np.round(c.std, 4).tolist(), "seeds": len(c.seeds),
+                            "within_budget_mean": round(float(c.mean[i]), 4),
+                            "within_budget_std": round(float(c.std[i]), 4),
+                            "first_minute_within_published_std": reach,
+                            "published": list(pub) if pub else None, "config": c.config})
+    return rows, records, plotted
 
 
 def plot(curves: dict, path: Path, minutes: float) -> None:
@@ -192,28 +263,39 @@ def put_in_docs(doc: Path, name: str, table: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", action="append", help=f"NAME=RUNS_DIR:RATES_JSON (default {DEFAULT_CONFIG})")
+    p.add_argument("--config", action="append",
+                   help="NAME=RUNS_DIR:RATES_JSON, repeatable (default: " + ", ".join(DEFAULT_CONFIGS) + ")")
+    p.add_argument("--ledger", default=str(DEFAULT_LEDGER),
+                   help="the committed per-run evaluations the tables are built from; finished runs are added")
     p.add_argument("--json", default=str(REPO / "docs" / "results" / "budget.json"))
     p.add_argument("--configs-json", default=str(REPO / "docs" / "results" / "budget-configs.json"))
     p.add_argument("--plot", default=str(REPO / "docs" / "results" / "budget_curves.png"))
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--docs", help="also write the tables into this Markdown file's budget-table blocks")
     a = p.parse_args(argv)
-    configs = [parse_config(c) for c in (a.config or [DEFAULT_CONFIG])]
-    rows, records = main_table(*configs[0], a.minutes)
+    configs = [parse_config(c) for c in (a.config or DEFAULT_CONFIGS)]
+    ledger_path = Path(a.ledger)
+    ledger = load_ledger(ledger_path)
+    added = update_ledger(ledger, configs)
+    ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(ledger_path, json.dumps(ledger, indent=1) + "\n")
+    print(f"{ledger_path}: {added} finished runs on disk, {len(ledger['runs'])} in the ledger", file=sys.stderr)
+    curves = curves_of(ledger)
+    name, _, rates = configs[0]
+    rows, records = main_table(name, rates, curves, a.minutes)
     print("\n".join(rows))
     if a.docs:
         put_in_docs(Path(a.docs), "main", "\n".join(rows))
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.json).write_text(json.dumps(records, indent=2) + "\n")
+    atomic_write_text(Path(a.json), json.dumps(records, indent=2) + "\n")
     print(f"wrote {a.json} ({len(records)} records)", file=sys.stderr)
     if len(configs) > 1:
-        rows, records, curves = compare(configs, a.minutes)
+        rows, records, plotted = compare(configs, curves, a.minutes)
         print("\n" + "\n".join(rows))
         if a.docs:
             put_in_docs(Path(a.docs), "configs", "\n".join(rows))
-        Path(a.configs_json).write_text(json.dumps(records, indent=2) + "\n")
-        plot(curves, Path(a.plot), a.minutes)
+        atomic_write_text(Path(a.configs_json), json.dumps(records, indent=2) + "\n")
+        plot(plotted, Path(a.plot), a.minutes)
         print(f"wrote {a.configs_json} ({len(records)} records) and {a.plot}", file=sys.stderr)
     return 0
 

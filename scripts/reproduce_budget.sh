@@ -33,7 +33,6 @@ for d in $DATASETS; do
     --json "$OUT/results-$d.json"
 done
 
-runs=$(ls -d "$OUT"/pointmaze-*/*-s* | grep -v '\.log$')
-$BIN/ethogram summarize $runs --json "docs/results/budget.json" \
-  --command "scripts/reproduce_budget.sh  # STEPS=$STEPS NETS=$NETS BATCH=$BATCH SEEDS=$SEEDS" \
-  | tee "$OUT/results.md"
+# Every finished run goes into the committed ledger (docs/results/budget-runs.json; run directories do not outlive
+# a session), and the tables, records and plot are rebuilt from it.
+$BIN/python scripts/budget_table.py --docs docs/results.md

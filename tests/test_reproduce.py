@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_nets_and_overrides_apply_to_the_fields_each_agent_has():
         validate_grid(Grid(("nope",), ("pointmaze-medium-navigate",)))
 
 
-def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
+def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     out, data = tmp_path / "runs", tmp_path / "data"
     argv = ["reproduce", "--agents", "gcbc", "--datasets", "pointmaze-medium-navigate", "--seeds", "0,1",
             *TINY, "--out", str(out), "--data-dir", str(data), "--json", str(tmp_path / "records.json")]
@@ -95,6 +96,7 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("budget_table", Path(__file__).parents[1] / "scripts" /
                                                   "budget_table.py")
     budget_table = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "budget_table", budget_table)  # its dataclass looks itself up there
     spec.loader.exec_module(budget_table)
     rates = tmp_path / "rates.json"
     rates.write_text(json.dumps({"results": [{"agent": "gcbc", "ethogram": {"float32": {"steps_per_s": 1.0}}}]}))
@@ -103,9 +105,10 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
     doc = tmp_path / "results.md"
     doc.write_text("intro\n<!-- budget-table:main -->\nold\n<!-- /budget-table:main -->\nmiddle\n"
                    "<!-- budget-table:configs -->\n<!-- /budget-table:configs -->\nend\n")
-    assert budget_table.main([*(x for c in configs for x in ("--config", c)), "--json", str(main_json),
-                              "--configs-json", str(cfg_json), "--plot", str(png), "--minutes", "1",
-                              "--docs", str(doc)]) == 0
+    ledger = tmp_path / "ledger.json"
+    table_args = ["--json", str(main_json), "--configs-json", str(cfg_json), "--plot", str(png), "--minutes", "1",
+                  "--ledger", str(ledger), "--docs", str(doc)]
+    assert budget_table.main([*(x for c in configs for x in ("--config", c)), *table_args]) == 0
     text = doc.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
     assert "| pointmaze-medium-navigate | gcbc | b |" in text.split("middle")[1]
@@ -113,6 +116,24 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys):
     assert rec["train_steps"] == 50 and rec["minutes_on_2_cores"] == pytest.approx(50 / 60, abs=0.01)  # 60 steps
     assert {r["configuration"] for r in json.loads(cfg_json.read_text())} == {"a", "b"}
     assert png.read_bytes().startswith(b"\x89PNG")
+    # Every finished run is in the committed ledger, so the tables outlive the (git-ignored) run directories;
+    # an aggregate (a curve without per-seed entries) fills a key only the per-seed entries do not.
+    entries = json.loads(ledger.read_text())["runs"]
+    assert sorted((e["configuration"], e["seed"]) for e in entries) == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    assert all(set(e["success"]) == {"50", "100"} and e["dataset"] == "pointmaze-medium-navigate" for e in entries)
+    tables = doc.read_text()
+    data = json.loads(ledger.read_text())
+    data["aggregates"] = [{"configuration": c, "dataset": ds, "agent": "gcbc", "seeds": [0, 1, 2], "steps": [50, 100],
+                           "success_mean": [0.5, 0.25], "success_std": [0.1, 0.05], "config": {}}
+                          for c, ds in (("a", "pointmaze-medium-navigate"), ("a", "pointmaze-large-stitch"))]
+    ledger.write_text(json.dumps(data))
+    empty = tmp_path / "moved-away"
+    assert budget_table.main([*(x for n in ("a", "b") for x in ("--config", f"{n}={empty}:{rates}")),
+                              *table_args]) == 0
+    text = doc.read_text()
+    assert "| pointmaze-large-stitch | gcbc | 0.50 ± 0.10 | 50 (0.8 min) | 3 |" in text  # from the aggregate
+    for line in tables.splitlines():  # the per-seed rows are unchanged without their run directories
+        assert line in text
     names = ["pointmaze-large-stitch", "pointmaze-medium-stitch", "my-maze", "pointmaze-large-navigate",
              "pointmaze-medium-navigate"]
     assert sorted(names, key=budget_table.dataset_order) == [
