@@ -40,6 +40,8 @@ AGENTS = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql")
 DEFAULT_CONFIGS = ("2x256/b512=runs/budget:benchmarks/results/agents-256x2-b512.json",  # scripts/reproduce_budget.sh
                    "2x64/b256=runs/budget-64x2:benchmarks/results/agents-64x2-b256.json",  # scripts/budget_configs.sh
                    "2x64/b256/200k=runs/budget-64x2-200k:benchmarks/results/agents-64x2-b256.json")
+# The same budget on a slower 2-core machine (AMD EPYC Zen 3, AVX2 only; the rates above: Zen 4 with AVX-512).
+DEFAULT_MACHINES = ("an AVX2 machine=benchmarks/results/agents-256x2-b512-avx2.json",)
 DEFAULT_LEDGER = REPO / "docs" / "results" / "budget-runs.json"
 COMMAND = "scripts/reproduce_budget.sh && .venv/bin/python scripts/budget_table.py"
 MAZES = ("medium", "large", "giant", "teleport")
@@ -54,14 +56,27 @@ def dataset_order(name: str) -> tuple[int, int, str]:
     return maze, kind, name
 
 
+def read_rates(path: str) -> dict[str, float]:
+    """A benchmarks/bench_agents.py JSON -> float32 steps/s per agent."""
+    bench = json.loads((REPO / path).read_text())["results"]
+    return {r["agent"]: r["ethogram"]["float32"]["steps_per_s"] for r in bench}
+
+
 def parse_config(spec: str) -> tuple[str, Path, dict[str, float]]:
     """'NAME=RUNS_DIR:RATES_JSON' -> (name, runs dir, float32 steps/s per agent)."""
     name, _, rest = spec.partition("=")
     runs, _, rates = rest.rpartition(":")
     if not (name and runs and rates):
         sys.exit(f"error: --config '{spec}' is not NAME=RUNS_DIR:RATES_JSON")
-    bench = json.loads((REPO / rates).read_text())["results"]
-    return name, REPO / runs, {r["agent"]: r["ethogram"]["float32"]["steps_per_s"] for r in bench}
+    return name, REPO / runs, read_rates(rates)
+
+
+def parse_rates(spec: str) -> tuple[str, dict[str, float]]:
+    """'LABEL=RATES_JSON' -> (label, float32 steps/s per agent)."""
+    label, _, rates = spec.partition("=")
+    if not (label and rates):
+        sys.exit(f"error: --machine '{spec}' is not LABEL=RATES_JSON")
+    return label, read_rates(rates)
 
 
 # ------------------------------------------------------------------------------------------------ the ledger
@@ -147,27 +162,42 @@ def _pub(pub) -> str:
     return f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a"
 
 
+def _steps(n: int) -> str:
+    return f"{n // 1000}k" if n and n % 1000 == 0 else str(n)
+
+
 def keys_of(curves: dict, name: str) -> list[tuple[str, str]]:
     """(dataset, agent) pairs a configuration has, in table order."""
     return sorted({(d, a) for c, d, a in curves if c == name},
                   key=lambda k: (dataset_order(k[0]), AGENTS.index(k[1]) if k[1] in AGENTS else len(AGENTS)))
 
 
-def main_table(name: str, rates: dict[str, float], curves: dict, minutes: float) -> tuple[list[str], list]:
+def main_table(name: str, rates: dict[str, float], curves: dict, minutes: float,
+               machines: tuple[tuple[str, dict[str, float]], ...] = ()) -> tuple[list[str], list]:
+    """The first configuration's table; `machines` (label, rates) add the same budget on other machines."""
     rows = [f"| dataset | agent | success at the last step within {minutes:g} min | steps (minutes on 2 cores) | "
-            "seeds | published (1M steps, 3x512, 8 seeds) |", "|---|---|---|---|---|---|"]
+            + "".join(f"within {minutes:g} min on {label} (steps) | " for label, _ in machines)
+            + "seeds | published (1M steps, 3x512, 8 seeds) |",
+            "|---|---|---|---|" + "---|" * len(machines) + "---|---|"]
     records = []
     for ds, agent in keys_of(curves, name):
         c = curves[(name, ds, agent)]
         i = c.within(rates[agent], minutes)
         step, mins, pub = int(c.steps[i]), c.steps[i] / rates[agent] / 60, published(agent, ds)
+        others = []
+        for label, r in machines:
+            j = c.within(r[agent], minutes)
+            others.append({"machine": label, "steps_per_s_2_cores": r[agent], "train_steps": int(c.steps[j]),
+                           "minutes_on_2_cores": round(float(c.steps[j] / r[agent] / 60), 2),
+                           "mean": round(float(c.mean[j]), 4), "std": round(float(c.std[j]), 4)})
         rows.append(f"| {ds} | {agent} | {c.mean[i]:.2f} ± {c.std[i]:.2f} | {step} ({mins:.1f} min) | "
-                    f"{len(c.seeds)} | {_pub(pub)} |")
+                    + "".join(f"{o['mean']:.2f} ± {o['std']:.2f} ({_steps(o['train_steps'])}) | " for o in others)
+                    + f"{len(c.seeds)} | {_pub(pub)} |")
         records.append({"agent": agent, "dataset": ds, "metric": "success", "configuration": name,
                         "mean": round(float(c.mean[i]), 4), "std": round(float(c.std[i]), 4), "seeds": c.seeds,
                         "train_steps": step, "minutes_on_2_cores": round(float(mins), 2),
                         "steps_per_s_2_cores": rates[agent], "budget_minutes": minutes, "config": c.config,
-                        "published": list(pub) if pub else None, "command": COMMAND})
+                        "published": list(pub) if pub else None, "other_machines": others, "command": COMMAND})
     return rows, records
 
 
@@ -270,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=str(REPO / "docs" / "results" / "budget.json"))
     p.add_argument("--configs-json", default=str(REPO / "docs" / "results" / "budget-configs.json"))
     p.add_argument("--plot", default=str(REPO / "docs" / "results" / "budget_curves.png"))
+    p.add_argument("--machine", action="append",
+                   help="LABEL=RATES_JSON, repeatable: the main table's budget on another machine, as a column "
+                        "(default: " + ", ".join(DEFAULT_MACHINES) + ")")
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--docs", help="also write the tables into this Markdown file's budget-table blocks")
     a = p.parse_args(argv)
@@ -282,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{ledger_path}: {added} finished runs on disk, {len(ledger['runs'])} in the ledger", file=sys.stderr)
     curves = curves_of(ledger)
     name, _, rates = configs[0]
-    rows, records = main_table(name, rates, curves, a.minutes)
+    machines = tuple(parse_rates(m) for m in (a.machine if a.machine is not None else DEFAULT_MACHINES))
+    rows, records = main_table(name, rates, curves, a.minutes, machines)
     print("\n".join(rows))
     if a.docs:
         put_in_docs(Path(a.docs), "main", "\n".join(rows))

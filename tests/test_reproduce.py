@@ -100,24 +100,30 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     spec.loader.exec_module(budget_table)
     rates = tmp_path / "rates.json"
     rates.write_text(json.dumps({"results": [{"agent": "gcbc", "ethogram": {"float32": {"steps_per_s": 1.0}}}]}))
+    slow = tmp_path / "slow.json"  # another machine: 0.5 steps/s, so only the step-50 evaluation fits in 2 minutes
+    slow.write_text(json.dumps({"results": [{"agent": "gcbc", "ethogram": {"float32": {"steps_per_s": 0.5}}}]}))
     configs = [f"{name}={out}:{rates}" for name in ("a", "b")]
     main_json, cfg_json, png = tmp_path / "budget.json", tmp_path / "configs.json", tmp_path / "curves.png"
     doc = tmp_path / "results.md"
     doc.write_text("intro\n<!-- budget-table:main -->\nold\n<!-- /budget-table:main -->\nmiddle\n"
                    "<!-- budget-table:configs -->\n<!-- /budget-table:configs -->\nend\n")
     ledger = tmp_path / "ledger.json"
-    table_args = ["--json", str(main_json), "--configs-json", str(cfg_json), "--plot", str(png), "--minutes", "1",
-                  "--ledger", str(ledger), "--docs", str(doc)]
+    table_args = ["--json", str(main_json), "--configs-json", str(cfg_json), "--plot", str(png), "--minutes", "2",
+                  "--ledger", str(ledger), "--docs", str(doc), "--machine", f"slow={slow}"]
     assert budget_table.main([*(x for c in configs for x in ("--config", c)), *table_args]) == 0
     text = doc.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
     assert "| pointmaze-medium-navigate | gcbc | b |" in text.split("middle")[1]
     (rec,) = json.loads(main_json.read_text())
-    assert rec["train_steps"] == 50 and rec["minutes_on_2_cores"] == pytest.approx(50 / 60, abs=0.01)  # 60 steps
+    assert rec["train_steps"] == 100 and rec["minutes_on_2_cores"] == pytest.approx(100 / 60, abs=0.01)
+    (other,) = rec["other_machines"]
+    assert other["machine"] == "slow" and other["train_steps"] == 50 and other["minutes_on_2_cores"] == 1.67
+    assert f"| {other['mean']:.2f} ± {other['std']:.2f} (50) |" in doc.read_text()
     assert {r["configuration"] for r in json.loads(cfg_json.read_text())} == {"a", "b"}
     assert png.read_bytes().startswith(b"\x89PNG")
     # Every finished run is in the committed ledger, so the tables outlive the (git-ignored) run directories;
-    # an aggregate (a curve without per-seed entries) fills a key only the per-seed entries do not.
+    # an aggregate (a curve without per-seed entries) fills a key only the per-seed entries do not (the
+    # large-stitch row below).
     entries = json.loads(ledger.read_text())["runs"]
     assert sorted((e["configuration"], e["seed"]) for e in entries) == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
     assert all(set(e["success"]) == {"50", "100"} and e["dataset"] == "pointmaze-medium-navigate" for e in entries)
@@ -131,7 +137,7 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     assert budget_table.main([*(x for n in ("a", "b") for x in ("--config", f"{n}={empty}:{rates}")),
                               *table_args]) == 0
     text = doc.read_text()
-    assert "| pointmaze-large-stitch | gcbc | 0.50 ± 0.10 | 50 (0.8 min) | 3 |" in text  # from the aggregate
+    assert "| pointmaze-large-stitch | gcbc | 0.25 ± 0.05 | 100 (1.7 min) | 0.50 ± 0.10 (50) | 3 |" in text
     for line in tables.splitlines():  # the per-seed rows are unchanged without their run directories
         assert line in text
     names = ["pointmaze-large-stitch", "pointmaze-medium-stitch", "my-maze", "pointmaze-large-navigate",
