@@ -17,15 +17,12 @@ SEEDS=${SEEDS:-0,1,2}
 DATASET=${DATASET:-pointmaze-medium-navigate}
 SHORT_AGENTS=${SHORT_AGENTS-gcivl,gciql,hiql,gcbc,crl,qrl}
 LONG_AGENTS=${LONG_AGENTS-gcivl,gciql,hiql,gcbc}
-BIN=.venv/bin
-common=(--datasets "$DATASET" --seeds "$SEEDS" --nets 64x2 --batch 256 --eval-episodes 50 --jobs "$JOBS"
-        --data-dir data)
+# Both through scripts/reproduce_budget.sh (cells already in the ledger are skipped; each ends with the tables).
 if [ -n "$SHORT_AGENTS" ]; then
-  $BIN/ethogram reproduce --agents "$SHORT_AGENTS" --steps 40000 --eval-every 10000 "${common[@]}" \
-    --out runs/budget-64x2 --json runs/budget-64x2/results.json
+  NETS=64x2 BATCH=256 STEPS=40000 EVAL_EVERY=10000 OUT=runs/budget-64x2 CONFIG=2x64/b256 AGENTS="$SHORT_AGENTS" \
+    DATASETS="$DATASET" SEEDS="$SEEDS" JOBS="$JOBS" scripts/reproduce_budget.sh
 fi
 if [ -n "$LONG_AGENTS" ]; then
-  $BIN/ethogram reproduce --agents "$LONG_AGENTS" --steps 200000 --eval-every 20000 "${common[@]}" \
-    --out runs/budget-64x2-200k --json runs/budget-64x2-200k/results.json
+  NETS=64x2 BATCH=256 STEPS=200000 EVAL_EVERY=20000 OUT=runs/budget-64x2-200k CONFIG=2x64/b256/200k \
+    AGENTS="$LONG_AGENTS" DATASETS="$DATASET" SEEDS="$SEEDS" JOBS="$JOBS" scripts/reproduce_budget.sh
 fi
-$BIN/python scripts/budget_table.py --docs docs/results.md

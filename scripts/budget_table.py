@@ -121,6 +121,16 @@ def update_ledger(ledger: dict, configs) -> int:
     return n
 
 
+def missing(ledger: dict, configuration: str, dataset: str, agent: str, seeds: list[int]) -> list[int]:
+    """The seeds of a grid cell that the ledger lacks. As in `curves_of`, per-seed entries outrank an aggregate,
+    which stands for the whole cell only where the cell has none."""
+    key = (configuration, dataset, agent)
+    done = {e["seed"] for e in ledger["runs"] if (e["configuration"], e["dataset"], e["agent"]) == key}
+    if not done and any((a["configuration"], a["dataset"], a["agent"]) == key for a in ledger["aggregates"]):
+        return []
+    return [s for s in seeds if s not in done]
+
+
 @dataclass(frozen=True)
 class Curve:
     """Success over seeds at the training steps every seed was evaluated at."""
@@ -305,11 +315,26 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: " + ", ".join(DEFAULT_MACHINES) + ")")
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--docs", help="also write the tables into this Markdown file's budget-table blocks")
+    p.add_argument("--todo", metavar="NAME:DATASETS:AGENTS:SEEDS",
+                   help="print 'DATASET AGENT SEEDS' for each grid cell of configuration NAME with seeds that "
+                        "neither the ledger nor a finished run on disk has, and write nothing (the grid scripts "
+                        "run only those)")
     a = p.parse_args(argv)
     configs = [parse_config(c) for c in (a.config or DEFAULT_CONFIGS)]
     ledger_path = Path(a.ledger)
     ledger = load_ledger(ledger_path)
     added = update_ledger(ledger, configs)
+    if a.todo:
+        name, datasets, agents, seeds = (a.todo.split(":") + ["", "", ""])[:4]
+        if not (name and datasets and agents and seeds):
+            sys.exit(f"error: --todo '{a.todo}' is not NAME:DATASETS:AGENTS:SEEDS "
+                     "(e.g. 2x256/b512:pointmaze-medium-stitch:gcivl,qrl:0,1,2)")
+        for ds in datasets.replace(",", " ").split():
+            for agent in agents.split(","):
+                todo = missing(ledger, name, ds, agent, [int(x) for x in seeds.split(",")])
+                if todo:
+                    print(ds, agent, ",".join(map(str, todo)))
+        return 0
     ledger_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(ledger_path, json.dumps(ledger, indent=1) + "\n")
     print(f"{ledger_path}: {added} finished runs on disk, {len(ledger['runs'])} in the ledger", file=sys.stderr)

@@ -9,8 +9,9 @@
 # on both cores of an idle machine, which turns steps into wall-clock minutes (docs/results.md, budget section).
 # Training is deterministic in the steps, so the runs themselves may share the machine with anything.
 #
-# Order: one dataset at a time (all agents and seeds), so an interrupted grid still gives whole tables.
-# Resumable: rerun the script; finished runs are skipped, interrupted ones continue from their last checkpoint.
+# Order: one dataset at a time, agent by agent. Resumable: rerun the script; cells in the ledger and finished runs
+# are skipped, interrupted ones continue from their last checkpoint (within a session: run directories are
+# git-ignored, so commit docs/results/budget-runs.json before a session ends).
 # Usage: scripts/reproduce_budget.sh   (env: STEPS=40000 NETS=256x2 BATCH=512 SEEDS=0,1,2 JOBS=1 DATASETS=...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,12 +24,17 @@ EVAL_EVERY=${EVAL_EVERY:-10000}
 AGENTS=${AGENTS:-gcbc,gcivl,gciql,qrl,crl,hiql}
 DATASETS=${DATASETS:-pointmaze-medium-navigate pointmaze-large-navigate pointmaze-medium-stitch pointmaze-large-stitch}
 OUT=${OUT:-runs/budget}
+CONFIG=${CONFIG:-2x256/b512}  # the ledger's name for runs in $OUT (scripts/budget_table.py DEFAULT_CONFIGS)
 BIN=.venv/bin
 mkdir -p "$OUT" docs/results
 
-for d in $DATASETS; do
-  echo "== $d: $AGENTS, seeds $SEEDS, $STEPS steps, $NETS nets, batch $BATCH"
-  $BIN/ethogram reproduce --agents "$AGENTS" --datasets "$d" --seeds "$SEEDS" --steps "$STEPS" --nets "$NETS" \
+# Only the cells the committed ledger (docs/results/budget-runs.json) lacks: run directories do not outlive a
+# session, the ledger does.
+mapfile -t todo < <($BIN/python scripts/budget_table.py --todo "$CONFIG:$DATASETS:$AGENTS:$SEEDS")
+for cell in "${todo[@]}"; do
+  read -r d a s <<< "$cell"
+  echo "== $d: $a, seeds $s, $STEPS steps, $NETS nets, batch $BATCH"
+  $BIN/ethogram reproduce --agents "$a" --datasets "$d" --seeds "$s" --steps "$STEPS" --nets "$NETS" \
     --batch "$BATCH" --eval-every "$EVAL_EVERY" --eval-episodes 50 --jobs "$JOBS" --out "$OUT" --data-dir data \
     --json "$OUT/results-$d.json"
 done

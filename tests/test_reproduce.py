@@ -140,6 +140,13 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     assert "| pointmaze-large-stitch | gcbc | 0.25 ± 0.05 | 100 (1.7 min) | 0.50 ± 0.10 (50) | 3 |" in text
     for line in tables.splitlines():  # the per-seed rows are unchanged without their run directories
         assert line in text
+    # What a grid script still has to run: the cells' seeds in neither the ledger nor an aggregate.
+    capsys.readouterr()
+    cells = "pointmaze-medium-navigate,pointmaze-large-stitch,pointmaze-giant-stitch"
+    assert budget_table.main(["--config", f"a={empty}:{rates}", "--ledger", str(ledger), "--todo",
+                              f"a:{cells}:gcbc:0,1,2"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["pointmaze-medium-navigate gcbc 2",
+                                                    "pointmaze-giant-stitch gcbc 0,1,2"]
     names = ["pointmaze-large-stitch", "pointmaze-medium-stitch", "my-maze", "pointmaze-large-navigate",
              "pointmaze-medium-navigate"]
     assert sorted(names, key=budget_table.dataset_order) == [
