@@ -281,6 +281,14 @@ def restore_state(run_dir: str | Path, run: dict, agent, config):
     return checkpoint.load(run_file(run_dir, "checkpoint.safetensors"), template)
 
 
+def _csv_steps(path: Path) -> set[int]:
+    """The steps of a run's CSV rows (none if the file does not exist)."""
+    if not path.exists():
+        return set()
+    with path.open(newline="") as f:
+        return {int(r["step"]) for r in csv.DictReader(f)}
+
+
 def _truncate_csv(path: Path, last_step: int) -> None:
     """Keep the header and the complete rows up to `last_step` (rows logged after the checkpoint are redone)."""
     if not path.exists():
@@ -346,6 +354,19 @@ def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = 
     bar = tqdm(total=tc.steps, initial=step, desc=f"train {agent.NAME}", unit="step", disable=not progress,
                mininterval=1.0)
     window_t, window_steps = time.perf_counter(), 0
+
+    def periodic_eval(state, step: int) -> dict:
+        res, _ = evaluate(env, make_policy(agent, config, state), tc.eval_episodes, seed=tc.seed)
+        _append_csv(run_dir / "evals.csv", {"step": step, "success": res["success"], **res["tasks"]})
+        bar.write(f"step {step}: success {res['success']:.3f}")
+        return res
+
+    # An interruption between a checkpoint and its evaluation left that evaluation out of the learning curve:
+    # the checkpoint is the state at that step, so the evaluation is made up first (the same result as if
+    # there had been no interruption).
+    if (step and tc.eval_every and step % tc.eval_every == 0 and step != tc.steps
+            and step not in _csv_steps(run_dir / "evals.csv")):
+        last_eval = periodic_eval(state, step)
     while step < tc.steps:
         # Chunks end exactly on every log / save / eval boundary.
         n = min([fuse, tc.steps - step] + [iv - step % iv for iv in (tc.log_every, tc.save_every, tc.eval_every) if iv])
@@ -373,11 +394,8 @@ def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = 
         if step % tc.save_every == 0 or step == tc.steps:
             checkpoint.save(run_dir / "checkpoint.safetensors", state)
             atomic_write_text(run_dir / "checkpoint.json", json.dumps({"step": step}) + "\n")
-        if (tc.eval_every and step % tc.eval_every == 0 and step != tc.steps):
-            res, _ = evaluate(env, make_policy(agent, config, state), tc.eval_episodes, seed=tc.seed)
-            last_eval = res
-            _append_csv(run_dir / "evals.csv", {"step": step, "success": res["success"], **res["tasks"]})
-            bar.write(f"step {step}: success {res['success']:.3f}")
+        if tc.eval_every and step % tc.eval_every == 0 and step != tc.steps:
+            last_eval = periodic_eval(state, step)
     bar.close()
     return {"steps": step, "seconds": time.perf_counter() - start, "last_eval": last_eval, "resumed_from": first}
 

@@ -71,3 +71,29 @@ def test_train_without_agent_or_dataset_is_a_clear_error(capsys):
     assert main(["train", "--out", "x"]) != 0
     err = capsys.readouterr().err
     assert err.startswith("error:") and "AGENT" in err and "--dataset" in err
+
+
+def test_an_evaluation_cut_off_by_an_interruption_is_made_up_on_resume(navigate_small, tmp_path, monkeypatch):
+    # Killed after the checkpoint at step 100 was written but before its periodic evaluation was: the resumed
+    # run evaluates step 100 first, so its learning curve equals the uninterrupted run's.
+    import ethogram.train as train_module
+
+    def args(out):
+        return ["train", "gcivl", "--dataset", str(navigate_small), "--out", str(out), "--steps", "200", "--seed",
+                "1", "--fuse", "100", "--log-every", "100", "--save-every", "100", "--eval-every", "100",
+                "--eval-episodes", "1", "--quiet", *SMALL_GCIVL]
+
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    assert main(args(reference)) == 0
+    evaluate = train_module.evaluate
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "evaluate", interrupted)
+    assert main(args(run)) == 130
+    assert json.loads((run / "checkpoint.json").read_text()) == {"step": 100} and not (run / "evals.csv").exists()
+    monkeypatch.setattr(train_module, "evaluate", evaluate)
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert (run / "evals.csv").read_text() == (reference / "evals.csv").read_text()
+    assert (run / "checkpoint.safetensors").read_bytes() == (reference / "checkpoint.safetensors").read_bytes()
