@@ -176,10 +176,15 @@ def _steps(n: int) -> str:
     return f"{n // 1000}k" if n and n % 1000 == 0 else str(n)
 
 
+def cell_order(cell: tuple[str, str]) -> tuple:
+    """(dataset, agent) in table order: datasets as dataset_order, agents as AGENTS (unknown ones last)."""
+    return dataset_order(cell[0]), AGENTS.index(cell[1]) if cell[1] in AGENTS else len(AGENTS)
+
+
 def keys_of(curves: dict, name: str) -> list[tuple[str, str]]:
     """(dataset, agent) pairs a configuration has, in table order."""
     return sorted({(d, a) for c, d, a in curves if c == name},
-                  key=lambda k: (dataset_order(k[0]), AGENTS.index(k[1]) if k[1] in AGENTS else len(AGENTS)))
+                  key=cell_order)
 
 
 def main_table(name: str, rates: dict[str, float], curves: dict, minutes: float,
@@ -218,7 +223,7 @@ def compare(configs, curves: dict, minutes: float) -> tuple[list[str], list, dic
     records, plotted = [], {}
     names = [name for name, _, _ in configs]
     pairs = sorted({k for name in names for k in keys_of(curves, name)},
-                   key=lambda k: (dataset_order(k[0]), AGENTS.index(k[1]) if k[1] in AGENTS else len(AGENTS)))
+                   key=cell_order)
     for ds, agent in pairs:
         pub = published(agent, ds)
         for name, _, rates in configs:
@@ -255,7 +260,7 @@ def plot(curves: dict, path: Path, minutes: float) -> None:
     # One row per dataset, one column per agent (a run missing from the grid leaves its panel empty).
     datasets = sorted({k[0] for k in curves}, key=dataset_order)
     agents = [a for a in AGENTS if any(k[1] == a for k in curves)]
-    keys = sorted(curves, key=lambda k: (dataset_order(k[0]), AGENTS.index(k[1])))
+    keys = sorted(curves, key=cell_order)
     fig, axes = plt.subplots(len(datasets), len(agents), figsize=(3.6 * len(agents), 3.0 * len(datasets)),
                              squeeze=False)
     names = list(dict.fromkeys(c[0] for k in keys for c in curves[k]))  # one colour per configuration everywhere
