@@ -183,8 +183,7 @@ def cell_order(cell: tuple[str, str]) -> tuple:
 
 def keys_of(curves: dict, name: str) -> list[tuple[str, str]]:
     """(dataset, agent) pairs a configuration has, in table order."""
-    return sorted({(d, a) for c, d, a in curves if c == name},
-                  key=cell_order)
+    return sorted({(d, a) for c, d, a in curves if c == name}, key=cell_order)
 
 
 def main_table(name: str, rates: dict[str, float], curves: dict, minutes: float,
@@ -222,8 +221,7 @@ def compare(configs, curves: dict, minutes: float) -> tuple[list[str], list, dic
             "first minute within 1 published std | seeds | published |", "|---|---|---|---|---|---|---|---|"]
     records, plotted = [], {}
     names = [name for name, _, _ in configs]
-    pairs = sorted({k for name in names for k in keys_of(curves, name)},
-                   key=cell_order)
+    pairs = sorted({k for name in names for k in keys_of(curves, name)}, key=cell_order)
     for ds, agent in pairs:
         pub = published(agent, ds)
         for name, _, rates in configs:
