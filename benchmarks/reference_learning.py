@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ogbench_reference import POINTMAZE_OVERRIDES, run_snippet  # noqa: E402
 
+from ethogram.agents import dataset_overrides  # noqa: E402
 from ethogram.report.results import run_evaluations  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +57,26 @@ with open(args["out"], "w") as f:
                                                                                     list))}}, f)
 '''
 
+# After SETUP: only report the configuration the reference would train with.
+CONFIG = r'''
+with open(args["out"], "w") as f:
+    json.dump({"config": {k: v for k, v in cfg.to_dict().items() if isinstance(v, (int, float, str, bool, tuple,
+                                                                                    list))}}, f)
+'''
+
+
+def reference_overrides(agent: str, dataset: str) -> dict:
+    """OGBench get_config() -> the published setting for this dataset: the pointmaze alphas plus the per-dataset
+    settings our reproduce uses (e.g. stitch datasets' half-random actor goals)."""
+    _, maze, kind = dataset.split("-")[:3]
+    return {**POINTMAZE_OVERRIDES.get(agent, {}), **dataset_overrides(agent, kind, maze)}
+
+
+def config_mismatches(theirs: dict, ours: dict) -> dict:
+    """Hyperparameters both configurations name but set differently: {key: (OGBench's, ours)}."""
+    norm = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    return {k: (theirs[k], ours[k]) for k in sorted(set(theirs) & set(ours)) if norm(theirs[k]) != norm(ours[k])}
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -83,9 +104,22 @@ def main(argv: list[str] | None = None) -> int:
                  "0.995, antmaze other alphas)")
     hidden = [int(h) for h in a.hidden.split(",")]
     args = {"impls": str(Path(a.ref_ogbench).resolve()), "dataset": str(dataset.resolve()), "agent": a.agent,
-            "hidden_dims": hidden, "batch_size": a.batch, "overrides": POINTMAZE_OVERRIDES.get(a.agent, {}),
+            "hidden_dims": hidden, "batch_size": a.batch, "overrides": reference_overrides(a.agent, a.dataset),
             "seed": a.seed, "env_name": f"{a.dataset}-v0", "steps": a.steps, "eval_every": a.eval_every,
             "eval_episodes": a.eval_episodes}
+    if a.ours:
+        # A like-for-like check or none: refuse before an hour of training if any shared setting differs.
+        ours_cfg = Path(a.ours) / "config.json"
+        if not ours_cfg.exists():
+            sys.exit(f"error: {ours_cfg} does not exist; --ours must be a finished run directory of ours")
+        probe = run_snippet(CONFIG, args, a.ref_python, 600)
+        if probe["status"] != "ok":
+            sys.exit(f"error: could not build the reference agent: {probe['reason']}")
+        diff = config_mismatches(probe["config"], json.loads(ours_cfg.read_text())["agent_config"])
+        if diff:
+            lines = "\n".join(f"  {k}: OGBench {t!r}, ours {o!r}" for k, (t, o) in diff.items())
+            sys.exit(f"error: the reference and {a.ours} would train with different settings:\n{lines}\n"
+                     "fix: compare against a run with the published settings, or add them to reference_overrides")
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     ref = run_snippet(LEARNING, args, a.ref_python, a.timeout_s)
     record = {"check": "reference_learning", "started": started, "agent": a.agent, "dataset": a.dataset,

@@ -24,3 +24,20 @@ def test_bench_agents_quick_writes_rates_flops_and_the_matmul_peak(tmp_path):
         ours = rec["ethogram"]["float32"]
         assert ours["steps_per_s"] > 0 and ours["flops_per_step"] > 0 and ours["finite"]
         assert rec["ogbench"]["status"] == "skipped"
+
+
+def test_reference_learning_uses_the_published_dataset_settings_and_flags_any_mismatch():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import reference_learning as ref
+    finally:
+        sys.path.pop(0)
+    # Stitch datasets: half-random actor goals, as OGBench's hyperparameters.sh runs them; pointmaze alphas kept.
+    assert ref.reference_overrides("hiql", "pointmaze-large-stitch") == {"actor_p_trajgoal": 0.5,
+                                                                         "actor_p_randomgoal": 0.5}
+    assert ref.reference_overrides("gciql", "pointmaze-medium-navigate") == {"alpha": 0.003}
+    assert ref.reference_overrides("crl", "pointmaze-medium-stitch")["alpha"] == 0.03
+    theirs = {"actor_p_randomgoal": 0.0, "actor_hidden_dims": [256, 256], "agent_name": "hiql"}
+    ours = {"actor_p_randomgoal": 0.5, "actor_hidden_dims": (256, 256), "matmul": "float32"}
+    assert ref.config_mismatches(theirs, ours) == {"actor_p_randomgoal": (0.0, 0.5)}
+    assert ref.config_mismatches(theirs, {**ours, "actor_p_randomgoal": 0.0}) == {}
