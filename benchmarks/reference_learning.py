@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_cfg = Path(a.ours) / "config.json"
         if not ours_cfg.exists():
             sys.exit(f"error: {ours_cfg} does not exist; --ours must be a finished run directory of ours")
-        probe = run_snippet(CONFIG, args, a.ref_python, 600)
+        probe = run_snippet(CONFIG, args, a.ref_python, a.timeout_s)
         if probe["status"] != "ok":
             sys.exit(f"error: could not build the reference agent: {probe['reason']}")
         diff = config_mismatches(probe["config"], json.loads(ours_cfg.read_text())["agent_config"])
