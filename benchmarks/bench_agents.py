@@ -69,8 +69,7 @@ finite = bool(all(np.isfinite(np.asarray(v)).all() for v in jax.tree_util.tree_l
 with open(args["out"], "w") as f:
     json.dump({"steps_timed": steps, "steps_per_s": round(steps / total, 3), "warmup_s": round(warmup_s, 3),
                "finite": finite, "flops_per_step": flops, "python": sys.version.split()[0], "jax": jax.__version__,
-               "flax": flax.__version__, "config": {k: v for k, v in cfg.to_dict().items()
-                                                   if isinstance(v, (int, float, str, bool, tuple, list))}}, f)
+               "flax": flax.__version__, "config": cfg_record}, f)
 '''
 
 

@@ -1,8 +1,9 @@
 """Driving the public OGBench implementation (a local clone's impls/, never copied here) from a subprocess.
 
 `SETUP` is the head of every snippet: it reads the JSON arguments, builds one OGBench agent at the requested size
-with our pointmaze defaults (OGBench's get_config() has antmaze's alpha), and its GCDataset/HGCDataset over one of
-our dataset files. A snippet's body follows it and writes its results to args["out"].
+with our pointmaze defaults (OGBench's get_config() has antmaze's alpha), its JSON-able configuration as
+`cfg_record`, and its GCDataset/HGCDataset over one of our dataset files. A snippet's body follows it and writes
+its results to args["out"].
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if "value_hidden_dims" in cfg:
     cfg["value_hidden_dims"] = tuple(args["hidden_dims"])
 for k, v in args["overrides"].items():
     cfg[k] = v
+cfg_record = {k: v for k, v in cfg.to_dict().items() if isinstance(v, (int, float, str, bool, tuple, list))}
 np.random.seed(args["seed"])
 data = dict(np.load(args["dataset"]))
 ds_cls = HGCDataset if cfg["dataset_class"] == "HGCDataset" else GCDataset

@@ -52,16 +52,13 @@ for i in range(1, args["steps"] + 1):
     if i % args["eval_every"] == 0:
         score(i)
 with open(args["out"], "w") as f:
-    json.dump({"evals": evals, "jax": jax.__version__, "flax": flax.__version__,
-               "config": {k: v for k, v in cfg.to_dict().items() if isinstance(v, (int, float, str, bool, tuple,
-                                                                                    list))}}, f)
+    json.dump({"evals": evals, "jax": jax.__version__, "flax": flax.__version__, "config": cfg_record}, f)
 '''
 
 # After SETUP: only report the configuration the reference would train with.
 CONFIG = r'''
 with open(args["out"], "w") as f:
-    json.dump({"config": {k: v for k, v in cfg.to_dict().items() if isinstance(v, (int, float, str, bool, tuple,
-                                                                                    list))}}, f)
+    json.dump({"config": cfg_record}, f)
 '''
 
 
