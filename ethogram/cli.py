@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--eval-episodes", type=int, default=50, help="episodes per task (OGBench: 50)")
     r.add_argument("--dataset-episodes", type=int, default=None,
                    help="episodes of a dataset that has to be collected (default: OGBench's)")
-    r.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each (default 2)")
+    r.add_argument("--jobs", type=int, default=2,
+                   help="worker processes, one thread each, each pinned to a core of its own (default 2)")
     r.add_argument("--out", default="runs/reproduce", help="directory of the runs and the report")
     r.add_argument("--data-dir", default="data", help="where datasets are read from, or collected to")
     r.add_argument("--json", default=None, help="records file (default OUT/results.json), e.g. docs/results/x.json")

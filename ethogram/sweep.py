@@ -1,9 +1,10 @@
 """Many runs: a grid agents x datasets x seeds, trained and evaluated in parallel worker processes.
 
 `ethogram reproduce` is this module. Each run is an ordinary run directory `OUT/<dataset>/<agent>-s<seed>`
-trained and evaluated by the `ethogram` CLI in a subprocess with one XLA thread, `jobs` at a time. It is
-resumable: a run with an eval.json is skipped; a run with a config.json continues with `train --resume`
-(from its last checkpoint) and is then evaluated. Missing datasets are collected first with our collector.
+trained and evaluated by the `ethogram` CLI in a subprocess with one XLA thread, `jobs` at a time, each worker
+on a core of its own (where there are enough cores). It is resumable: a run with an eval.json is skipped; a
+run with a config.json continues with `train --resume` (from its last checkpoint) and is then evaluated.
+Missing datasets are collected first with our collector.
 At the end: OUT/results.md (ours, mean ± std over seeds, beside the published number), the records as JSON
 (report/results.py) and OUT/success_vs_steps.png (success against training steps, mean ± std over seeds).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import queue
 import subprocess
 import sys
 import time
@@ -163,8 +165,31 @@ def _check_same_settings(job: Job, grid: Grid) -> None:
                             "use another --out, or delete that run directory")
 
 
-def run_job(job: Job, grid: Grid, log=print) -> str:
-    """Train (or resume) and evaluate one run in subprocesses with one XLA thread; returns what was done."""
+def _run_pinned(cmd: list[str], fh, env: dict, cpu: int | None) -> int:
+    """Run `cmd` to completion; with `cpu`, on that core alone.
+
+    The affinity is set as soon as the child exists, before it starts any thread, so XLA sizes its thread pool
+    to that one core and parallel runs never time-slice each other's threads."""
+    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(proc.pid, {cpu})
+        except OSError:  # the child already exited, or the core went away: run unpinned
+            pass
+    return proc.wait()
+
+
+def worker_cpus(jobs: int) -> list[int] | None:
+    """One core per worker where the platform can pin and there are enough cores; else None (no pinning)."""
+    if jobs < 2 or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[:jobs] if len(cpus) >= jobs else None
+
+
+def run_job(job: Job, grid: Grid, log=print, cpu: int | None = None) -> str:
+    """Train (or resume) and evaluate one run in subprocesses with one XLA thread (on core `cpu`, if given);
+    returns what was done."""
     if (job.run_dir / "eval.json").exists():
         return "skipped (eval.json exists)"
     env = {**os.environ, "XLA_FLAGS": WORKER_XLA_FLAGS, "OMP_NUM_THREADS": "1", "MUJOCO_GL":
@@ -191,10 +216,10 @@ def run_job(job: Job, grid: Grid, log=print) -> str:
         for cmd in (train, evaluate):
             fh.write(f"$ {' '.join(cmd[1:])}\n")
             fh.flush()
-            r = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-            if r.returncode != 0:
+            rc = _run_pinned(cmd, fh, env, cpu)
+            if rc != 0:
                 tail = logfile.read_text().strip().splitlines()[-3:]
-                raise EthogramError(f"run {job.run_dir} failed (exit {r.returncode}): {' | '.join(tail)}",
+                raise EthogramError(f"run {job.run_dir} failed (exit {rc}): {' | '.join(tail)}",
                                     f"see {logfile}; rerun reproduce to continue from the last checkpoint")
     log(f"  {job.agent} {job.dataset} seed {job.seed}: {done} and evaluated in {time.perf_counter() - start:.0f} s")
     return done
@@ -263,8 +288,20 @@ def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Pa
     todo = jobs_of(grid, out, data_dir)
     log(f"reproduce: {len(todo)} runs ({grid.budget()}), {jobs} at a time -> {out}")
     failures, done = [], {}
+    cpus = worker_cpus(jobs)
+    free = queue.SimpleQueue()
+    for c in cpus or [None] * jobs:
+        free.put(c)
+
+    def on_a_free_core(j: Job) -> str:
+        cpu = free.get()
+        try:
+            return run_job(j, grid, log, cpu)
+        finally:
+            free.put(cpu)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_job, j, grid, log): j for j in todo}
+        futures = {pool.submit(on_a_free_core, j): j for j in todo}
         for fut, j in futures.items():
             try:
                 done[j.run_dir] = fut.result()

@@ -158,3 +158,22 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     other = [a if a != "100" else "200" for a in argv]
     assert main(other) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_parallel_workers_each_run_on_a_core_of_their_own(tmp_path):
+    import os
+
+    from ethogram.sweep import _run_pinned, worker_cpus
+
+    cpus = sorted(os.sched_getaffinity(0))
+    assert worker_cpus(1) is None  # one run at a time keeps every core for XLA's thread pool
+    assert worker_cpus(len(cpus) + 1) is None  # more workers than cores: no pinning rather than sharing a core
+    if len(cpus) >= 2:
+        assert worker_cpus(2) == cpus[:2]
+    # The child sees one core from its first line on, so XLA (started later) sizes its thread pool to it.
+    log = tmp_path / "child.log"
+    with log.open("w") as fh:
+        rc = _run_pinned([sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"], fh,
+                         dict(os.environ), cpus[-1])
+    assert rc == 0 and log.read_text().strip() == str([cpus[-1]])

@@ -18,6 +18,14 @@ from mujoco import rollout
 
 from ethogram.envs.maze import Maze
 
+
+def usable_cpus() -> int:
+    """Cores this process may run on (its affinity, e.g. one core for a pinned `reproduce` worker)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 POINT_SPEED = 0.2  # qpos += 0.2 * action
 FRAME_SKIP = 5
 GOAL_TOL = 1.0  # success radius for the point mass
@@ -55,7 +63,7 @@ class PointMaze:
         self.model = env.model
         self._spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
         self._nstate = mujoco.mj_stateSize(self.model, self._spec)
-        self._nthread = max(1, min(os.cpu_count() or 1, 8))
+        self._nthread = max(1, min(usable_cpus(), 8))
         self._datas = [mujoco.MjData(self.model) for _ in range(self._nthread)]
         self._runner = rollout.Rollout(nthread=self._nthread)
         qpos_adr = self.model.jnt_qposadr
