@@ -28,6 +28,8 @@ from ethogram.envs.registry import parse_dataset_name
 from ethogram.errors import EthogramError
 from ethogram.io import atomic_write_bytes, atomic_write_text
 
+# Single-threaded Eigen kernels. XLA's thunk runtime (jax 0.10) still starts a thread pool sized to the cores the
+# process may use, so what bounds a worker to one core is its affinity (_run_pinned), not these flags.
 WORKER_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 PUBLISHED_STEPS = 1_000_000
 
@@ -188,8 +190,8 @@ def worker_cpus(jobs: int) -> list[int] | None:
 
 
 def run_job(job: Job, grid: Grid, log=print, cpu: int | None = None) -> str:
-    """Train (or resume) and evaluate one run in subprocesses with one XLA thread (on core `cpu`, if given);
-    returns what was done."""
+    """Train (or resume) and evaluate one run in subprocesses, pinned to core `cpu` if given; returns what was
+    done."""
     if (job.run_dir / "eval.json").exists():
         return "skipped (eval.json exists)"
     env = {**os.environ, "XLA_FLAGS": WORKER_XLA_FLAGS, "OMP_NUM_THREADS": "1", "MUJOCO_GL":
