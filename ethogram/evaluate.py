@@ -71,7 +71,7 @@ def evaluate(env, policy: Policy, episodes: int, seed: int = 0, tasks: list[int]
         "success": round(float(np.mean(list(per_task.values()))), 6),  # 0.388, not 0.38799999999999996
         "tasks": per_task,
         "episodes_per_task": episodes,
-        "seed": seed,
+        "eval_seed": seed,  # the episodes' start noise and dynamics noise, not the training seed
         "mean_episode_length": float(ro.length.mean()),
         "seconds": round(time.perf_counter() - start, 3),
     }
@@ -112,7 +112,7 @@ def evaluate_reward(env, policies: dict[str, Policy], task, episodes: int, seed:
 
     starts = reward_starts(env, episodes, seed)
     out, paths = {"task": task.name, "description": task.description, "horizon": task.horizon,
-                  "episodes": episodes, "seed": seed}, {}
+                  "episodes": episodes, "eval_seed": seed}, {}
     for name, policy in policies.items():
         paths[name] = rollout(env, policy, starts, task.horizon, seed, progress=progress, desc=f"{task.name} {name}")
         ret = episode_returns(task, paths[name])
@@ -130,7 +130,7 @@ def evaluate_demo(env, policy: Policy, demo, episodes: int, seed: int = 0,
     paths = rollout(env, policy, starts, 2 * len(demo.observations), seed, progress=progress, desc=demo.name)
     per = [imitation_metrics(env.maze, demo.observations, p) for p in paths]
     res = {"task": demo.name, "cells": [list(c) for c in demo.cells], "demo_steps": len(demo.observations),
-           "episodes": episodes, "seed": seed}
+           "episodes": episodes, "eval_seed": seed}
     for k in per[0]:
         v = np.array([m[k] for m in per])
         res[k] = {"mean": float(v.mean()), "std": float(v.std())}

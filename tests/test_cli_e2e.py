@@ -34,7 +34,7 @@ def test_collect_train_eval(tmp_path, capsys):
     out = capsys.readouterr().out
     res = json.loads((run / "eval.json").read_text())
     assert "| task1 |" in out and "| task5 |" in out and f"{res['success']:.2f}" in out
-    assert res["episodes_per_task"] == 2 and res["seed"] == 1
+    assert res["episodes_per_task"] == 2 and res["eval_seed"] == 1
     assert (run / "rollouts.png").read_bytes().startswith(b"\x89PNG")
 
     # summarize: the evaluated run becomes a results record with the published number beside it

@@ -86,7 +86,7 @@ def test_metrics_csv_logs_every_interval(gcivl_run):
 def test_eval_json(gcivl_run):
     res = json.loads((gcivl_run / "eval.json").read_text())
     assert res["agent"] == "gcivl" and res["dataset"] == "pointmaze-medium-navigate-v0"
-    assert res["train_step"] == 300 and res["episodes_per_task"] == 2 and res["seed"] == 0
+    assert res["train_step"] == 300 and res["episodes_per_task"] == 2 and res["eval_seed"] == 0
     assert sorted(res["tasks"]) == [f"task{k}" for k in range(1, 6)]
     assert all(v in (0.0, 0.5, 1.0) for v in res["tasks"].values())
     assert res["success"] == pytest.approx(np.mean(list(res["tasks"].values())))
