@@ -212,7 +212,10 @@ def run_job(job: Job, grid: Grid, log=print, cpu: int | None = None) -> str:
                      "--log-every", str(min(1000, grid.train_steps)), "--save-every", str(save_every),
                      *agent_sets(job.agent, grid))
         done = "trained"
-    evaluate = _cli("eval", str(job.run_dir), "--episodes", str(grid.eval_episodes), "--quiet")
+    # The final evaluation draws its episodes from the run's seed, as its periodic evaluations do (train.py), so
+    # the last point of a run's learning curve is one more evaluation of the same kind, not another episode set.
+    evaluate = _cli("eval", str(job.run_dir), "--episodes", str(grid.eval_episodes), "--seed", str(job.seed),
+                    "--quiet")
     start = time.perf_counter()
     with logfile.open("a") as fh:
         for cmd in (train, evaluate):

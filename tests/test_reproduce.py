@@ -58,6 +58,8 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
         assert cfg["agent_config"]["actor_hidden_dims"] == [16, 16] and cfg["agent_config"]["batch_size"] == 32
         assert cfg["train_config"]["steps"] == 100
         assert cfg["train_config"]["save_every"] == 50  # a checkpoint at every evaluation
+        # the final evaluation's episodes come from the run's seed, like its periodic evaluations
+        assert json.loads((run / "eval.json").read_text())["eval_seed"] == cfg["train_config"]["seed"]
     (record,) = json.loads((tmp_path / "records.json").read_text())
     assert record["agent"] == "gcbc" and record["seeds"] == [0, 1] and record["train_steps"] == 100
     assert "reduced budget: 100 steps" in record["budget"]
