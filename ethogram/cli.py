@@ -34,7 +34,9 @@ def cmd_collect(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from ethogram.train import TrainConfig, parse_set_args, prepare_run, train
+    from ethogram.config import TrainConfig, parse_set_args
+    from ethogram.rundir import prepare_run
+    from ethogram.train import train
 
     if args.resume:
         if args.agent or args.dataset or args.out or args.set:
@@ -61,40 +63,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from ethogram.search.run import is_search_run
+    from ethogram.evaluate.run import eval_command
 
-    if is_search_run(args.run_dir):  # the search agent (sns) has its own evaluation
-        return cmd_eval_search(args)
-    from ethogram.report.plots import plot_panels, plot_rollouts
-    from ethogram.report.tables import demo_table, reward_table, success_table
-    from ethogram.train import evaluate_prompt_run
-
-    run_dir = Path(args.run_dir)
-    res, paths, env = evaluate_prompt_run(run_dir, args.prompt, episodes=args.episodes, seed=args.seed,
-                                          plan=args.plan, plan_bank=args.plan_bank, feature=args.feature,
-                                          demo_method=args.demo_method,
-                                          progress=not args.quiet)
-    if "rollouts" in paths:
-        name = "rollouts-plan.png" if args.plan else "rollouts.png"
-        plot_rollouts(env, paths["rollouts"], run_dir / name,
-                      title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
-        print(success_table(res))
-        print(f"wrote {run_dir / ('eval-plan.json' if args.plan else 'eval.json')} and {name} ({res['seconds']:.1f} s)")
-    elif res["prompt"] == "reward":
-        def label(k, p):
-            v = res["tasks"][k]
-            return f"{k}: " + " / ".join(f"{n} {v[n]['return_mean']:.1f}" for n in p)
-
-        plot_panels(env, {label(k, p): p for k, p in paths.items()},
-                    run_dir / "reward.png", title=f"{res['agent']}: zero-shot reward prompts (returns)")
-        print(reward_table(res))
-        print(f"wrote {run_dir / 'eval-reward.json'} and reward.png ({res['seconds']:.1f} s)")
-    else:
-        plot_panels(env, {f"{k}: cells in order {res['tasks'][k]['cells_in_order']['mean']:.2f}": p
-                          for k, p in paths.items()}, run_dir / "demo.png", thick="demo",
-                    title=f"{res['agent']}: imitating demonstrations ({res['method']})")
-        print(demo_table(res))
-        print(f"wrote {run_dir / 'eval-demo.json'} and demo.png ({res['seconds']:.1f} s)")
+    _, text = eval_command(args.run_dir, args.prompt, episodes=args.episodes, seed=args.seed, plan=args.plan,
+                           plan_bank=args.plan_bank, feature=args.feature, demo_method=args.demo_method,
+                           progress=not args.quiet)
+    print(text)
     return 0
 
 
@@ -112,29 +86,17 @@ def cmd_search(args) -> int:
     return 0
 
 
-def cmd_eval_search(args) -> int:
-    from ethogram.report.tables import success_table
-    from ethogram.search.run import evaluate_search_run
-
-    if getattr(args, "prompt", "goal") != "goal":
-        raise EthogramError(f"the search agent (sns) answers goal prompts only, not '{args.prompt}'.",
-                            f"run: ethogram eval {args.run_dir}")
-    res, _, _ = evaluate_search_run(args.run_dir, episodes=args.episodes, seed=args.seed, progress=not args.quiet)
-    print(success_table(res))
-    print(f"wrote {Path(args.run_dir) / 'eval.json'} and graph.png ({res['seconds']:.1f} s)")
-    return 0
-
-
 def cmd_summarize(args) -> int:
-    from ethogram.report.results import aggregate, aggregate_prompts, markdown_table, prompt_table, write_records
+    from ethogram.report.results import aggregate, aggregate_prompts, prompt_table, results_table, write_records
+    from ethogram.report.tables import to_markdown
 
     if args.eval_file in ("eval-reward.json", "eval-demo.json"):
         records = aggregate_prompts(args.run_dirs, args.command or "", args.eval_file)
-        table = prompt_table(records)
+        table = to_markdown(prompt_table(records))
     else:
         records = aggregate(args.run_dirs, command=args.command or "", eval_file=args.eval_file,
                             last_evals=args.last_evals)
-        table = markdown_table(records)
+        table = to_markdown(results_table(records))
     if args.json:
         write_records(records, args.json)
         print(f"wrote {args.json} ({len(records)} records)")
@@ -143,15 +105,15 @@ def cmd_summarize(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from ethogram.demo import run_demo
+    from ethogram.quickstart import run_demo
 
     run_demo(Path(args.out), force=args.force, episodes=args.episodes, steps=args.steps, seed=args.seed)
     return 0
 
 
 def cmd_reproduce(args) -> int:
-    from ethogram.sweep import Grid, parse_nets, reproduce
-    from ethogram.train import parse_set_args
+    from ethogram.config import parse_set_args
+    from ethogram.reproduce import Grid, parse_nets, reproduce
 
     def names(text):
         return tuple(x.strip() for x in text.split(",") if x.strip())
@@ -193,6 +155,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ethogram.agents import AGENTS
+
     p = Parser(prog="ethogram", description="Learn goal-directed behaviours from reward-free "
                                 "trajectories: collect datasets, train agents, evaluate them.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -209,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_collect)
 
     t = sub.add_parser("train", help="train an agent on a dataset into a run directory")
-    t.add_argument("agent", nargs="?", help="gcbc, gcivl, gciql, qrl, crl, hiql or hilp (sns: `ethogram search`)")
+    t.add_argument("agent", nargs="?", help=f"{', '.join(AGENTS)} (sns: `ethogram search`)")
     t.add_argument("--dataset", help="dataset .npz (ours or OGBench's)")
     t.add_argument("--steps", type=int, default=1_000_000)
     t.add_argument("--seed", type=seed_type, default=0)
@@ -249,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("search", help="behavioural search (SNS): a cognitive graph that plans, executes and mutates")
     q.add_argument("target", help="a maze (pointmaze-medium: no data, online search) or a dataset (name or .npz)")
     q.add_argument("--out", required=True, help="run directory (evaluate it with ethogram eval)")
-    q.add_argument("--controller", help="a trained run (gcivl, hilp) driving each edge; its learned value measures "
-                   "distances. Without it: straight-line controller (online search, or the x-y roadmap reference)")
+    q.add_argument("--controller", help="a trained run (e.g. gcivl, hilp, qrl) driving each edge; its learned value "
+                   "measures distances. Without it: straight-line controller (online search, or the x-y roadmap "
+                   "reference)")
     q.add_argument("--steps", type=int, default=20000, help="online search: env step budget per task")
     q.add_argument("--nodes", type=int, default=500, help="with a dataset: at most this many graph nodes (from "
                    "3x as many sampled states)")

@@ -5,10 +5,11 @@
   Demonstration(observations)  behave like this trajectory (HILP)
 
 `answer(...)` turns a prompt into a policy `(observations (B, d), goals (B, d)) -> actions (B, a)`, the same
-callable the evaluation protocols run. An agent lists the prompts it answers in its module's `PROMPTS`
-(default: goals only); asking for another is a clear error.
+callable the evaluation protocols run. An agent lists the prompts it answers in its `PROMPTS` hook
+(agents/base.py; default: goals only); asking for another is a clear error. An agent with a `goal_policy` hook
+(the search agent, sns) answers goal prompts with that stateful policy instead of its jitted `act`.
 
-How HILP answers (REFERENCE §2):
+How HILP answers (Park, Kreiman, Levine, ICML 2024, section 5 and its zero-shot RL code):
 - goal: z = (phi(g) - phi(s)) / ||phi(g) - phi(s)||, recomputed every step; with `plan`, HILP-Plan's minimax
   midpoint over a bank of dataset states replaces phi(g).
 - reward: z* = argmin_z E[(r - <f, z>)^2] by least squares over ~10k dataset transitions labelled by the reward,
@@ -33,10 +34,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ethogram.agents import AGENTS
+from ethogram.agents.base import Policy, hook, make_policy, prompts_of
 from ethogram.errors import EthogramError
-from ethogram.train import make_policy
 
-Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 FEATURES = ("diff", "next")
 DEMO_METHODS = ("track", "latent")
 RIDGE = 0.1  # relative ridge of the reward regression (see infer_latent)
@@ -83,10 +84,6 @@ def kind(prompt) -> str:
     return kinds[type(prompt)]
 
 
-def prompts_of(agent: types.ModuleType) -> tuple[str, ...]:
-    return getattr(agent, "PROMPTS", ("goal",))
-
-
 def check_answerable(agent: types.ModuleType, prompt) -> None:
     check_kind(agent, kind(prompt), isinstance(prompt, Goal) and prompt.plan)
 
@@ -94,17 +91,11 @@ def check_answerable(agent: types.ModuleType, prompt) -> None:
 def check_kind(agent: types.ModuleType, k: str, plan: bool = False) -> None:
     """A clear error if `agent` cannot answer prompts of kind `k` ('goal', 'reward', 'demonstration')."""
     if k not in prompts_of(agent):
-        able = ", ".join(sorted(n for n, m in _agents().items() if k in prompts_of(m)))
+        able = ", ".join(sorted(n for n, m in AGENTS.items() if k in prompts_of(m)))
         raise EthogramError(f"agent '{agent.NAME}' cannot answer a {k} prompt: it only answers "
                             f"{', '.join(prompts_of(agent))} prompts.", f"train an agent that can: {able}")
-    if plan and not hasattr(agent, "act_plan"):
+    if plan and hook(agent, "act_plan") is None:
         raise EthogramError(f"agent '{agent.NAME}' has no planner.", "planning (--plan) is HILP-Plan: use hilp")
-
-
-def _agents():
-    from ethogram.agents import AGENTS
-
-    return AGENTS
 
 
 def _obs_array(x, name: str, obs_dim: int, min_len: int = 1) -> np.ndarray:
@@ -132,8 +123,9 @@ def goal_policy(agent, config, state, prompt: Goal, obs_dim: int, data=None) -> 
             raise EthogramError("the goal contains NaN or inf.")
         fixed = g
 
-    if hasattr(agent, "goal_searcher"):  # the search agent: a stateful planner on numpy arrays, not jitted
-        act = agent.goal_searcher(config, state)
+    goal_policy_hook = hook(agent, "goal_policy")
+    if goal_policy_hook is not None:  # the search agent: a stateful planner on numpy arrays, not jitted
+        act = goal_policy_hook(config, state)
     elif prompt.plan:
         if data is None:
             raise EthogramError("planning needs the run's dataset (its states are the planner's bank).")
@@ -141,7 +133,7 @@ def goal_policy(agent, config, state, prompt: Goal, obs_dim: int, data=None) -> 
         bank_phi = jax.jit(lambda s, o: agent.phi(s, o, config))(state, jnp.asarray(bank))
         k = min(prompt.plan_neighbours, len(bank))
         act = make_policy(agent, config, state,
-                          lambda s, o, g: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
+                          lambda s, o, g, key: agent.act_plan(s, o, g, bank_phi, config, prompt.plan_recursions, k))
     else:
         act = make_policy(agent, config, state)
 
@@ -254,7 +246,7 @@ def demo_policy(agent, config, state, prompt: Demonstration, obs_dim: int, data=
         return latent_policy(agent, config, state, z)
 
     demo_phi = jnp.asarray(phi(state, demo))
-    act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
+    act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))  # HILP's goal prompt is deterministic
     t = np.arange(len(demo))
     pointer: dict[str, np.ndarray] = {}
 

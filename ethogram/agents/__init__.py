@@ -1,10 +1,11 @@
-"""Agents by name. Each is one file, readable top-down beside its paper (see agents/base.py)."""
+"""Agents by name. Each is one file, readable top-down beside its paper; the contract is in agents/base.py."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
 from ethogram.agents import crl, gcbc, gciql, gcivl, hilp, hiql, qrl
+from ethogram.agents.base import robot_overrides
 from ethogram.errors import EthogramError
 
 AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl, gciql, qrl, crl, hiql, hilp)}
@@ -13,15 +14,15 @@ AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl, gciql, qrl, cr
 def get_agent(name: str) -> ModuleType:
     try:
         return AGENTS[name.lower()]
-    except KeyError:
-        raise EthogramError(f"unknown agent '{name}'.", f"known agents: {', '.join(sorted(AGENTS))}") from None
+    except (KeyError, AttributeError):
+        raise EthogramError(f"unknown agent '{name}'.", f"known agents: {', '.join(AGENTS)}") from None
 
 
-def dataset_overrides(agent: str, dataset_kind: str, maze: str, loco: str = "pointmaze") -> dict:
-    """Published per-dataset settings (OGBench hyperparameters.sh): giant mazes use discount 0.995;
+def dataset_overrides(agent: str, dataset_kind: str, maze: str, robot: str = "point") -> dict:
+    """Published per-dataset settings (OGBench impls/hyperparameters.sh): giant mazes use discount 0.995;
     stitch datasets draw actor goals half from the trajectory, half at random; explore ones at random;
-    an agent's LOCO_OVERRIDES give its per-robot settings (e.g. GCIQL's alpha 0.3 on antmaze, 0.003 on pointmaze)."""
-    overrides: dict = dict(getattr(AGENTS.get(agent), "LOCO_OVERRIDES", {}).get(loco, {}))
+    an agent's ROBOT_OVERRIDES give its per-robot settings (e.g. GCIQL's alpha 0.3 on the ant, 0.003 on the point)."""
+    overrides: dict = robot_overrides(AGENTS[agent], robot) if agent in AGENTS else {}
     if maze == "giant":
         overrides["discount"] = 0.995
     if agent != "gcbc":

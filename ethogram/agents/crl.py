@@ -20,11 +20,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ethogram.agents.base import AgentConfig, apply_grads, new_state
+from ethogram.agents.base import AgentConfig, Spec, apply_grads, gaussian_act, new_state
+from ethogram.errors import EthogramError
 from ethogram.nets import GCActor, ddpg_actions, ddpg_bc_loss, ensemble
 
 NAME = "crl"
-LOCO_OVERRIDES = {"antmaze": {"alpha": 0.1}}  # the default alpha is pointmaze's
+ROBOT_OVERRIDES = {"ant": {"alpha": 0.1}}  # the default alpha is pointmaze's
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,13 @@ def actor_net(config: Config, action_dim: int) -> GCActor:
     return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
-def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
+def init(key, spec: Spec, config: Config) -> dict:
     k_critic, k_actor = jax.random.split(key)
-    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
+    action_dim = spec.action_dim
+    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, action_dim))
     params = {"critic": critic_net(config).init(k_critic, obs, act, obs)["params"],
               "actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"]}
-    return new_state(params, {}, config)
+    return new_state(params, {}, config, spec)
 
 
 def contrastive_loss(params, batch, config: Config):
@@ -113,12 +115,18 @@ def update(state: dict, batch: dict, key, config: Config):
 
 
 def value(state: dict, observations, goals, config: Config):
-    """V(s, g) = min_k Q_k(s, mu(s, g), g), the critic at the policy's action (used by tests and analyses)."""
+    """V(s, g) = min_k Q_k(s, mu(s, g), g), the critic at the policy's action."""
     actions = act(state, observations, goals, config)
     return critic_net(config).apply({"params": state["params"]["critic"]}, observations, actions, goals).min(axis=0)
 
 
-def act(state: dict, observations, goals, config: Config):
-    action_dim = state["params"]["actor"]["Dense_0"]["bias"].shape[-1]
-    mean, _ = actor_net(config, action_dim).apply({"params": state["params"]["actor"]}, observations, goals)
-    return jnp.clip(mean, -1.0, 1.0)
+def act(state: dict, observations, goals, config: Config, key=None):
+    del key  # deterministic: the mean action, as OGBench evaluates
+    return gaussian_act(actor_net(config, state["spec"].action_dim), state["params"]["actor"], observations, goals)
+
+
+def distance(state: dict, observations, goals, config: Config):
+    """Refused: Q is a log density ratio of reaching g, not a discounted count of steps."""
+    raise EthogramError("agent 'crl' gives no distance in steps: its critic is a contrastive log-ratio "
+                        "log p(g | s, a) / p(g), not a step count.",
+                        "use a gcivl, gciql, hiql, qrl or hilp run as the search's controller")

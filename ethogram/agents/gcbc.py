@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from ethogram.agents.base import AgentConfig, apply_grads, new_state
+from ethogram.agents.base import AgentConfig, Spec, apply_grads, gaussian_act, new_state, no_value
 from ethogram.nets import GCActor, gaussian_log_prob
 
 NAME = "gcbc"
@@ -25,10 +25,10 @@ def actor_net(config: Config, action_dim: int) -> GCActor:
     return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
-def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
-    obs = jnp.zeros((1, obs_dim))
-    params = {"actor": actor_net(config, action_dim).init(key, obs, obs)["params"]}
-    return new_state(params, {}, config)
+def init(key, spec: Spec, config: Config) -> dict:
+    obs = jnp.zeros((1, spec.obs_dim))
+    params = {"actor": actor_net(config, spec.action_dim).init(key, obs, obs)["params"]}
+    return new_state(params, {}, config, spec)
 
 
 def loss_fn(params, batch, config: Config, action_dim: int):
@@ -46,7 +46,10 @@ def update(state: dict, batch: dict, key, config: Config):
     return apply_grads(state, grads, config), metrics
 
 
-def act(state: dict, observations, goals, config: Config):
-    action_dim = state["params"]["actor"]["Dense_0"]["bias"].shape[-1]
-    mean, _ = actor_net(config, action_dim).apply({"params": state["params"]["actor"]}, observations, goals)
-    return jnp.clip(mean, -1.0, 1.0)
+def act(state: dict, observations, goals, config: Config, key=None):
+    del key  # deterministic: the mean action, as OGBench evaluates
+    return gaussian_act(actor_net(config, state["spec"].action_dim), state["params"]["actor"], observations, goals)
+
+
+def value(state: dict, observations, goals, config: Config):
+    no_value(NAME, "behaviour cloning learns a policy only")

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from ethogram.agents.base import AgentConfig, apply_grads, new_state
+from ethogram.agents.base import AgentConfig, Spec, apply_grads, gaussian_act, new_state
 from ethogram.nets import GCActor, GCValue, ddpg_actions, ddpg_bc_loss, expectile_loss, polyak
 
 NAME = "gciql"
-LOCO_OVERRIDES = {"antmaze": {"alpha": 0.3}}  # the default alpha is pointmaze's
+ROBOT_OVERRIDES = {"ant": {"alpha": 0.3}}  # the default alpha is pointmaze's
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,15 @@ def actor_net(config: Config, action_dim: int) -> GCActor:
     return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
-def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
+def init(key, spec: Spec, config: Config) -> dict:
     k_value, k_critic, k_actor = jax.random.split(key, 3)
-    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
+    action_dim = spec.action_dim
+    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, action_dim))
     params = {"value": value_net(config).init(k_value, obs, obs)["params"],
               "critic": critic_net(config).init(k_critic, obs, obs, act)["params"],
               "actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"]}
     target = {"critic": jax.tree_util.tree_map(jnp.copy, params["critic"])}  # own buffers (the state is donated)
-    return new_state(params, target, config)
+    return new_state(params, target, config, spec)
 
 
 def value_loss(params, target_params, batch, config: Config):
@@ -99,11 +100,10 @@ def update(state: dict, batch: dict, key, config: Config):
 
 
 def value(state: dict, observations, goals, config: Config):
-    """V(s, g) (used by tests and analyses)."""
+    """V(s, g)."""
     return value_net(config).apply({"params": state["params"]["value"]}, observations, goals)[0]
 
 
-def act(state: dict, observations, goals, config: Config):
-    action_dim = state["params"]["actor"]["Dense_0"]["bias"].shape[-1]
-    mean, _ = actor_net(config, action_dim).apply({"params": state["params"]["actor"]}, observations, goals)
-    return jnp.clip(mean, -1.0, 1.0)
+def act(state: dict, observations, goals, config: Config, key=None):
+    del key  # deterministic: the mean action, as OGBench evaluates
+    return gaussian_act(actor_net(config, state["spec"].action_dim), state["params"]["actor"], observations, goals)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from ethogram.agents.base import AgentConfig, apply_grads, new_state
+from ethogram.agents.base import AgentConfig, Spec, apply_grads, gaussian_act, new_state
 from ethogram.nets import GCActor, GCValue, awr_weight, expectile_loss, gaussian_log_prob, polyak
 
 NAME = "gcivl"
@@ -37,13 +37,13 @@ def actor_net(config: Config, action_dim: int) -> GCActor:
     return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
-def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
+def init(key, spec: Spec, config: Config) -> dict:
     k_value, k_actor = jax.random.split(key)
-    obs = jnp.zeros((1, obs_dim))
+    obs = jnp.zeros((1, spec.obs_dim))
     value = value_net(config).init(k_value, obs, obs)["params"]
-    actor = actor_net(config, action_dim).init(k_actor, obs, obs)["params"]
+    actor = actor_net(config, spec.action_dim).init(k_actor, obs, obs)["params"]
     target = jax.tree_util.tree_map(jnp.copy, value)  # own buffers: the train step donates the state
-    return new_state({"value": value, "actor": actor}, {"value": target}, config)
+    return new_state({"value": value, "actor": actor}, {"value": target}, config, spec)
 
 
 def both_states(params, batch, goals, config: Config):
@@ -93,7 +93,11 @@ def update(state: dict, batch: dict, key, config: Config):
     return {**state, "target_params": target}, metrics
 
 
-def act(state: dict, observations, goals, config: Config):
-    action_dim = state["params"]["actor"]["Dense_0"]["bias"].shape[-1]
-    mean, _ = actor_net(config, action_dim).apply({"params": state["params"]["actor"]}, observations, goals)
-    return jnp.clip(mean, -1.0, 1.0)
+def value(state: dict, observations, goals, config: Config):
+    """V(s, g), the mean of the two heads."""
+    return value_net(config).apply({"params": state["params"]["value"]}, observations, goals).mean(axis=0)
+
+
+def act(state: dict, observations, goals, config: Config, key=None):
+    del key  # deterministic: the mean action, as OGBench evaluates
+    return gaussian_act(actor_net(config, state["spec"].action_dim), state["params"]["actor"], observations, goals)

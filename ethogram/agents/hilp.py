@@ -27,7 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ethogram.agents.base import AgentConfig, apply_grads, new_state
+from ethogram.agents.base import AgentConfig, Spec, apply_grads, gaussian_act, new_state
 from ethogram.nets import GCActor, GCValue, ensemble, expectile_loss, gaussian_log_prob, polyak
 
 NAME = "hilp"
@@ -57,39 +57,41 @@ class Phi(nn.Module):
     latent_dim: int
     layer_norm: bool = True
     num: int = 2
+    matmul: str = "float32"
 
     @nn.compact
     def __call__(self, observations):
-        return ensemble(self.num)((*self.hidden_dims, self.latent_dim), layer_norm=self.layer_norm)(observations)
+        return ensemble(self.num)((*self.hidden_dims, self.latent_dim), layer_norm=self.layer_norm,
+                                  matmul=self.matmul)(observations)
 
 
 def phi_net(config: Config) -> Phi:
-    return Phi(config.value_hidden_dims, config.latent_dim, layer_norm=config.layer_norm)
+    return Phi(config.value_hidden_dims, config.latent_dim, layer_norm=config.layer_norm, matmul=config.matmul)
 
 
 def critic_net(config: Config) -> GCValue:  # Q_k(s, a, z): inputs (concat(s, a), z)
-    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2)
+    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=2, matmul=config.matmul)
 
 
 def value_net(config: Config) -> GCValue:  # V(s, z)
-    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=1)
+    return GCValue(config.value_hidden_dims, layer_norm=config.layer_norm, num=1, matmul=config.matmul)
 
 
 def actor_net(config: Config, action_dim: int) -> GCActor:  # pi(a | s, z)
-    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std)
+    return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
-def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
+def init(key, spec: Spec, config: Config) -> dict:
     k_phi, k_q, k_v, k_pi = jax.random.split(key, 4)
-    obs, act, z = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim)), jnp.zeros((1, config.latent_dim))
+    obs, act, z = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.action_dim)), jnp.zeros((1, config.latent_dim))
     params = {
         "phi": phi_net(config).init(k_phi, obs)["params"],
         "critic": critic_net(config).init(k_q, jnp.concatenate([obs, act], -1), z)["params"],
         "value": value_net(config).init(k_v, obs, z)["params"],
-        "actor": actor_net(config, action_dim).init(k_pi, obs, z)["params"],
+        "actor": actor_net(config, spec.action_dim).init(k_pi, obs, z)["params"],
     }
     target = {k: jax.tree_util.tree_map(jnp.copy, params[k]) for k in ("phi", "critic")}
-    return new_state(params, target, config)
+    return new_state(params, target, config, spec)
 
 
 def hilbert_value(phi_s: jax.Array, phi_g: jax.Array) -> jax.Array:
@@ -177,13 +179,17 @@ def goal_latents(phi_s: jax.Array, phi_g: jax.Array) -> jax.Array:
 
 
 def act_latent(state: dict, observations, z, config: Config):
-    action_dim = state["params"]["actor"]["Dense_0"]["bias"].shape[-1]
-    mean, _ = actor_net(config, action_dim).apply({"params": state["params"]["actor"]}, observations, z)
-    return jnp.clip(mean, -1.0, 1.0)
+    return gaussian_act(actor_net(config, state["spec"].action_dim), state["params"]["actor"], observations, z)
 
 
-def act(state: dict, observations, goals, config: Config):
+def value(state: dict, observations, goals, config: Config):
+    """V(s, g) = -||phi(s) - phi(g)|| with the downstream phi (the first network; no gradient floor needed)."""
+    return -jnp.linalg.norm(phi(state, observations, config) - phi(state, goals, config), axis=-1)
+
+
+def act(state: dict, observations, goals, config: Config, key=None):
     """The goal prompt: follow the direction of the goal in phi-space, recomputed every step."""
+    del key
     z = goal_latents(phi(state, observations, config), phi(state, goals, config))
     return act_latent(state, observations, z, config)
 

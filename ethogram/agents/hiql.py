@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from ethogram.agents.base import AgentConfig, apply_grads, new_state
+from ethogram.agents.base import AgentConfig, Spec, apply_grads, gaussian_act, new_state
 from ethogram.data.dataset import Dataset
 from ethogram.data.goals import GoalMix, sample_goal_idxs
 from ethogram.data.goals import sample_batch as sample_generic_batch
@@ -91,15 +91,16 @@ def high_actor_net(config: Config) -> GCActor:
     return GCActor(config.actor_hidden_dims, config.rep_dim, const_std=config.const_std, matmul=config.matmul)
 
 
-def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
+def init(key, spec: Spec, config: Config) -> dict:
     k_rep, k_value, k_low, k_high = jax.random.split(key, 4)
+    obs_dim, action_dim = spec.obs_dim, spec.action_dim
     obs, rep = jnp.zeros((1, obs_dim)), jnp.zeros((1, config.rep_dim))
     params = {"goal_rep": goal_rep_net(config).init(k_rep, jnp.zeros((1, 2 * obs_dim)))["params"],
               "value": value_net(config).init(k_value, obs, rep)["params"],
               "low_actor": low_actor_net(config, action_dim).init(k_low, obs, rep)["params"],
               "high_actor": high_actor_net(config).init(k_high, obs, obs)["params"]}
     target = {"value": jax.tree_util.tree_map(jnp.copy, params["value"])}  # own buffers (the state is donated)
-    return new_state(params, target, config)
+    return new_state(params, target, config, spec)
 
 
 # ------------------------------------------------------------------------------------------------- losses
@@ -167,15 +168,14 @@ def update(state: dict, batch: dict, key, config: Config):
 # ------------------------------------------------------------------------------------------------- acting
 
 def value(state: dict, observations, goals, config: Config):
-    """V(s, g), the mean of the two heads (used by tests and analyses)."""
+    """V(s, g) = V(s, z(s, g)), the mean of the two heads."""
     z = goal_rep(state["params"]["goal_rep"], config, observations, goals)
     return value_net(config).apply({"params": state["params"]["value"]}, observations, z).mean(axis=0)
 
 
-def act(state: dict, observations, goals, config: Config):
+def act(state: dict, observations, goals, config: Config, key=None):
+    del key  # deterministic: both levels act with their means
     params = state["params"]
-    action_dim = params["low_actor"]["Dense_0"]["bias"].shape[-1]
     z, _ = high_actor_net(config).apply({"params": params["high_actor"]}, observations, goals)
-    mean, _ = low_actor_net(config, action_dim).apply({"params": params["low_actor"]}, observations,
-                                                      length_normalize(z))
-    return jnp.clip(mean, -1.0, 1.0)
+    return gaussian_act(low_actor_net(config, state["spec"].action_dim), params["low_actor"], observations,
+                        length_normalize(z))

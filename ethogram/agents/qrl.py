@@ -22,12 +22,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ethogram.agents.base import AgentConfig, apply_grads, new_state
+from ethogram.agents.base import AgentConfig, Spec, apply_grads, gaussian_act, new_state
 from ethogram.errors import EthogramError
 from ethogram.nets import MLP, GCActor, ddpg_actions, ddpg_bc_loss
 
 NAME = "qrl"
-LOCO_OVERRIDES = {"antmaze": {"alpha": 0.003}}  # the default alpha is pointmaze's
+ROBOT_OVERRIDES = {"ant": {"alpha": 0.003}}  # the default alpha is pointmaze's
 
 
 @dataclass(frozen=True)
@@ -113,17 +113,17 @@ def actor_net(config: Config, action_dim: int) -> GCActor:
     return GCActor(config.actor_hidden_dims, action_dim, const_std=config.const_std, matmul=config.matmul)
 
 
-def init(key, obs_dim: int, action_dim: int, config: Config) -> dict:
+def init(key, spec: Spec, config: Config) -> dict:
     if config.latent_dim % config.dim_per_component:
         raise EthogramError(f"latent_dim {config.latent_dim} must be a multiple of dim_per_component "
                             f"{config.dim_per_component}.", "for example --set latent_dim=64")
     k_value, k_dyn, k_actor = jax.random.split(key, 3)
-    obs = jnp.zeros((1, obs_dim))
+    obs, action_dim = jnp.zeros((1, spec.obs_dim)), spec.action_dim
     params = {"value": value_net(config).init(k_value, obs, obs)["params"],
               "dynamics": dynamics_net(config).init(k_dyn, jnp.zeros((1, config.latent_dim + action_dim)))["params"],
               "actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"],
               "log_lam": jnp.zeros(())}  # lam = exp(log_lam) = 1 at the start
-    return new_state(params, {}, config)
+    return new_state(params, {}, config, spec)
 
 
 def _encode(params, config: Config, x):
@@ -181,12 +181,16 @@ def update(state: dict, batch: dict, key, config: Config):
     return apply_grads(state, grads, config), metrics
 
 
+def distance(state: dict, observations, goals, config: Config):
+    """d(s, g): steps, since the constraint keeps d(s, s') <= 1 for every transition (the search's distance)."""
+    return value_net(config).apply({"params": state["params"]["value"]}, observations, goals)
+
+
 def value(state: dict, observations, goals, config: Config):
-    """V(s, g) = -d(s, g) (used by tests and analyses)."""
-    return -value_net(config).apply({"params": state["params"]["value"]}, observations, goals)
+    """V(s, g) = -d(s, g)."""
+    return -distance(state, observations, goals, config)
 
 
-def act(state: dict, observations, goals, config: Config):
-    action_dim = state["params"]["actor"]["Dense_0"]["bias"].shape[-1]
-    mean, _ = actor_net(config, action_dim).apply({"params": state["params"]["actor"]}, observations, goals)
-    return jnp.clip(mean, -1.0, 1.0)
+def act(state: dict, observations, goals, config: Config, key=None):
+    del key  # deterministic: the mean action, as OGBench evaluates
+    return gaussian_act(actor_net(config, state["spec"].action_dim), state["params"]["actor"], observations, goals)

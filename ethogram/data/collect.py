@@ -1,10 +1,11 @@
-"""Reward-free datasets collected by OGBench's scripted pointmaze expert, all episodes at once.
+"""Reward-free datasets collected by OGBench's scripted expert, all episodes at once, in any environment of
+the registry (envs/base.py).
 
-The expert (OGBench's data-generation procedure): action = unit vector from the agent to the centre of
-the next cell on the BFS shortest path to the goal cell, plus Gaussian noise (sigma 0.5), clipped to
-[-1, 1]. `navigate`: start anywhere, goals drawn from vertex cells, a new goal whenever one is reached.
-`stitch`: the goal is a cell exactly 4 BFS steps away; the agent stays there. Start and goal positions
-get uniform noise of +-1. We differ in one respect: every random draw comes from one seeded numpy
+The expert (OGBench's data-generation procedure, data_gen_scripts/generate_locomaze.py): the navigator's subgoal
+(the centre of the next cell on the BFS shortest path to the goal cell, envs/expert.py), the robot's locomotor
+toward it (the point: the unit vector), plus Gaussian noise (sigma 0.5), clipped to [-1, 1].
+`navigate`: start anywhere, goals drawn from vertex cells, a new goal whenever one is reached. `stitch`: the
+goal is a cell exactly 4 BFS steps away; the agent stays there. Start and goal positions get uniform noise of +-1. We differ in one respect: every random draw comes from one seeded numpy
 Generator, so the same seed gives the same bytes (OGBench never seeds numpy).
 """
 
@@ -19,7 +20,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ethogram import __version__
-from ethogram.envs.registry import DatasetName, make_env
+from ethogram.envs.expert import Navigator
+from ethogram.envs.registry import ROBOTS, DatasetName, make_env
 from ethogram.errors import EthogramError
 from ethogram.io import atomic_write_bytes, check_writable_output, npz_bytes
 
@@ -46,11 +48,6 @@ def default_config(name: DatasetName, seed: int = 0) -> CollectConfig:
     return CollectConfig(episodes=1000, episode_steps=1001, seed=seed)
 
 
-def _expert_tables(maze, goal_cells: list[tuple[int, int]]) -> np.ndarray:
-    """next-cell table for every possible goal cell: (n_goals, H, W, 2)."""
-    return np.stack([maze.next_cell_table(g) for g in goal_cells])
-
-
 def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> dict[str, np.ndarray]:
     """Run all episodes (training + validation) in one batch. Returns arrays of shape (episodes, T, ...)."""
     if config.episodes < 1:
@@ -58,6 +55,7 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
     if config.episode_steps < 2:
         raise EthogramError(f"--episode-steps must be at least 2 (got {config.episode_steps}).")
     env = make_env(name.env)
+    locomotor = ROBOTS[name.robot].locomotor
     maze = env.maze
     rng = np.random.default_rng(config.seed)
     n_val = int(config.episodes * config.val_fraction)
@@ -66,9 +64,7 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
 
     free = maze.free_cells()
     vertices = maze.vertex_cells()
-    goal_cells = free  # any free cell can be a goal (stitch goals are not vertices)
-    cell_index = {c: k for k, c in enumerate(goal_cells)}
-    tables = _expert_tables(maze, goal_cells)
+    navigator = Navigator(maze)  # any free cell can be a goal (stitch goals are not vertices)
 
     init_ij = np.array([free[k] for k in rng.integers(len(free), size=b)])
     if name.kind == "navigate":
@@ -79,36 +75,33 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
             near = maze.cells_at_distance(tuple(init_ij[e]), STITCH_STEPS)
             goal_ij[e] = near[rng.integers(len(near))] if near else init_ij[e]
     else:
-        raise EthogramError(f"dataset type '{name.kind}' is not collectable for {name.loco} yet.")
-    goal_k = np.array([cell_index[tuple(g)] for g in goal_ij])
+        raise EthogramError(f"dataset type '{name.kind}' is not collectable for {name.robot}maze yet.")
+    goal_k = navigator.goal_index(goal_ij)
     xy = env.add_noise(maze.ij_to_xy(init_ij), rng)
     goal_xy = env.add_noise(maze.ij_to_xy(goal_ij), rng)
-    qvel = rng.standard_normal((b, 2)) * 0.1  # OGBench's reset noise on qvel (zeroed before each step)
+    state = env.reset(xy, rng)  # OGBench's reset noise on the velocities
 
-    obs = np.empty((b, t_len, 2), dtype=np.float32)
-    qpos_out = np.empty((b, t_len, 2), dtype=np.float32)
-    qvel_out = np.empty((b, t_len, 2), dtype=np.float32)
-    actions = np.empty((b, t_len, 2), dtype=np.float32)
+    obs = np.empty((b, t_len, env.obs_dim), dtype=np.float32)
+    actions = np.empty((b, t_len, env.action_dim), dtype=np.float32)
+    qpos0, qvel0 = env.qpos_qvel(state)
+    qpos_out = np.empty((b, t_len, qpos0.shape[1]), dtype=np.float32)
+    qvel_out = np.empty((b, t_len, qvel0.shape[1]), dtype=np.float32)
     bar = tqdm(total=b * t_len, desc=f"collect {name}", unit="step", unit_scale=True,
                disable=not progress, mininterval=0.5)
     for t in range(t_len):
-        cell = maze.xy_to_ij(xy)
-        sub_ij = tables[goal_k, cell[:, 0], cell[:, 1]]
-        direction = maze.ij_to_xy(sub_ij) - xy
-        direction /= np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-6
-        act = np.clip(direction + rng.normal(0.0, config.noise, size=(b, 2)), -1.0, 1.0)
-        obs[:, t] = xy
-        qpos_out[:, t] = xy
-        qvel_out[:, t] = qvel
+        direction = locomotor(env, state, navigator.subgoals(env.positions(state), goal_k))
+        act = np.clip(direction + rng.normal(0.0, config.noise, size=(b, env.action_dim)), -1.0, 1.0)
+        obs[:, t] = env.observe(state)
+        qpos_out[:, t], qvel_out[:, t] = env.qpos_qvel(state)
         actions[:, t] = act
-        xy, qvel = env.step(xy, act, rng)
+        state = env.step(state, act, rng)
         if name.kind == "navigate":
-            reached = env.success(xy, goal_xy)
+            reached = env.success(state, goal_xy)
             if reached.any():
                 idx = np.nonzero(reached)[0]
                 new = rng.integers(len(vertices), size=len(idx))
                 new_ij = np.array([vertices[k] for k in new])
-                goal_k[idx] = [cell_index[tuple(g)] for g in new_ij]
+                goal_k[idx] = navigator.goal_index(new_ij)
                 goal_xy[idx] = env.add_noise(maze.ij_to_xy(new_ij), rng)
         bar.update(b)
     bar.close()

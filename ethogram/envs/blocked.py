@@ -17,25 +17,24 @@ BALL_RADIUS = 0.7  # OGBench's point body
 
 
 class ChangedPointMaze:
-    """A PointMaze `env` changed after the agent learned it: by default everything is the original's; subclasses
-    override what the change touches (walls, goals)."""
+    """A PointMaze `env` changed after the agent learned it: by default everything is the original's (the
+    environment contract of envs/base.py is passed through); subclasses override what the change touches."""
 
     def __init__(self, env):
         self.env, self.maze, self.tasks = env, env.maze, env.tasks
         self.obs_dim, self.action_dim = env.obs_dim, env.action_dim
         self.goal_tol, self.episode_steps = env.goal_tol, env.episode_steps
 
-    def step(self, xy, actions, rng=None):
-        return self.env.step(xy, actions, rng)
+    def __getattr__(self, name):  # reset, observe, positions, success, reached, goal_observation, ...
+        if name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    def step(self, state, actions, rng=None):
+        return self.env.step(state, actions, rng)
 
     def task_starts(self, task_ids, rng):
         return self.env.task_starts(task_ids, rng)
-
-    def success(self, xy, goal_xy):
-        return self.env.success(xy, goal_xy)
-
-    def goal_observation(self, goal_xy):
-        return self.env.goal_observation(goal_xy)
 
 
 class BlockedPointMaze(ChangedPointMaze):
@@ -58,17 +57,20 @@ class BlockedPointMaze(ChangedPointMaze):
         xy = np.asarray(xy)[:, None, :]
         return ((xy > self._lo[None]) & (xy < self._hi[None])).all(-1).any(-1)
 
-    def step(self, xy, actions, rng=None):
-        xy = np.asarray(xy, dtype=np.float64)
-        nxt, qvel = self.env.step(xy, actions, rng)
+    def step(self, state, actions, rng=None):
+        state = np.asarray(state, dtype=np.float64)
+        xy = self.env.positions(state)
+        new = self.env.step(state, actions, rng)
+        nxt = self.env.positions(new)
         bad = self.inside(nxt)
         if bad.any():
             slide_x = np.stack([nxt[:, 0], xy[:, 1]], -1)
             slide_y = np.stack([xy[:, 0], nxt[:, 1]], -1)
             fixed = np.where((~self.inside(slide_x))[:, None], slide_x,
                              np.where((~self.inside(slide_y))[:, None], slide_y, xy))
-            nxt = np.where(bad[:, None], fixed, nxt)
-        return nxt, qvel
+            new = new.copy()
+            new[:, :2] = np.where(bad[:, None], fixed, nxt)  # the point's state starts with its position
+        return new
 
 
 class MovedGoalPointMaze(ChangedPointMaze):

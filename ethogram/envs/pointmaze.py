@@ -5,6 +5,10 @@ OGBench's PointEnv is: remember (qpos, qvel); qpos += 0.2 * action; qvel = 0; fi
 (RK4, dt 0.02) that resolve wall contacts. Observation = qpos = (x, y). We run the five MuJoCo steps
 for all episodes in one call of `mujoco.rollout` (C, multi-threaded), which is where the speed over
 one gymnasium env per episode comes from. Same physics, same observations, same success test.
+
+The simulator state (envs/base.py) is (B, 4): qpos (x, y) and qvel. `VelocityPointMaze` is the same point
+observing its position and its last step's displacement (4-D observations): a check that nothing downstream
+takes the observation for the position.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class Task:
 
 
 class PointMaze:
-    """A batched pointmaze: state is the (B, 2) array of positions."""
+    """A batched pointmaze (envs/base.py's Env): state (B, 4) = qpos (x, y), qvel; observation = qpos."""
 
     obs_dim = 2
     action_dim = 2
@@ -84,17 +88,27 @@ class PointMaze:
         noise = rng.uniform(-POSITION_NOISE, POSITION_NOISE, size=np.shape(xy)) * self.maze.unit / 4
         return np.asarray(xy, dtype=np.float64) + noise
 
-    def step(self, xy: np.ndarray, actions: np.ndarray, rng: np.random.Generator | None = None):
-        """Advance every episode one step. Returns (next_xy, next_qvel), both (B, 2) float64.
+    def reset(self, positions: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """States at rest at `positions`; with `rng`, OGBench's reset noise on qvel (N(0, 0.1^2); it is zeroed
+        before every step, so it only shows in the first stored qvel of a dataset episode)."""
+        xy = np.asarray(positions, dtype=np.float64)
+        state = np.zeros((len(xy), 4))
+        state[:, :2] = xy
+        if rng is not None:
+            state[:, 2:] = rng.standard_normal((len(xy), 2)) * 0.1
+        return state
+
+    def step(self, state: np.ndarray, actions: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Advance every episode one step: qpos += 0.2 * action, qvel = 0, five MuJoCo steps.
 
         `rng` draws the teleport destination on the teleport maze (OGBench draws it uniformly).
         """
-        xy = np.asarray(xy, dtype=np.float64)
+        xy = np.asarray(state, dtype=np.float64)[:, :2]
         b = xy.shape[0]
-        state = np.zeros((b, self._nstate))
-        state[:, self._qpos] = xy + POINT_SPEED * np.asarray(actions, dtype=np.float64)
+        full = np.zeros((b, self._nstate))
+        full[:, self._qpos] = xy + POINT_SPEED * np.asarray(actions, dtype=np.float64)
         control = np.zeros((b, FRAME_SKIP, self.model.nu))
-        out, _ = self._runner.rollout(self.model, self._datas, state, control, nstep=FRAME_SKIP)
+        out, _ = self._runner.rollout(self.model, self._datas, full, control, nstep=FRAME_SKIP)
         last = out[:, -1]
         next_xy, next_qvel = last[:, self._qpos].copy(), last[:, self._qvel].copy()
         if self.teleport_in is not None:
@@ -105,17 +119,57 @@ class PointMaze:
                     raise ValueError("the teleport maze needs an rng to draw teleport destinations")
                 dest = rng.integers(len(self.teleport_out), size=b)
                 next_xy[hit] = self.teleport_out[dest[hit]]
-        return next_xy, next_qvel
+        return np.concatenate([next_xy, next_qvel], axis=1)
+
+    def observe(self, state: np.ndarray) -> np.ndarray:
+        return np.asarray(state)[:, :2].astype(np.float32)
+
+    def positions(self, state: np.ndarray) -> np.ndarray:
+        return np.asarray(state)[:, :2]
+
+    def obs_positions(self, obs: np.ndarray) -> np.ndarray:
+        return np.asarray(obs)[..., :2]
+
+    def qpos_qvel(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(state)[:, :2], np.asarray(state)[:, 2:4]
 
     def task_starts(self, task_ids: np.ndarray, rng: np.random.Generator):
-        """Start positions and goal positions (with OGBench's noise) for a batch of task ids (1-based)."""
+        """Start states and goal positions (with OGBench's noise) for a batch of task ids (1-based)."""
         init = self.maze.ij_to_xy(np.array([self.tasks[k - 1].init_ij for k in task_ids]))
         goal = self.maze.ij_to_xy(np.array([self.tasks[k - 1].goal_ij for k in task_ids]))
-        return self.add_noise(init, rng), self.add_noise(goal, rng)
+        return self.reset(self.add_noise(init, rng)), self.add_noise(goal, rng)
 
-    def success(self, xy: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(np.asarray(xy) - np.asarray(goal_xy), axis=-1) <= self.goal_tol
+    def success(self, state: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(self.positions(state) - np.asarray(goals), axis=-1) <= self.goal_tol
 
-    def goal_observation(self, goal_xy: np.ndarray) -> np.ndarray:
+    def reached(self, obs: np.ndarray, goal_obs: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(self.obs_positions(obs) - self.obs_positions(goal_obs), axis=-1) <= self.goal_tol
+
+    def goal_observation(self, goals: np.ndarray) -> np.ndarray:
         """The observation at the goal, which is what a goal-conditioned policy is given."""
-        return np.asarray(goal_xy, dtype=np.float32)
+        return np.asarray(goals, dtype=np.float32)
+
+
+class VelocityPointMaze(PointMaze):
+    """The point observing (x, y, dx, dy): its position and its last step's displacement in action units
+    (displacement / 0.2, within [-1, 1] away from teleports). State (B, 6): qpos, qvel, that displacement.
+    A goal is observed at rest: (x, y, 0, 0)."""
+
+    obs_dim = 4
+
+    def reset(self, positions, rng=None):
+        state = super().reset(positions, rng)
+        return np.concatenate([state, np.zeros((len(state), 2))], axis=1)
+
+    def step(self, state, actions, rng=None):
+        state = np.asarray(state, dtype=np.float64)
+        nxt = super().step(state[:, :4], actions, rng)
+        return np.concatenate([nxt, (nxt[:, :2] - state[:, :2]) / POINT_SPEED], axis=1)
+
+    def observe(self, state):
+        state = np.asarray(state)
+        return np.concatenate([state[:, :2], state[:, 4:6]], axis=1).astype(np.float32)
+
+    def goal_observation(self, goals):
+        goals = np.asarray(goals, dtype=np.float32)
+        return np.concatenate([goals, np.zeros_like(goals)], axis=-1)

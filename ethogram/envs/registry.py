@@ -1,89 +1,116 @@
-"""Environment and dataset names, OGBench style: `pointmaze-medium-navigate-v0`."""
+"""Environments by name, from a table keyed by robot: `pointmaze-medium`, dataset `pointmaze-medium-navigate-v0`.
+
+OGBench names an environment `{robot}maze-{maze}` and a dataset `{robot}maze-{maze}-{kind}-v0`. Each robot row
+says which environment class steps it, which locomotor drives it toward the expert's subgoals (envs/expert.py)
+and which dataset kinds its expert collects. Adding a robot is a row here and its environment class.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ethogram.envs.expert import point_locomotor
 from ethogram.errors import EthogramError
 
-POINT_MAZES = ("medium", "large", "giant", "teleport")
-ANT_MAZES = ("medium", "large", "giant", "teleport")
-DATASET_TYPES = {"pointmaze": ("navigate", "stitch"), "antmaze": ("navigate", "stitch", "explore")}
+MAZES = ("medium", "large", "giant", "teleport")
+
+
+@dataclass(frozen=True)
+class Robot:
+    name: str
+    env_class: str  # "module:Class", imported when first made (MuJoCo loads only then)
+    locomotor: Callable | None  # (env, state, subgoal_xy) -> noise-free actions; None: not collectable yet
+    kinds: tuple[str, ...]  # dataset kinds its expert collects
+    note: str = ""
+
+
+ROBOTS: dict[str, Robot] = {
+    "point": Robot("point", "ethogram.envs.pointmaze:PointMaze", point_locomotor, ("navigate", "stitch")),
+    "pointvel": Robot("pointvel", "ethogram.envs.pointmaze:VelocityPointMaze", point_locomotor,
+                      ("navigate", "stitch"), "the point observing its position and last displacement (4-D)"),
+}
+# Recognised OGBench robots that ethogram cannot collect for yet, with the reason.
+PENDING = {"ant": ("navigate", "stitch", "explore")}
 
 
 def known_envs() -> list[str]:
-    return [f"pointmaze-{m}" for m in POINT_MAZES]
+    return [f"{r}maze-{m}" for r in ROBOTS for m in MAZES]
 
 
 def known_datasets() -> list[str]:
-    return [f"pointmaze-{m}-{t}" for m in POINT_MAZES for t in DATASET_TYPES["pointmaze"]]
+    return [f"{r}maze-{m}-{k}" for r, robot in ROBOTS.items() for m in MAZES for k in robot.kinds]
 
 
 @dataclass(frozen=True)
 class DatasetName:
-    """A parsed dataset name: the environment and how the data was collected."""
+    """A parsed dataset name: the robot, the maze and how the data was collected."""
 
-    loco: str  # "pointmaze" (antmaze is recognised but not yet supported)
+    robot: str  # a key of ROBOTS ("point", "pointvel")
     maze: str  # medium | large | giant | teleport
     kind: str  # navigate | stitch | explore
 
     @property
     def env(self) -> str:
-        return f"{self.loco}-{self.maze}"
+        return f"{self.robot}maze-{self.maze}"
 
     def __str__(self) -> str:
-        return f"{self.loco}-{self.maze}-{self.kind}-v0"
+        return f"{self.env}-{self.kind}-v0"
 
 
-def _antmaze_error(name: str) -> EthogramError:
+def _pending_error(name: str, robot: str) -> EthogramError:
     return EthogramError(
-        f"'{name}' is an antmaze: it needs a locomotion expert (an ant walking policy trained with SAC) "
+        f"'{name}' is an {robot}maze: it needs a locomotion expert (an {robot} walking policy trained with SAC) "
         "to collect data, and ethogram does not ship one yet.",
-        f"use a pointmaze for now: {', '.join(known_datasets())}",
+        f"use a pointmaze for now: {', '.join(d for d in known_datasets() if d.startswith('pointmaze'))}",
     )
 
 
 def _strip(name: str) -> str:
     name = name.strip()
-    if name.endswith(".npz"):
-        name = name[:-4]
-    if name.endswith("-val"):
-        name = name[:-4]
-    if name.endswith("-v0"):
-        name = name[:-3]
+    for suffix in (".npz", "-val", "-v0"):
+        name = name.removesuffix(suffix)
     return name
 
 
+def _robot(prefix: str) -> str | None:
+    """'pointmaze' -> 'point' (None if it does not end in 'maze')."""
+    return prefix[: -len("maze")] if prefix.endswith("maze") and len(prefix) > 4 else None
+
+
 def parse_env_name(name: str) -> tuple[str, str]:
-    """'pointmaze-medium' (optionally '-v0') -> ('pointmaze', 'medium'), or a clear error."""
+    """'pointmaze-medium' (optionally '-v0') -> ('point', 'medium'), or a clear error."""
     parts = _strip(name).split("-")
-    if len(parts) == 2 and parts[0] == "antmaze" and parts[1] in ANT_MAZES:
-        raise _antmaze_error(name)
-    if len(parts) == 2 and parts[0] == "pointmaze" and parts[1] in POINT_MAZES:
-        return parts[0], parts[1]
+    if len(parts) == 2 and parts[1] in MAZES:
+        robot = _robot(parts[0])
+        if robot in PENDING:
+            raise _pending_error(name, robot)
+        if robot in ROBOTS:
+            return robot, parts[1]
     raise EthogramError(f"unknown environment '{name}'.", f"known environments: {', '.join(known_envs())}")
 
 
 def parse_dataset_name(name: str) -> DatasetName:
     """'pointmaze-medium-navigate' (optionally '-v0' / '.npz') -> DatasetName, or a clear error."""
     parts = _strip(name).split("-")
-    if len(parts) == 3 and parts[0] == "antmaze" and parts[1] in ANT_MAZES \
-            and parts[2] in DATASET_TYPES["antmaze"]:
-        raise _antmaze_error(name)
-    if len(parts) == 3 and parts[0] == "pointmaze" and parts[1] in POINT_MAZES \
-            and parts[2] in DATASET_TYPES["pointmaze"]:
-        return DatasetName(parts[0], parts[1], parts[2])
+    if len(parts) == 3 and parts[1] in MAZES:
+        robot = _robot(parts[0])
+        if robot in PENDING and parts[2] in PENDING[robot]:
+            raise _pending_error(name, robot)
+        if robot in ROBOTS and parts[2] in ROBOTS[robot].kinds:
+            return DatasetName(robot, parts[1], parts[2])
     raise EthogramError(f"unknown dataset '{name}'.", f"known datasets: {', '.join(known_datasets())}")
 
 
 @lru_cache(maxsize=8)
 def make_env(name: str):
-    """The batched environment for an environment or dataset name."""
-    from ethogram.envs.pointmaze import PointMaze
+    """The batched environment (envs/base.py) for an environment or dataset name."""
+    import importlib
 
     parts = _strip(name).split("-")
-    loco, maze = parse_env_name("-".join(parts[:2])) if len(parts) >= 2 else parse_env_name(name)
+    robot, maze = parse_env_name("-".join(parts[:2])) if len(parts) >= 2 else parse_env_name(name)
     if len(parts) > 2:
         parse_dataset_name(name)  # validates the dataset part too
-    return PointMaze(maze)
+    module, cls = ROBOTS[robot].env_class.split(":")
+    return getattr(importlib.import_module(module), cls)(maze)

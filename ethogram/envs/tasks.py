@@ -7,8 +7,6 @@ Reward tasks (the reward is a function of a transition (s, s'), so it can label 
 A reward of the state (the region, the distance) is regressed on phi(s') - mean phi, a progress reward (moving
 east) on phi(s') - phi(s) (ethogram/prompts.py). The scripted reference drives the maze's BFS oracle (the dataset
 expert without noise) to the best place for the reward: the region, the reachable cell furthest east, the point p.
-(Staying far from walls, `clearance`, was tried and left out of the set: that reward is far from linear in HILP's
-phi and reward prompting did worse than random on it; see docs/results.md.)
 
 Demonstration tasks: a noise-free expert trajectory from task k's start cell, through task k+1's goal cell, to task
 k's goal cell (k = 1, 2, 3): a route through specific cells that is not the shortest path, so that imitating it
@@ -22,36 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ethogram.envs.expert import oracle_actions
 from ethogram.errors import EthogramError
 
 REWARD_HORIZON = 500  # steps per reward episode
 MAX_DEMO_STEPS = 3000
-
-
-def oracle_actions(maze, xy: np.ndarray, tables: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
-    """The noise-free dataset expert: a unit step toward the next BFS cell; in the target cell, toward the target.
-
-    `tables` (B, H, W, 2) are next-cell tables (Maze.next_cell_table) of each episode's target cell.
-    """
-    cell = maze.xy_to_ij(xy)
-    b = np.arange(len(xy))
-    nxt = tables[b, cell[:, 0], cell[:, 1]]
-    at_target = (nxt == cell).all(axis=-1)
-    aim = np.where(at_target[:, None], target_xy, maze.ij_to_xy(nxt))
-    d = aim - xy
-    dist = np.linalg.norm(d, axis=-1, keepdims=True)
-    return d / np.maximum(dist, 0.2)  # full speed until within one step, then land on the target
-
-
-# --------------------------------------------------------------------------------------------- rewards
-
-def clearance(maze, xy: np.ndarray) -> np.ndarray:
-    """Distance from each position to the nearest wall cell (walls are unit x unit squares), capped at one unit."""
-    walls = maze.ij_to_xy(np.argwhere(maze.layout == 1))  # (W, 2) wall centres
-    half = maze.unit / 2
-    xy = np.asarray(xy, dtype=np.float64)
-    d = np.maximum(np.abs(xy[..., None, :] - walls) - half, 0.0)  # per-axis gap to each wall square
-    return np.minimum(np.linalg.norm(d, axis=-1).min(axis=-1), maze.unit)
 
 
 @dataclass(frozen=True)
@@ -108,8 +81,8 @@ def reference_policy(env, target_xy: np.ndarray):
 
     def policy(obs, goals):
         b = len(obs)
-        return oracle_actions(maze, np.asarray(obs, np.float64), np.broadcast_to(table, (b, *table.shape)),
-                              np.broadcast_to(target_xy, (b, 2)))
+        return oracle_actions(maze, np.asarray(env.obs_positions(obs), np.float64),
+                              np.broadcast_to(table, (b, *table.shape)), np.broadcast_to(target_xy, (b, 2)))
 
     return policy
 
@@ -132,16 +105,16 @@ class DemoTask:
 
 
 def demo_trajectory(env, waypoints: list[tuple[int, int]]) -> np.ndarray:
-    """Positions of the noise-free expert driving from the first waypoint's centre through the others."""
+    """Observations of the noise-free expert driving from the first waypoint's centre through the others."""
     maze = env.maze
-    xy = maze.ij_to_xy(waypoints[0])[None]
-    states = [xy[0].copy()]
+    state = env.reset(maze.ij_to_xy(waypoints[0])[None])
+    states = [env.observe(state)[0]]
     for cell in waypoints[1:]:
         table = maze.next_cell_table(tuple(cell))[None]
         target = maze.ij_to_xy(cell)[None]
-        while np.linalg.norm(xy - target) > 0.5:
-            xy, _ = env.step(xy, oracle_actions(maze, xy, table, target))
-            states.append(xy[0].copy())
+        while np.linalg.norm(env.positions(state) - target) > 0.5:
+            state = env.step(state, oracle_actions(maze, env.positions(state), table, target))
+            states.append(env.observe(state)[0])
             if len(states) > MAX_DEMO_STEPS:
                 raise RuntimeError(f"the demonstration expert did not reach {cell}")
     return np.asarray(states, dtype=np.float32)
@@ -154,32 +127,3 @@ def demo_tasks(env) -> dict[str, DemoTask]:
         waypoints = [tuple(a), tuple(via), tuple(b)]
         out[f"demo{k}"] = DemoTask(f"demo{k}", tuple(waypoints), demo_trajectory(env, waypoints))
     return out
-
-
-def cell_sequence(maze, xy: np.ndarray) -> list[tuple[int, int]]:
-    """The cells a trajectory passes through, consecutive repeats removed."""
-    cells = [tuple(int(v) for v in c) for c in maze.xy_to_ij(xy)]
-    return [c for i, c in enumerate(cells) if i == 0 or c != cells[i - 1]]
-
-
-def fraction_in_order(demo_cells: list, agent_cells: list) -> float:
-    """Fraction of the demonstration's cell sequence that the agent visits in the same order: the longest common
-    subsequence of the two cell sequences over the demonstration's length (a skipped cell costs one cell, not the
-    rest of the route)."""
-    prev = [0] * (len(agent_cells) + 1)
-    for c in demo_cells:
-        cur = [0]
-        for j, a in enumerate(agent_cells):
-            cur.append(prev[j] + 1 if c == a else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1] / len(demo_cells)
-
-
-def imitation_metrics(maze, demo: np.ndarray, agent: np.ndarray) -> dict:
-    """Fidelity of one rollout to a demonstration (positions): cells in order, distances."""
-    d = np.linalg.norm(demo[:, None, :2] - agent[None, :, :2], axis=-1)
-    return {
-        "cells_in_order": fraction_in_order(cell_sequence(maze, demo[:, :2]), cell_sequence(maze, agent[:, :2])),
-        "mean_distance": float(d.min(axis=1).mean()),  # each demo state to the closest agent state
-        "final_distance": float(np.linalg.norm(agent[-1, :2] - demo[-1, :2])),
-    }

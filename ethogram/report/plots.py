@@ -57,11 +57,11 @@ def plot_rollouts(env, rollouts, path: str | Path, title: str = "") -> None:
     save_png(fig, path)
 
 
-def save_png(fig, path) -> None:
-    """Lay out, render and write a figure atomically, then free it."""
+def save_png(fig, path, dpi: float | None = None, tight_bbox: bool = True) -> None:
+    """The one PNG writer: lay out, render and write a figure atomically, then free it."""
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight" if tight_bbox else None)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 

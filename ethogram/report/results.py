@@ -15,6 +15,7 @@ import numpy as np
 from ethogram.errors import EthogramError
 from ethogram.io import atomic_write_text
 from ethogram.report.published import published
+from ethogram.report.tables import Table
 
 
 def run_evaluations(run_dir: str | Path) -> dict[int, float]:
@@ -61,19 +62,23 @@ def run_result(run_dir: str | Path, eval_file: str = "eval.json", last_evals: in
         out = {"agent": ev.get("agent", cfg["agent"]), "dataset": cfg["dataset_name"].removesuffix("-v0"),
                "seed": cfg["train_config"]["seed"],
                "train_steps": ev.get("train_step") or cfg["train_config"]["steps"],
-               "config": cfg["agent_config"], "success": ev["success"], "episodes": ev["episodes_per_task"]}
-    except (KeyError, TypeError, AttributeError) as e:
+               "config": cfg["agent_config"], "episodes": ev["episodes_per_task"],
+               # Evaluations name their metrics; files written before that hold success alone.
+               "metrics": dict(ev.get("metrics") or {"success": ev["success"]})}
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise EthogramError(f"run '{run_dir}' has an incomplete config.json or eval.json (missing {e}).",
                             f"evaluate it again: ethogram eval {run_dir}") from None
-    earlier = _last_evals(run_dir, int(out["train_steps"]), last_evals)
+    earlier = _last_evals(run_dir, int(out["train_steps"]), last_evals)  # periodic evaluations record success
     out["evals_averaged"] = 1 + len(earlier)
-    out["success"] = float(np.mean([*earlier, out["success"]]))
+    if "success" in out["metrics"]:
+        out["metrics"]["success"] = float(np.mean([*earlier, out["metrics"]["success"]]))
+    out["success"] = out["metrics"].get("success")
     return out
 
 
 def aggregate(run_dirs: list[str | Path], command: str, eval_file: str = "eval.json",
               last_evals: int = 1) -> list[dict]:
-    """One record per (agent, dataset, steps, config): mean and std (ddof 0) of success over seeds.
+    """One record per (agent, dataset, steps, config) and metric: mean and std (ddof 0) over seeds.
 
     `eval_file` picks the evaluation: eval.json (goal prompts) or eval-plan.json (HILP-Plan, agent "hilp-plan").
     `last_evals`: each seed's success averages its last evaluations (see `run_result`).
@@ -87,27 +92,30 @@ def aggregate(run_dirs: list[str | Path], command: str, eval_file: str = "eval.j
         groups[key].append(r)
     records = []
     for rs in groups.values():
-        s = np.array([r["success"] for r in rs])
         r0 = rs[0]
-        records.append({"agent": r0["agent"], "dataset": r0["dataset"], "metric": "success",
-                        "mean": round(float(s.mean()), 4), "std": round(float(s.std()), 4),
-                        "seeds": sorted(r["seed"] for r in rs), "train_steps": r0["train_steps"],
-                        "eval_episodes_per_task": r0["episodes"],
-                        "evals_averaged": min(r["evals_averaged"] for r in rs), "config": r0["config"],
-                        "command": command})
-    return sorted(records, key=lambda r: (r["dataset"], r["agent"]))
+        names = [m for m in r0["metrics"] if all(m in r["metrics"] for r in rs)]
+        for metric in names:
+            s = np.array([float(r["metrics"][metric]) for r in rs])
+            records.append({"agent": r0["agent"], "dataset": r0["dataset"], "metric": metric,
+                            "mean": round(float(s.mean()), 4), "std": round(float(s.std()), 4),
+                            "seeds": sorted(r["seed"] for r in rs), "train_steps": r0["train_steps"],
+                            "eval_episodes_per_task": r0["episodes"],
+                            "evals_averaged": min(r["evals_averaged"] for r in rs) if metric == "success" else 1,
+                            "config": r0["config"], "command": command})
+    return sorted(records, key=lambda r: (r["dataset"], r["agent"], r["metric"] != "success", r["metric"]))
 
 
-def markdown_table(records: list[dict]) -> str:
-    rows = ["| dataset | agent | ours (success) | seeds | train steps | nets / batch | published (1M steps, 8 seeds) |",
-            "|---|---|---|---|---|---|---|"]
+def results_table(records: list[dict]) -> Table:
+    """One row per record: ours (mean ± std over seeds, with its metric) beside the published number."""
+    rows = []
     for r in records:
-        pub = published(r["agent"], r["dataset"])
+        pub = published(r["agent"], r["dataset"]) if r.get("metric", "success") == "success" else None
         c = r["config"]
         nets = "x".join(str(x) for x in c.get("actor_hidden_dims", [])) + f" / {c.get('batch_size')}"
-        rows.append(f"| {r['dataset']} | {r['agent']} | {r['mean']:.2f} ± {r['std']:.2f} | {len(r['seeds'])} | "
-                    f"{r['train_steps']} | {nets} | " + (f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a") + " |")
-    return "\n".join(rows)
+        rows.append((r["dataset"], r["agent"], r.get("metric", "success"), f"{r['mean']:.2f} ± {r['std']:.2f}",
+                     len(r["seeds"]), r["train_steps"], nets, f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a"))
+    return Table(("dataset", "agent", "metric", "ours", "seeds", "train steps", "nets / batch",
+                  "published (1M steps, 8 seeds)"), rows)
 
 
 def write_records(records: list[dict], path: str | Path) -> None:
@@ -157,13 +165,11 @@ def aggregate_prompts(run_dirs: list[str | Path], command: str, eval_file: str) 
     return sorted(records, key=lambda r: (r["dataset"], r["task"], r["metric"]))
 
 
-def prompt_table(records: list[dict]) -> str:
+def prompt_table(records: list[dict]) -> Table:
     """One row per (dataset, task): the agent beside random (and the scripted reference for rewards)."""
     rows: dict[tuple, dict] = defaultdict(dict)
     for r in records:
         rows[(r["dataset"], r["task"])][r["metric"]] = f"{r['mean']:.2f} ± {r['std']:.2f}"
     metrics = sorted({r["metric"] for r in records}, key=lambda m: (m.split("/")[0], m.split("/")[1] != "agent"))
-    out = ["| dataset | task | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
-    for (dataset, task), v in sorted(rows.items()):
-        out.append(f"| {dataset} | {task} | " + " | ".join(v.get(m, "n/a") for m in metrics) + " |")
-    return "\n".join(out)
+    return Table(("dataset", "task", *metrics),
+                 [(dataset, task, *(v.get(m, "n/a") for m in metrics)) for (dataset, task), v in sorted(rows.items())])

@@ -1,34 +1,51 @@
-"""Markdown tables of evaluation results."""
+"""Tables as rows: every table ethogram shows is a `Table` (column names, rows of cells), rendered by one function
+per format (`to_markdown` here; an HTML renderer is one function more)."""
 
 from __future__ import annotations
 
-
-def success_table(result: dict, baseline: dict | None = None, baseline_name: str = "random policy") -> str:
-    """Per-task success (and a baseline column) as a Markdown table."""
-    head = "| task | success |" + (f" {baseline_name} |" if baseline else "")
-    rows = [head, "|---|---|" + ("---|" if baseline else "")]
-    for k, v in result["tasks"].items():
-        rows.append(f"| {k} | {v:.2f} |" + (f" {baseline['tasks'][k]:.2f} |" if baseline else ""))
-    rows.append(f"| **mean** | **{result['success']:.2f}** |" + (f" {baseline['success']:.2f} |" if baseline else ""))
-    return "\n".join(rows)
+from dataclasses import dataclass, field
 
 
-def reward_table(result: dict) -> str:
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: list[tuple] = field(default_factory=list)
+    bold_last: bool = False  # the last row is a summary (a mean)
+
+
+def to_markdown(table: Table) -> str:
+    def row(cells, bold=False):
+        cells = [f"**{c}**" if bold else str(c) for c in cells]
+        return "| " + " | ".join(cells) + " |"
+
+    out = [row(table.columns), "|" + "---|" * len(table.columns)]
+    for i, r in enumerate(table.rows):
+        out.append(row(r, table.bold_last and i == len(table.rows) - 1))
+    return "\n".join(out)
+
+
+def success_table(result: dict, baseline: dict | None = None, baseline_name: str = "random policy") -> Table:
+    """Per-task success (and a baseline column)."""
+    columns = ("task", "success") + ((baseline_name,) if baseline else ())
+    rows = [(k, f"{v:.2f}") + ((f"{baseline['tasks'][k]:.2f}",) if baseline else ())
+            for k, v in result["tasks"].items()]
+    rows.append(("mean", f"{result['success']:.2f}") + ((f"{baseline['success']:.2f}",) if baseline else ()))
+    return Table(columns, rows, bold_last=True)
+
+
+def reward_table(result: dict) -> Table:
     """Returns of the agent, a random policy and the scripted reference on each reward task."""
-    rows = ["| reward task | agent | random | reference |", "|---|---|---|---|"]
-    for name, r in result["tasks"].items():
-        cells = [f"{r[k]['return_mean']:.1f} ± {r[k]['return_std']:.1f}" if k in r else "n/a"
-                 for k in ("agent", "random", "reference")]
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    rows = [(name, *(f"{r[k]['return_mean']:.1f} ± {r[k]['return_std']:.1f}" if k in r else "n/a"
+                     for k in ("agent", "random", "reference")))
+            for name, r in result["tasks"].items()]
+    return Table(("reward task", "agent", "random", "reference"), rows)
 
 
-def demo_table(result: dict) -> str:
+def imitation_table(result: dict) -> Table:
     """Imitation fidelity of the agent and of a random policy on each demonstration."""
-    rows = ["| demonstration | cells in order | mean distance | final distance | random: cells / mean distance |",
-            "|---|---|---|---|---|"]
-    for name, r in result["tasks"].items():
-        rows.append(f"| {name} | {r['cells_in_order']['mean']:.2f} | {r['mean_distance']['mean']:.2f} | "
-                    f"{r['final_distance']['mean']:.2f} | {r['random']['cells_in_order']['mean']:.2f} / "
-                    f"{r['random']['mean_distance']['mean']:.2f} |")
-    return "\n".join(rows)
+    rows = [(name, f"{r['cells_in_order']['mean']:.2f}", f"{r['mean_distance']['mean']:.2f}",
+             f"{r['final_distance']['mean']:.2f}",
+             f"{r['random']['cells_in_order']['mean']:.2f} / {r['random']['mean_distance']['mean']:.2f}")
+            for name, r in result["tasks"].items()]
+    return Table(("demonstration", "cells in order", "mean distance", "final distance",
+                  "random: cells / mean distance"), rows)

@@ -23,15 +23,16 @@ from ethogram.search.sns import Searcher
 def route_cells(env, searcher: Searcher, task: int, seed: int) -> list[tuple[int, int]]:
     """Cells along the route the agent now takes for `task` (one greedy episode with the learned graph)."""
     rng = np.random.default_rng(seed + 10_000)
-    xy, goal = env.task_starts(np.array([task]), rng)
+    state, goal = env.task_starts(np.array([task]), rng)
+    goal_obs = env.goal_observation(goal)
     searcher.reset()
-    cells = [tuple(env.maze.xy_to_ij(xy)[0])]
+    cells = [tuple(env.maze.xy_to_ij(env.positions(state))[0])]
     for _ in range(env.episode_steps):
-        xy, _ = env.step(xy, searcher(xy.astype(np.float32), goal.astype(np.float32)), rng)
-        c = tuple(int(v) for v in env.maze.xy_to_ij(xy)[0])
+        state = env.step(state, searcher(env.observe(state), goal_obs), rng)
+        c = tuple(int(v) for v in env.maze.xy_to_ij(env.positions(state))[0])
         if c != cells[-1]:
             cells.append(c)
-        if env.success(xy, goal)[0]:
+        if env.success(state, goal)[0]:
             break
     return cells
 
@@ -76,7 +77,7 @@ def adaptation(env, task: int, seed: int = 0, learn_wins: int = 3, budget: int =
     cfg = default_config("online")
     ctrl = StraightLine()
     g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
-    learner = Searcher(g, ctrl, cfg, success=env.success)
+    learner = Searcher(g, ctrl, cfg, success=env.reached)
     learned = search_online(env, learner, [task], budget, seed, after_success=learn_wins)[f"task{task}"]
     if change == "block":
         cell = block_on_route(env, task, route_cells(env, learner, task, seed))
@@ -87,45 +88,10 @@ def adaptation(env, task: int, seed: int = 0, learn_wins: int = 3, budget: int =
         changed = MovedGoalPointMaze(env, task, cell)
         out = {"task": task, "change": change, "new_goal_cell": list(cell), "learn": learned}
     agents = {
-        "mutate": Searcher(copy.deepcopy(g), ctrl, cfg, success=env.success),
-        "frozen": Searcher(copy.deepcopy(g), ctrl, dataclasses.replace(cfg, mutate=False), success=env.success),
-        "fresh": Searcher(G.empty(env.obs_dim, g.code.shape[1]), ctrl, cfg, success=env.success),
+        "mutate": Searcher(copy.deepcopy(g), ctrl, cfg, success=env.reached),
+        "frozen": Searcher(copy.deepcopy(g), ctrl, dataclasses.replace(cfg, mutate=False), success=env.reached),
+        "fresh": Searcher(G.empty(env.obs_dim, g.code.shape[1]), ctrl, cfg, success=env.reached),
     }
     for name, agent in agents.items():
         out[name] = search_online(changed, agent, [task], budget, seed + 1)[f"task{task}"]
     return out
-
-
-def main(argv=None) -> int:
-    """python -m ethogram.search.adapt MAZE [--change block|move-goal] --seed S --budget B --out FILE: all five
-    tasks of the maze."""
-    import argparse
-    import json
-    import time
-
-    from ethogram.envs.registry import make_env
-    from ethogram.io import atomic_write_text
-
-    p = argparse.ArgumentParser(description=main.__doc__)
-    p.add_argument("maze", choices=("medium", "large", "giant"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--budget", type=int, default=20000)
-    p.add_argument("--change", choices=CHANGES, default="block")
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    env = make_env(f"pointmaze-{a.maze}")
-    t0 = time.perf_counter()
-    tasks = []
-    for k in range(1, len(env.tasks) + 1):
-        r = adaptation(env, k, seed=a.seed, budget=a.budget, change=a.change)
-        tasks.append(r)
-        print(f"task {k}: {a.change} {r.get('blocked_cell', r.get('new_goal_cell'))}: " + ", ".join(
-            f"{n} {r[n]['steps_to_first_success']}" for n in ("mutate", "frozen", "fresh")), flush=True)
-    out = {"maze": a.maze, "change": a.change, "seed": a.seed, "budget": a.budget, "tasks": tasks,
-           "seconds": round(time.perf_counter() - t0, 1)}
-    atomic_write_text(a.out, json.dumps(out, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

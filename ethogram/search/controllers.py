@@ -5,9 +5,10 @@ A controller answers two questions, both batched over rows:
   distance(obs, goals) -> estimated steps from obs to goals.
 `StraightLine` heads straight for the goal and measures Euclidean x-y distance at the point's top speed: the
 no-data mode (the agent's own path-integrated position) and the raw-coordinate reference roadmap.
-`Learned` wraps a trained goal-conditioned agent: its `act` drives each edge and its learned value gives the
-distance (never the observations' coordinates): HILP's phi distance when the agent has `phi`, otherwise the
-value network V(s, g) of GCIVL-like agents, turned into steps by inverting V = -(1 - gamma^k) / (1 - gamma).
+`Learned` wraps a trained goal-conditioned agent: its `act` drives each edge and what it learned gives the
+distance (never the observations' coordinates): `agents.base.steps_to_goal`, i.e. the agent's `distance` hook
+(QRL's quasimetric) or its value V(s, g) turned into steps by inverting V = -(1 - gamma^k) / (1 - gamma)
+(GCIVL, GCIQL, HIQL, and HILP's -||phi(s) - phi(g)||).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ethogram import rundir
+from ethogram.agents.base import steps_to_goal, value_to_steps  # noqa: F401 (value_to_steps: re-exported)
+from ethogram.envs.pointmaze import POINT_SPEED
 from ethogram.errors import EthogramError
-
-POINT_SPEED = 0.2  # x-y distance per step at full action (OGBench pointmaze)
 
 
 class StraightLine:
@@ -45,12 +47,6 @@ class StraightLine:
         return np.asarray(obs, np.float64)
 
 
-def value_to_steps(v, discount: float):
-    """Invert V = -(1 - gamma^k) / (1 - gamma) for k (V clipped to its attainable range)."""
-    x = jnp.clip(1.0 + (1.0 - discount) * v, 1e-6, 1.0)
-    return jnp.log(x) / jnp.log(discount)
-
-
 @dataclass
 class Learned:
     """A trained goal-conditioned agent as an edge controller; distances come from what it learned."""
@@ -65,20 +61,13 @@ class Learned:
     def __post_init__(self):
         agent, config = self.agent, self.config
         self._act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
-        if hasattr(agent, "phi"):
-            self._phi = jax.jit(lambda s, o: agent.phi(s, o, config))
-            dist = lambda s, o, g: value_to_steps(-jnp.linalg.norm(agent.phi(s, o, config) - agent.phi(s, g, config),
-                                                                  axis=-1), config.discount)
-        elif hasattr(agent, "value_net"):
-            self._phi = None
-
-            def dist(s, o, g):
-                v = agent.value_net(config).apply({"params": s["params"]["value"]}, o, g)
-                return value_to_steps(v.mean(axis=0) if v.ndim > 1 else v, config.discount)
-        else:
-            raise EthogramError(f"agent '{agent.NAME}' has no learned value or representation to measure distances "
-                                "with; the search needs one (V(s, g) or phi).", "use a gcivl or hilp run as controller")
-        self._dist = jax.jit(dist)
+        self._dist = jax.jit(lambda s, o, g: steps_to_goal(agent, s, o, g, config))
+        probe = jnp.zeros((1, self.state["spec"].obs_dim), jnp.float32)
+        try:  # an agent without a value or a distance says so now, not in the middle of the search
+            jax.eval_shape(lambda s: steps_to_goal(agent, s, probe, probe, config), self.state)
+        except EthogramError as e:
+            raise EthogramError(f"the search cannot use agent '{agent.NAME}' as its controller: {e.problem}",
+                                e.fix) from None
 
     def act(self, obs, goals) -> np.ndarray:
         return np.asarray(self._act(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32)))
@@ -109,15 +98,13 @@ def distance_matrix(ctrl, a: np.ndarray, b: np.ndarray, rows_per_call: int | Non
 
 def controller_from_run(run_dir: str | Path) -> Learned:
     """A learned controller from a trained run directory (clear errors when it is missing or unusable)."""
-    from ethogram.train import load_run, restore_state, run_file
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise EthogramError(f"controller run '{run_dir}' does not exist.",
                             "train one first, e.g. ethogram train gcivl --dataset ... --out RUN_DIR")
-    run, agent, config = load_run(run_dir)
-    if not run_file(run_dir, "checkpoint.safetensors").exists():
+    run, agent, config = rundir.load(run_dir)
+    if not rundir.run_file(run_dir, rundir.CHECKPOINT).exists():
         raise EthogramError(f"controller run '{run_dir}' has no checkpoint.",
                             f"train it: ethogram train --resume {run_dir}")
-    state = restore_state(run_dir, run, agent, config)
+    state = rundir.restore(run_dir, run, agent, config)
     return Learned(agent, config, jax.tree_util.tree_map(jnp.asarray, state), name=run["agent"])

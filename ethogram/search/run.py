@@ -78,15 +78,16 @@ def search_online(env, searcher: Searcher, task_ids: list[int], budget: int, see
     for k in task_ids:
         steps, wins, first, first_s, t0 = 0, 0, None, None, time.perf_counter()
         while steps < budget and wins < after_success:
-            xy, goal = env.task_starts(np.array([k]), rng)
+            state, goal = env.task_starts(np.array([k]), rng)
+            goal_obs = env.goal_observation(goal)
             searcher.reset()
             for _ in range(min(env.episode_steps, budget - steps)):
-                a = searcher(xy.astype(np.float32), goal.astype(np.float32))
-                xy, _ = env.step(xy, a, rng)
+                a = searcher(env.observe(state), goal_obs)
+                state = env.step(state, a, rng)
                 steps += 1
                 bar.update(1)
-                if env.success(xy, goal)[0]:
-                    searcher(xy.astype(np.float32), goal.astype(np.float32))  # it observes the success
+                if env.success(state, goal)[0]:
+                    searcher(env.observe(state), goal_obs)  # it observes the success
                     wins += 1
                     if first is None:
                         first, first_s = steps, time.perf_counter() - t0
@@ -122,7 +123,7 @@ def make_searcher(g: G.Graph, ctrl, cfg: SNSConfig, env, mode: str) -> Searcher:
         emb, _ = landmark_embedding(g.length[:n0, :n0], cfg.link)
         nodes = g.obs[:n0].copy()
         embed = lambda obs: emb.from_distances(distance_matrix(ctrl, obs, nodes))
-    return Searcher(g, ctrl, cfg, success=env.success, embed=embed)
+    return Searcher(g, ctrl, cfg, success=env.reached, embed=embed)
 
 
 def search(target: str, out: str | Path, controller: str | None = None, steps: int = 20000, seed: int = 0,
@@ -148,7 +149,7 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
     t0 = time.perf_counter()
     if mode == "online":
         g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
-        searcher = Searcher(g, ctrl, cfg, success=env.success)
+        searcher = Searcher(g, ctrl, cfg, success=env.reached)
         stats = search_online(env, searcher, list(range(1, len(env.tasks) + 1)), steps, seed,
                               after_success=PRACTICE_WINS, progress=progress)
         stats["events"] = searcher.events
@@ -186,13 +187,6 @@ def _config_from_dict(d: dict) -> SNSConfig:
         raise EthogramError(f"the search run's agent_config is malformed ({e}).", "run ethogram search again") from None
 
 
-def is_search_run(run_dir: str | Path) -> bool:
-    try:
-        return json.loads((Path(run_dir) / "config.json").read_text()).get("agent") == "sns"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def load_search_run(run_dir: str | Path):
     """(run description, graph, controller, SNS config) of a search run directory."""
     run_dir = Path(run_dir)
@@ -205,29 +199,3 @@ def load_search_run(run_dir: str | Path):
                             "run ethogram search again") from None
     ctrl = controller_from_run(run["controller"]) if mode == "learned" else StraightLine()
     return run, load_graph(run_dir / "graph.npz"), ctrl, cfg
-
-
-def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
-    """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation)."""
-    from ethogram import prompts
-    from ethogram.evaluate import evaluate
-    from ethogram.search import agent as sns
-
-    if episodes < 1:
-        raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
-    run_dir = Path(run_dir)
-    cfg, state = sns.load(run_dir)
-    check_writable_dir(run_dir)
-    run, g, env, searcher = state["run"], state["graph"], state["env"], state["searcher"]
-    n0 = g.n
-    policy = prompts.answer(sns, cfg, state, prompts.Goal(), obs_dim=env.obs_dim)  # goals from the tasks
-    res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
-    res = {"agent": "sns", "dataset": run["dataset_name"], "env": run["env"], "mode": run["mode"],
-           "train_step": run["train_config"]["steps"], **res, "graph_nodes_before": int(n0),
-           "graph_nodes_after": int(g.n), "events": searcher.events}
-    atomic_write_text(run_dir / "eval.json", json.dumps(res, indent=2) + "\n")
-    from ethogram.search.plots import plot_graph
-
-    plot_graph(env, g, run_dir / "graph.png", rollouts=ro,
-               title=f"sns ({run['mode']}) on {run['dataset_name']}: {g.n} nodes, success {res['success']:.2f}")
-    return res, ro, env

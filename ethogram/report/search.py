@@ -2,12 +2,11 @@
 
 Records follow report/results.py: {agent, dataset, metric, mean, std, seeds, ..., command}; std over seeds (ddof 0).
 Agents: "sns" (no data, or with a learned controller: see `controller`), "sns-xy-roadmap" (the raw-coordinate
-reference). Run as `python -m ethogram.search.results RUN_DIR... --adapt ADAPT_JSON... --out FILE --command CMD`.
+reference). Made by scripts/search_records.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_text
+from ethogram.report.tables import Table
 
 
 def _record(agent, dataset, metric, values, seeds, command, **extra) -> dict:
@@ -83,46 +82,28 @@ def adaptation_records(paths: list[str | Path], command: str) -> list[dict]:
     return out
 
 
-def markdown(records: list[dict]) -> str:
+def search_tables(records: list[dict]) -> list[Table]:
     """Two tables: success / graph / episode length / first success per (agent, mode, dataset); adaptation."""
-    rows = ["| dataset | agent (mode, controller) | success | graph nodes | eval episode length | "
-            "env steps to first success (tasks solved) | seconds to first success | seeds |",
-            "|---|---|---|---|---|---|---|---|"]
     keyed: dict[tuple, dict] = defaultdict(dict)
     for r in records:
         if r["metric"].startswith("steps_to_resolve"):
             continue
         keyed[(r["dataset"], r["agent"], r.get("mode"), r.get("controller"))][r["metric"].split(" ")[0]] = r
+    rows = []
     for (dataset, agent, mode, ctrl), m in sorted(keyed.items(), key=lambda kv: (kv[0][2] != "online", kv[0][0],
                                                                                   kv[0][1])):
         f = lambda k, d=2, m=m: f"{m[k]['mean']:.{d}f} ± {m[k]['std']:.{d}f}" if k in m else "n/a"
         first = (f"{f('steps_to_first_success', 0)} ({m['steps_to_first_success']['tasks_solved']})"
                  if "steps_to_first_success" in m else "0 (graph from data)")
         who = f"{agent} ({mode}" + (f", {ctrl})" if ctrl else ")")
-        rows.append(f"| {dataset} | {who} | {f('success')} | {f('graph_nodes', 0)} | {f('eval_episode_length', 0)} "
-                    f"| {first} | {f('seconds_to_first_success', 1)} | {len(m['success']['seeds'])} |")
+        rows.append((dataset, who, f("success"), f("graph_nodes", 0), f("eval_episode_length", 0), first,
+                     f("seconds_to_first_success", 1), len(m["success"]["seeds"])))
+    out = [Table(("dataset", "agent (mode, controller)", "success", "graph nodes", "eval episode length",
+                  "env steps to first success (tasks solved)", "seconds to first success", "seeds"), rows)]
     adapt = [r for r in records if r["metric"].startswith("steps_to_resolve")]
     if adapt:
-        rows += ["", "| maze | agent | env steps to re-solve (mean over tasks) | not re-solved | budget | seeds |",
-                 "|---|---|---|---|---|---|"]
-        for r in adapt:
-            rows.append(f"| {r['dataset']} | {r['agent']} | {r['mean']:.0f} ± {r['std']:.0f} | {r['unsolved']} | "
-                        f"{r['budget']} | {len(r['seeds'])} |")
-    return "\n".join(rows)
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("run_dirs", nargs="*")
-    p.add_argument("--adapt", nargs="*", default=[])
-    p.add_argument("--out", required=True)
-    p.add_argument("--command", default="")
-    a = p.parse_args(argv)
-    records = run_records(a.run_dirs, a.command) + adaptation_records(a.adapt, a.command)
-    atomic_write_text(a.out, json.dumps(records, indent=2) + "\n")
-    print(markdown(records))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        out.append(Table(("maze", "agent", "env steps to re-solve (mean over tasks)", "not re-solved", "budget",
+                          "seeds"),
+                         [(r["dataset"], r["agent"], f"{r['mean']:.0f} ± {r['std']:.0f}", r["unsolved"], r["budget"],
+                           len(r["seeds"])) for r in adapt]))
+    return out

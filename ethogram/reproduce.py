@@ -18,15 +18,16 @@ import queue
 import subprocess
 import sys
 import time
-from collections import defaultdict
+import typing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ethogram.agents import get_agent
+from ethogram.agents.base import config_fields
 from ethogram.envs.registry import parse_dataset_name
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_bytes, atomic_write_text
+from ethogram.io import atomic_write_text
 
 # Single-threaded Eigen kernels. XLA's thunk runtime (jax 0.10) still starts a thread pool sized to the cores the
 # process may use, so what bounds a worker to one core is its affinity (_run_pinned), not these flags.
@@ -102,19 +103,43 @@ def validate_grid(grid: Grid) -> None:
         raise EthogramError("--eval-episodes must be >= 1 and --eval-every >= 0.")
     if grid.dataset_episodes is not None and grid.dataset_episodes < 1:
         raise EthogramError(f"--dataset-episodes must be at least 1 (got {grid.dataset_episodes}).")
+    for key, lacking in skipped_sets(grid).items():
+        if len(lacking) == len(grid.agents):
+            raise EthogramError(f"--set {key}=...: no agent of the grid ({', '.join(grid.agents)}) has a field "
+                                f"'{key}'.", "check the field name (ethogram train AGENT --set lists them on error)")
+    for a in grid.agents:
+        agent_sets(a, grid)  # refuses --nets for an agent without network-size fields
+
+
+def net_fields(agent: str) -> list[str]:
+    """An agent's network sizes: every tuple[int, ...] field of its config (actor_hidden_dims, value_hidden_dims,
+    or whatever an agent names its networks)."""
+    cls = get_agent(agent).Config
+    hints = typing.get_type_hints(cls)
+    return [f.name for f in dataclasses.fields(cls) if typing.get_origin(hints[f.name]) is tuple]
 
 
 def agent_sets(agent: str, grid: Grid) -> list[str]:
-    """`--set` arguments for one agent: nets and batch on the fields it has, then the extra overrides."""
-    fields = {f.name for f in dataclasses.fields(get_agent(agent).Config)}
-    values = dict(grid.sets)
+    """`--set` arguments for one agent: --nets on every network-size field, --batch, then the extra overrides
+    (those win). An override the agent lacks is left out for it (validate_grid refuses one no agent has and
+    `reproduce` says which agents it skips)."""
+    fields = config_fields(get_agent(agent))
+    values: dict[str, str] = {}
     if grid.hidden_dims:
-        for k in ("actor_hidden_dims", "value_hidden_dims"):
-            if k in fields:
-                values.setdefault(k, ",".join(map(str, grid.hidden_dims)))
+        nets = net_fields(agent)
+        if not nets:
+            raise EthogramError(f"--nets cannot apply to agent '{agent}': its config has no network-size field.",
+                                "leave --nets out, or set its sizes with --set")
+        values.update({k: ",".join(map(str, grid.hidden_dims)) for k in nets})
     if grid.batch_size:
-        values.setdefault("batch_size", str(grid.batch_size))
-    return [x for k, v in values.items() if k in fields for x in ("--set", f"{k}={v}")]
+        values["batch_size"] = str(grid.batch_size)
+    values.update({k: v for k, v in grid.sets.items() if k in fields})
+    return [x for k, v in values.items() for x in ("--set", f"{k}={v}")]
+
+
+def skipped_sets(grid: Grid) -> dict[str, list[str]]:
+    """--set key -> the agents of the grid that do not have it (and so run without it)."""
+    return {k: [a for a in grid.agents if k not in config_fields(get_agent(a))] for k in grid.sets}
 
 
 def dataset_path(data_dir: Path, name: str) -> Path:
@@ -232,57 +257,12 @@ def run_job(job: Job, grid: Grid, log=print, cpu: int | None = None) -> str:
 
 # ------------------------------------------------------------------------------------------------ reports
 
-def learning_curves(run_dirs: list[Path]) -> dict[tuple[str, str], dict[int, list[float]]]:
-    """(dataset, agent) -> {training step: [success of each seed]} from evals.csv plus the final eval.json."""
-    from ethogram.report.results import run_evaluations
-
-    curves: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for d in run_dirs:
-        cfg = json.loads((d / "config.json").read_text())
-        key = (cfg["dataset_name"].removesuffix("-v0"), cfg["agent"])
-        for step, success in run_evaluations(d).items():
-            curves[key][step].append(success)
-    return curves
-
-
-def plot_curves(curves, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import io
-
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    datasets = sorted({d for d, _ in curves})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
-    for ax, ds in zip(axes[0], datasets, strict=True):
-        for (d, agent), points in sorted(curves.items()):
-            if d != ds:
-                continue
-            steps = np.array(sorted(points))
-            mean = np.array([np.mean(points[s]) for s in steps])
-            std = np.array([np.std(points[s]) for s in steps])
-            ax.plot(steps, mean, marker="o", ms=3, label=agent)
-            ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
-        ax.set_title(ds, fontsize=10)
-        ax.set_xlabel("training steps")
-        ax.set_ylabel("success (mean ± std over seeds)")
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Path = "data", jobs: int = 2,
               json_path: str | Path | None = None, command: str = "", log=print) -> dict:
     """Run the grid (resumably) and write the table, the JSON records and the learning-curve plot."""
-    from ethogram.report.results import aggregate, markdown_table, write_records
+    from ethogram.report.curves import plot_success_curves, success_curves
+    from ethogram.report.results import aggregate, results_table, write_records
+    from ethogram.report.tables import to_markdown
 
     validate_grid(grid)
     if jobs < 1:
@@ -292,6 +272,9 @@ def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Pa
         ensure_dataset(data_dir, d, grid.dataset_episodes, log)
     todo = jobs_of(grid, out, data_dir)
     log(f"reproduce: {len(todo)} runs ({grid.budget()}), {jobs} at a time -> {out}")
+    for key, lacking in skipped_sets(grid).items():
+        if lacking:
+            log(f"note: --set {key} does not apply to {', '.join(lacking)} (no such field); they run without it")
     failures, done = [], {}
     cpus = worker_cpus(jobs)
     free = queue.SimpleQueue()
@@ -323,12 +306,12 @@ def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Pa
                     else "the evaluation at the end of training")
         for r in records:
             r["budget"] = grid.budget()
-        table = markdown_table(records)
+        table = to_markdown(results_table(records))
         atomic_write_text(out / "results.md", f"# Results: {grid.budget()}\n\n"
                           f"Each seed: {per_seed} "
                           f"({grid.eval_episodes} episodes per task). Command: `{command}`\n\n{table}\n")
         write_records(records, json_path or out / "results.json")
-        plot_curves(learning_curves(finished), out / "success_vs_steps.png", grid.budget())
+        plot_success_curves(success_curves(finished), out / "success_vs_steps.png", grid.budget())
         log(table)
         result.update(records=records, table=table)
     if failures:

@@ -6,21 +6,23 @@ OGBench protocol (5 tasks x 50 episodes) beside a random policy -> report.md, ro
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import time
 from pathlib import Path
 
+from ethogram.config import TrainConfig
 from ethogram.data.collect import collect_to_file, default_config
 from ethogram.envs.registry import make_env, parse_dataset_name
 from ethogram.errors import EthogramError
 from ethogram.evaluate import evaluate, random_policy
-from ethogram.io import atomic_write_bytes, atomic_write_text, check_writable_dir
+from ethogram.evaluate.run import evaluate_run
+from ethogram.io import atomic_write_text, check_writable_dir
+from ethogram.report.curves import plot_run
 from ethogram.report.plots import plot_rollouts
-from ethogram.report.tables import success_table
-from ethogram.train import TrainConfig, evaluate_run, prepare_run, train
+from ethogram.report.tables import success_table, to_markdown
+from ethogram.rundir import prepare_run
+from ethogram.train import train
 
 DATASET = "pointmaze-medium-navigate"
 AGENT = "gcivl"
@@ -29,36 +31,6 @@ STEPS = 40_000  # OGBench: 1M steps
 # Smaller than the published 3x512 / batch 1024 so that training fits in minutes on 2 cores.
 OVERRIDES = {"actor_hidden_dims": "256,256", "value_hidden_dims": "256,256", "batch_size": "512"}
 EVAL_EPISODES = 50
-
-
-def _learning_curve(run_dir: Path, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with (run_dir / "metrics.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    evals = []
-    if (run_dir / "evals.csv").exists():
-        with (run_dir / "evals.csv").open() as f:
-            evals = list(csv.DictReader(f))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), dpi=110)
-    steps = [int(r["step"]) for r in rows]
-    for key in ("value/loss", "actor/loss"):
-        if key in rows[0]:
-            axes[0].plot(steps, [float(r[key]) for r in rows], label=key)
-    axes[0].set_yscale("log")
-    axes[0].set_xlabel("training step")
-    axes[0].legend(fontsize=8)
-    axes[0].set_title("losses", fontsize=9)
-    if evals:
-        axes[1].plot([int(r["step"]) for r in evals], [float(r["success"]) for r in evals], "o-")
-    axes[1].set_ylim(0, 1)
-    axes[1].set_xlabel("training step")
-    axes[1].set_title("success rate (periodic evaluation)", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def run_demo(out: Path, force: bool = False, episodes: int | None = None, steps: int | None = None,
@@ -98,9 +70,9 @@ def run_demo(out: Path, force: bool = False, episodes: int | None = None, steps:
 
     print("[4/4] writing the report")
     plot_rollouts(env, ro, run_dir / "rollouts.png", title=f"{AGENT} on {name}: success {res['success']:.2f}")
-    _learning_curve(run_dir, run_dir / "learning_curve.png")
+    plot_run(run_dir, run_dir / "learning_curve.png")
     total = time.perf_counter() - t0
-    table = success_table(res, base)
+    table = to_markdown(success_table(res, base))
     summary = {"dataset": str(name), "agent": AGENT, "episodes": episodes, "train_steps": steps,
                "overrides": OVERRIDES, "success": res["success"], "random_success": base["success"],
                "tasks": res["tasks"], "seconds": {"collect": round(t_collect, 1), "train": round(t_train, 1),

@@ -1,0 +1,100 @@
+"""OGBench's evaluation protocol (impls/utils/evaluation.py), with every episode of every task run as one batch.
+
+Protocol: the maze's 5 fixed tasks, N episodes each, start and goal positions with uniform noise of +-1,
+deterministic actions clipped to [-1, 1], 1000-step episodes that end when the agent is within the success radius
+of the goal. Score = success rate averaged over the tasks. Written against the environment contract
+(envs/base.py): the policy sees `observe(state)`, success is judged on `positions(state)`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from ethogram.agents.base import Policy
+from ethogram.evaluate import metrics
+
+
+@dataclass
+class Rollouts:
+    task_ids: np.ndarray  # (B,) 1-based
+    positions: np.ndarray  # (B, T + 1, 2); frozen after the episode ends
+    goals: np.ndarray  # (B, 2)
+    success: np.ndarray  # (B,) bool
+    length: np.ndarray  # (B,) steps taken
+
+
+def run_episodes(env, policy: Policy, task_ids: np.ndarray, seed: int, max_steps: int | None = None,
+                 progress: bool = False) -> Rollouts:
+    """Run one episode per entry of `task_ids`, all at once; finished episodes stop stepping."""
+    rng = np.random.default_rng(seed)
+    max_steps = max_steps or env.episode_steps
+    state, goal = env.task_starts(task_ids, rng)
+    goal_obs = env.goal_observation(goal)
+    b = len(task_ids)
+    positions = np.empty((b, max_steps + 1, 2))
+    positions[:, 0] = env.positions(state)
+    done = np.zeros(b, dtype=bool)
+    success = np.zeros(b, dtype=bool)
+    length = np.full(b, max_steps)
+    bar = tqdm(total=max_steps, desc="evaluate", unit="step", disable=not progress, mininterval=1.0)
+    for t in range(max_steps):
+        actions = np.clip(np.asarray(policy(env.observe(state), goal_obs), dtype=np.float64), -1.0, 1.0)
+        active = ~done
+        state = state.copy()
+        state[active] = env.step(state[active], actions[active], rng)
+        positions[:, t + 1] = env.positions(state)
+        reached = active & env.success(state, goal)
+        success |= reached
+        length[reached] = t + 1
+        done |= reached
+        bar.update(1)
+        if done.all():
+            positions[:, t + 2:] = positions[:, t + 1, None]
+            break
+    bar.close()
+    return Rollouts(task_ids, positions, goal, success, length)
+
+
+def evaluate(env, policy: Policy, episodes: int, seed: int = 0, tasks: list[int] | None = None,
+             progress: bool = False) -> tuple[dict, Rollouts]:
+    """Success per task and overall, as OGBench reports it; `metrics` holds every metric of the evaluation."""
+    tasks = tasks or list(range(1, len(env.tasks) + 1))
+    task_ids = np.repeat(np.asarray(tasks), episodes)
+    start = time.perf_counter()
+    ro = run_episodes(env, policy, task_ids, seed, progress=progress)
+    per_task = metrics.success_per_task(ro.task_ids, ro.success, tasks)
+    success = metrics.success(per_task)
+    result = {
+        "success": success,
+        "tasks": per_task,
+        "metrics": {"success": success},
+        "episodes_per_task": episodes,
+        "eval_seed": seed,  # the episodes' start noise and dynamics noise, not the training seed
+        "mean_episode_length": float(ro.length.mean()),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    return result, ro
+
+
+def random_policy(action_dim: int, seed: int = 0) -> Policy:
+    rng = np.random.default_rng(seed)
+    return lambda obs, goals: rng.uniform(-1.0, 1.0, size=(obs.shape[0], action_dim))
+
+
+def rollout(env, policy: Policy, xy0: np.ndarray, steps: int, seed: int, goals: np.ndarray | None = None,
+            progress: bool = False, desc: str = "rollout") -> np.ndarray:
+    """Positions (B, steps + 1, 2) of fixed-length episodes from `xy0` (no early end: for returns and imitation)."""
+    rng = np.random.default_rng(seed)
+    state = env.reset(np.asarray(xy0, dtype=np.float64))
+    positions = np.empty((len(state), steps + 1, 2))
+    positions[:, 0] = env.positions(state)
+    for t in tqdm(range(steps), desc=desc, unit="step", disable=not progress, mininterval=1.0):
+        obs = env.observe(state)
+        actions = np.clip(np.asarray(policy(obs, obs if goals is None else goals), dtype=np.float64), -1.0, 1.0)
+        state = env.step(state, actions, rng)
+        positions[:, t + 1] = env.positions(state)
+    return positions

@@ -1,0 +1,232 @@
+"""`ethogram eval`: evaluate a run directory's answers to a prompt and write the results beside it.
+
+  goal (default)   the OGBench protocol (evaluate/protocol.py) -> eval.json, rollouts.png
+  goal with plan   HILP-Plan -> eval-plan.json, rollouts-plan.png
+  reward:TASK|all, reward-file:PATH     returns beside random and the scripted reference -> eval-reward.json
+  demo:TASK|all, demo-file:PATH         fidelity to demonstrations beside random -> eval-demo.json
+Any run answers through ethogram/prompts.py: a trained agent (rundir.py) or a search run (search/agent.py, whose
+goal prompts are answered by its Searcher through the agent's `goal_policy` hook).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ethogram import prompts, rundir
+from ethogram.data.dataset import load_dataset, read_npz
+from ethogram.envs import tasks as maze_tasks
+from ethogram.envs.registry import make_env
+from ethogram.errors import EthogramError
+from ethogram.evaluate.metrics import cell_sequence
+from ethogram.evaluate.prompts import evaluate_imitation, evaluate_reward
+from ethogram.evaluate.protocol import evaluate, random_policy
+from ethogram.io import atomic_write_text, check_writable_dir
+
+PROMPT_SPECS = "goal | reward:TASK | reward:all | reward-file:PATH | demo:TASK | demo:all | demo-file:PATH"
+KINDS = {"goal": "goal", "reward": "reward", "reward-file": "reward", "demo": "demonstration",
+         "demo-file": "demonstration"}
+
+
+def _check_episodes(episodes: int) -> None:
+    if episodes < 1:
+        raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
+
+
+def _write_json(path: Path, res: dict) -> None:
+    atomic_write_text(path, json.dumps(res, indent=2) + "\n")
+
+
+def _head(run: dict, run_dir: Path) -> dict:
+    return {"agent": run["agent"], "dataset": run["dataset_name"], "env": run["env"],
+            "train_step": rundir.checkpoint_step(run_dir) or None}
+
+
+def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
+    """Evaluate a trained run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json.
+    Returns (result, rollouts, env)."""
+    from ethogram.agents.base import make_policy
+
+    _check_episodes(episodes)
+    run_dir = Path(run_dir)
+    run, agent, config = rundir.load(run_dir)
+    check_writable_dir(run_dir)
+    state = rundir.restore(run_dir, run, agent, config)
+    env = make_env(run["env"])
+    res, ro = evaluate(env, make_policy(agent, config, state, seed=seed), episodes, seed=seed, progress=progress)
+    res = {**_head(run, run_dir), **res}
+    _write_json(run_dir / "eval.json", res)
+    return res, ro, env
+
+
+def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
+    """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation)."""
+    from ethogram.search import agent as sns
+    from ethogram.search.plots import plot_graph
+
+    _check_episodes(episodes)
+    run_dir = Path(run_dir)
+    cfg, state = sns.load(run_dir)
+    check_writable_dir(run_dir)
+    run, g, env, searcher = state["run"], state["graph"], state["env"], state["searcher"]
+    n0 = g.n
+    policy = prompts.answer(sns, cfg, state, prompts.Goal(), obs_dim=env.obs_dim)  # goals from the tasks
+    res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
+    res = {"agent": "sns", "dataset": run["dataset_name"], "env": run["env"], "mode": run["mode"],
+           "train_step": run["train_config"]["steps"], **res, "graph_nodes_before": int(n0),
+           "graph_nodes_after": int(g.n), "events": searcher.events}
+    _write_json(run_dir / "eval.json", res)
+    plot_graph(env, g, run_dir / "graph.png", rollouts=ro,
+               title=f"sns ({run['mode']}) on {run['dataset_name']}: {g.n} nodes, success {res['success']:.2f}")
+    return res, ro, env
+
+
+def _read_prompt_file(path: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    arrays = read_npz(path)
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise EthogramError(f"'{path}' lacks the array(s) {', '.join(missing)}.",
+                            f"save it with np.savez(path, {', '.join(f'{k}=...' for k in keys)})")
+    return arrays
+
+
+def parse_prompt(spec: str, plan: bool = False) -> tuple[str, str]:
+    kind, _, arg = spec.partition(":")
+    if kind not in KINDS or (kind != "goal" and not arg) or (kind == "goal" and arg):
+        raise EthogramError(f"unknown prompt '{spec}'.", f"use one of: {PROMPT_SPECS}")
+    if plan and kind != "goal":
+        raise EthogramError("--plan applies to goal prompts only.")
+    return kind, arg
+
+
+def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int = 50, seed: int = 0,
+                        plan: bool = False, plan_bank: int = 50_000, feature: str = "auto",
+                        demo_method: str = "track", progress: bool = True) -> tuple[dict, dict, object]:
+    """Evaluate a run's answers to a prompt; writes eval.json (goal), eval-plan.json, eval-reward.json or
+    eval-demo.json. Returns (result, paths for pictures, env)."""
+    kind, arg = parse_prompt(spec, plan)
+    if rundir.is_search_run(run_dir):
+        if kind != "goal" or plan:
+            raise EthogramError(f"the search agent (sns) answers goal prompts only, not '{spec}'"
+                                f"{' with --plan' if plan else ''}.", f"run: ethogram eval {run_dir}")
+        res, ro, env = evaluate_search_run(run_dir, episodes, seed, progress)
+        return res, {"graph": ro}, env
+    if kind == "goal" and not plan:
+        res, ro, env = evaluate_run(run_dir, episodes, seed, progress)
+        return res, {"rollouts": ro}, env
+    _check_episodes(episodes)
+    run_dir = Path(run_dir)
+    run, agent, config = rundir.load(run_dir)
+    check_writable_dir(run_dir)
+    env = make_env(run["env"])
+    prompts.check_kind(agent, KINDS[kind], plan)  # before any slow work
+    state = rundir.restore(run_dir, run, agent, config)
+    data = load_dataset(run["dataset"], env.obs_dim, env.action_dim)
+    obs_dim = env.obs_dim
+    head = _head(run, run_dir)
+    start = time.perf_counter()
+
+    if kind == "goal":  # HILP-Plan
+        if plan_bank < 1:
+            raise EthogramError(f"--plan-bank must be at least 1 (got {plan_bank}).")
+        policy = prompts.answer(agent, config, state, prompts.Goal(plan=True, plan_bank=plan_bank), obs_dim, data)
+        res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
+        res = {**head, **res, "agent": f"{run['agent']}-plan", "plan_bank": min(plan_bank, data.size)}
+        _write_json(run_dir / "eval-plan.json", res)
+        return res, {"rollouts": ro}, env
+
+    if kind in ("reward", "reward-file"):
+        if kind == "reward":
+            names = list(maze_tasks.reward_tasks(env)) if arg == "all" else [arg]
+            chosen = [maze_tasks.get_reward_task(env, n) for n in names]
+        else:
+            a = _read_prompt_file(arg, ("observations", "next_observations", "rewards"))
+            chosen = [None]
+        results, paths = {}, {}
+        for task in chosen:
+            if task is None:
+                prompt = prompts.Reward(observations=a["observations"], next_observations=a["next_observations"],
+                                        rewards=a["rewards"], feature="diff" if feature == "auto" else feature)
+            else:
+                prompt = prompts.Reward(fn=task.reward, feature=task.feature if feature == "auto" else feature)
+            z = prompts.reward_latent(agent, config, state, prompt, obs_dim, data, seed)
+            policies = {"agent": prompts.latent_policy(agent, config, state, z),
+                        "random": random_policy(env.action_dim, seed)}
+            if task is None:
+                task = maze_tasks.RewardTask(Path(arg).name, f"labelled transitions from {arg}",
+                                             lambda o, n: np.zeros(len(o)), np.zeros(2))
+            else:
+                policies["reference"] = maze_tasks.reference_policy(env, task.target_xy)
+            r, p = evaluate_reward(env, policies, task, episodes, seed, progress=progress)
+            r["z"] = [round(float(v), 6) for v in z]
+            r["feature"] = prompt.feature
+            results[task.name], paths[task.name] = r, p
+        res = {**head, "prompt": "reward", "metric": "return", "feature": feature, "tasks": results,
+               "seconds": round(time.perf_counter() - start, 3)}
+        _write_json(run_dir / "eval-reward.json", res)
+        return res, paths, env
+
+    # Demonstrations.
+    if kind == "demo":
+        all_demos = maze_tasks.demo_tasks(env)
+        if arg != "all" and arg not in all_demos:
+            raise EthogramError(f"unknown demonstration task '{arg}'.", f"known: {', '.join(all_demos)} (or 'all')")
+        demos = list(all_demos.values()) if arg == "all" else [all_demos[arg]]
+    else:
+        a = _read_prompt_file(arg, ("observations",))
+        obs = prompts._obs_array(a["observations"], f"the demonstration in '{arg}'", obs_dim, min_len=2)
+        demos = [maze_tasks.DemoTask(Path(arg).stem, tuple(cell_sequence(env.maze, env.obs_positions(obs))), obs)]
+    results, paths = {}, {}
+    for demo in demos:
+        policy = prompts.answer(agent, config, state, prompts.Demonstration(demo.observations, method=demo_method),
+                                obs_dim, data, seed)
+        r, p = evaluate_imitation(env, policy, demo, episodes, seed, progress=progress)
+        r_rand, _ = evaluate_imitation(env, random_policy(env.action_dim, seed), demo, episodes, seed)
+        r["random"] = {k: r_rand[k] for k in ("cells_in_order", "mean_distance", "final_distance")}
+        results[demo.name] = r
+        paths[demo.name] = {"agent": p, "demo": env.obs_positions(demo.observations)}
+    res = {**head, "prompt": "demonstration", "metric": "cells_in_order", "method": demo_method, "tasks": results,
+           "seconds": round(time.perf_counter() - start, 3)}
+    _write_json(run_dir / "eval-demo.json", res)
+    return res, paths, env
+
+
+def eval_command(run_dir: str | Path, prompt: str = "goal", episodes: int = 50, seed: int = 0, plan: bool = False,
+                 plan_bank: int = 50_000, feature: str = "auto", demo_method: str = "track",
+                 progress: bool = True) -> tuple[dict, str]:
+    """What `ethogram eval` does: evaluate, draw the pictures, and return (result, text to print)."""
+    from ethogram.report import plots, tables
+
+    run_dir = Path(run_dir)
+    res, paths, env = evaluate_prompt_run(run_dir, prompt, episodes=episodes, seed=seed, plan=plan,
+                                          plan_bank=plan_bank, feature=feature, demo_method=demo_method,
+                                          progress=progress)
+    if "graph" in paths:
+        text = (tables.to_markdown(tables.success_table(res)) +
+                f"\nwrote {run_dir / 'eval.json'} and graph.png ({res['seconds']:.1f} s)")
+    elif "rollouts" in paths:
+        name = "rollouts-plan.png" if plan else "rollouts.png"
+        plots.plot_rollouts(env, paths["rollouts"], run_dir / name,
+                            title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
+        text = (tables.to_markdown(tables.success_table(res)) +
+                f"\nwrote {run_dir / ('eval-plan.json' if plan else 'eval.json')} and {name} ({res['seconds']:.1f} s)")
+    elif res["prompt"] == "reward":
+        def label(k, p):
+            v = res["tasks"][k]
+            return f"{k}: " + " / ".join(f"{n} {v[n]['return_mean']:.1f}" for n in p)
+
+        plots.plot_panels(env, {label(k, p): p for k, p in paths.items()}, run_dir / "reward.png",
+                          title=f"{res['agent']}: zero-shot reward prompts (returns)")
+        text = (tables.to_markdown(tables.reward_table(res)) +
+                f"\nwrote {run_dir / 'eval-reward.json'} and reward.png ({res['seconds']:.1f} s)")
+    else:
+        plots.plot_panels(env, {f"{k}: cells in order {res['tasks'][k]['cells_in_order']['mean']:.2f}": p
+                                for k, p in paths.items()}, run_dir / "demo.png", thick="demo",
+                          title=f"{res['agent']}: imitating demonstrations ({res['method']})")
+        text = (tables.to_markdown(tables.imitation_table(res)) +
+                f"\nwrote {run_dir / 'eval-demo.json'} and demo.png ({res['seconds']:.1f} s)")
+    return res, text
+

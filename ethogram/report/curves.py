@@ -1,0 +1,76 @@
+"""Learning curves: a run's losses and periodic success, and success against training steps over seeds.
+
+Used by `ethogram demo` (one run), `ethogram reproduce` (a grid) and the scripts; pictures are written by
+report/plots.py's `save_png`, the one PNG writer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ethogram import rundir  # noqa: E402
+from ethogram.report.plots import save_png  # noqa: E402
+from ethogram.report.results import run_evaluations  # noqa: E402
+
+
+def plot_run(run_dir: str | Path, path: str | Path, losses: tuple[str, ...] = ("value/loss", "actor/loss")) -> None:
+    """One run: its losses (metrics.csv, log scale) and its periodic success (evals.csv)."""
+    run_dir = Path(run_dir)
+    rows = rundir.csv_rows(rundir.run_file(run_dir, rundir.METRICS))
+    evals = rundir.csv_rows(rundir.run_file(run_dir, rundir.EVALS))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), dpi=110)
+    steps = [int(r["step"]) for r in rows]
+    for key in losses:
+        if rows and key in rows[0]:
+            axes[0].plot(steps, [float(r[key]) for r in rows], label=key)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("training step")
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("losses", fontsize=9)
+    if evals:
+        axes[1].plot([int(r["step"]) for r in evals], [float(r["success"]) for r in evals], "o-")
+    axes[1].set_ylim(0, 1)
+    axes[1].set_xlabel("training step")
+    axes[1].set_title("success rate (periodic evaluation)", fontsize=9)
+    save_png(fig, path, tight_bbox=False)
+
+
+def success_curves(run_dirs: list[Path]) -> dict[tuple[str, str], dict[int, list[float]]]:
+    """(dataset, agent) -> {training step: [success of each seed]} from evals.csv plus the final eval.json."""
+    curves: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for d in run_dirs:
+        cfg = rundir.read_config(d)
+        key = (cfg["dataset_name"].removesuffix("-v0"), cfg["agent"])
+        for step, success in run_evaluations(d).items():
+            curves[key][step].append(success)
+    return curves
+
+
+def plot_success_curves(curves, path: str | Path, title: str) -> None:
+    """One panel per dataset, one line per agent: success (mean ± std over seeds) against training steps."""
+    datasets = sorted({d for d, _ in curves})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        for (d, agent), points in sorted(curves.items()):
+            if d != ds:
+                continue
+            steps = np.array(sorted(points))
+            mean = np.array([np.mean(points[s]) for s in steps])
+            std = np.array([np.std(points[s]) for s in steps])
+            ax.plot(steps, mean, marker="o", ms=3, label=agent)
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        ax.set_title(ds, fontsize=10)
+        ax.set_xlabel("training steps")
+        ax.set_ylabel("success (mean ± std over seeds)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    save_png(fig, path, dpi=110, tight_bbox=False)
