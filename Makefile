@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_foundation.py --out benchmarks/results/foundation.json
+	$(BIN)/python -m benchmarks.bench_foundation --out benchmarks/results/foundation.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

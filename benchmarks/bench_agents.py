@@ -6,16 +6,15 @@ in numpy + Agent.update, one jitted call per step, as impls/main.py does) on the
 pointmaze-medium-navigate, 100 episodes x 1001 steps), the same network sizes and batch size. Measuring the two
 back to back per agent keeps them under the same machine load. Compile time is excluded on both sides.
 
-Usage:
-  .venv/bin/python benchmarks/bench_agents.py --ref-ogbench /tmp/ogbench_ref/impls --ref-python /tmp/refvenv/bin/python
-  .venv/bin/python benchmarks/bench_agents.py --quick      # smoke test: tiny sizes
+Usage (from the repository root):
+  .venv/bin/python -m benchmarks.bench_agents --ref-ogbench /tmp/ogbench_ref/impls --ref-python /tmp/refvenv/bin/python
+  .venv/bin/python -m benchmarks.bench_agents --quick      # smoke test: tiny sizes
 Options: --agents gcbc,gcivl,gciql,qrl,crl,hiql  --hidden 512,512,512  --batch 1024  --out PATH
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -26,78 +25,28 @@ from pathlib import Path
 
 import jax
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_foundation import collect_flat, find_ref_python, machine_info, timed_calls, to_device  # noqa: E402
-from ogbench_reference import POINTMAZE_OVERRIDES, run_snippet  # noqa: E402
+from benchmarks import ogbench_reference
+from benchmarks.common import REPO, collect_flat, machine_info, sized_config, time_train_chunk, to_device
+from ethogram.agents import get_agent
+from ethogram.train import make_train_chunk
 
-from ethogram.agents import get_agent  # noqa: E402
-from ethogram.data.dataset import to_transitions  # noqa: E402
-from ethogram.train import make_train_chunk  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
 ALL = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql")
-# REFERENCE.md section 1: OGBench's code on this kind of machine (2 cores, JAX CPU, 512x3, batch 1024).
-REFERENCE_MD = {"gcbc": 102.0, "gcivl": 13.2, "gciql": 9.6, "hiql": 7.35, "crl": 4.3, "qrl": 2.5}
 MODES = {
     "full": dict(episodes=100, episode_steps=1001, fuse=100, min_chunks=3, min_s=20.0, ref_min_steps=30,
                  ref_min_s=20.0),
     "quick": dict(episodes=10, episode_steps=201, fuse=2, min_chunks=2, min_s=0.3, ref_min_steps=4, ref_min_s=0.3),
 }
 
-# After ogbench_reference.SETUP: time dataset.sample (numpy) + agent.update (jitted) per step, as impls/main.py.
-TIMING = r'''
-try:  # XLA's count of floating-point operations in one jitted update
-    cost = jax.jit(lambda a, b: a.update(b)).lower(agent, ds.sample(bs)).compile().cost_analysis()
-    flops = float((cost[0] if isinstance(cost, list) else cost)["flops"])
-except Exception:  # noqa: BLE001 - an optional figure
-    flops = None
-t = time.perf_counter()
-for _ in range(2):
-    agent, info = agent.update(ds.sample(bs))
-jax.block_until_ready((agent, info))
-warmup_s = time.perf_counter() - t
-group, steps, t = 5, 0, time.perf_counter()
-while True:
-    for _ in range(group):
-        agent, info = agent.update(ds.sample(bs))
-    jax.block_until_ready((agent, info))
-    steps += group
-    total = time.perf_counter() - t
-    if steps >= args["min_steps"] and total >= args["min_s"]:
-        break
-finite = bool(all(np.isfinite(np.asarray(v)).all() for v in jax.tree_util.tree_leaves(info)))
-with open(args["out"], "w") as f:
-    json.dump({"steps_timed": steps, "steps_per_s": round(steps / total, 3), "warmup_s": round(warmup_s, 3),
-               "finite": finite, "flops_per_step": flops, "python": sys.version.split()[0], "jax": jax.__version__,
-               "flax": flax.__version__, "config": cfg_record}, f)
-'''
-
 
 def ours(name: str, hidden: tuple[int, ...], batch: int, data, mode: dict, seed: int, matmul: str) -> dict:
     agent = get_agent(name)
-    config = agent.Config()
-    fields = {f.name for f in dataclasses.fields(config)}
-    config = dataclasses.replace(config, batch_size=batch, actor_hidden_dims=hidden, matmul=matmul,
-                                 **({"value_hidden_dims": hidden} if "value_hidden_dims" in fields else {}))
-    key = jax.random.PRNGKey(seed)
-    state = agent.init(jax.random.fold_in(key, 0), 2, 2, config)
-    chunk = make_train_chunk(agent, config, mode["fuse"])
-    t = time.perf_counter()
-    state, metrics = jax.block_until_ready(chunk(state, data, jax.random.fold_in(key, 1)))
-    first = time.perf_counter() - t
-    holder = {"state": state, "metrics": metrics, "i": 2}
-
-    def call():
-        holder["state"], holder["metrics"] = chunk(holder["state"], data, jax.random.fold_in(key, holder["i"]))
-        holder["i"] += 1
-        return holder["state"], holder["metrics"]
-
-    chunks, total, times = timed_calls(call, mode["min_chunks"], mode["min_s"])
-    one = make_train_chunk(agent, config, 1).lower(holder["state"], data, key).compile().cost_analysis()
-    return {"steps_per_s": round(mode["fuse"] * chunks / total, 3), "chunks_timed": chunks,
+    config = sized_config(agent, hidden, batch, matmul=matmul)
+    r, state = time_train_chunk(agent, config, data, mode["fuse"], mode["min_chunks"], mode["min_s"], seed)
+    one = make_train_chunk(agent, config, 1).lower(state, data, jax.random.PRNGKey(seed)).compile().cost_analysis()
+    return {"steps_per_s": round(r["steps_per_s"], 3), "chunks_timed": r["chunks_timed"],
             "flops_per_step": float((one[0] if isinstance(one, list) else one)["flops"]),
-            "steps_per_chunk": mode["fuse"], "seconds_per_chunk_min": round(min(times), 4),
-            "first_call_s": round(first, 2), "finite": bool(jax.device_get(holder["metrics"]["finite"]))}
+            "steps_per_chunk": mode["fuse"], "seconds_per_chunk_min": round(r["seconds_per_chunk_min"], 4),
+            "first_call_s": round(r["first_call_s"], 2), "finite": r["finite"]}
 
 
 def matmul_peak(batch: int, width: int, seconds: float = 3.0) -> dict[str, float]:
@@ -128,10 +77,10 @@ def utilisation(rec: dict, peak: float) -> None:
 
 def reference(name: str, impls: Path, py: str, dataset: Path, hidden, batch, mode: dict, seed: int,
               timeout_s: int) -> dict:
-    args = {"impls": str(impls), "dataset": str(dataset), "agent": name, "hidden_dims": list(hidden),
-            "batch_size": batch, "overrides": POINTMAZE_OVERRIDES.get(name, {}), "seed": seed,
-            "min_steps": mode["ref_min_steps"], "min_s": mode["ref_min_s"]}
-    return run_snippet(TIMING, args, py, timeout_s)
+    return ogbench_reference.time_updates(
+        impls=impls, python=py, dataset=dataset, agent=name, hidden=hidden, batch_size=batch,
+        overrides=ogbench_reference.POINTMAZE_OVERRIDES.get(name, {}), seed=seed, min_steps=mode["ref_min_steps"],
+        min_s=mode["ref_min_s"], group=5, timeout_s=timeout_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": machine_info(), "settings": {**mode, "hidden_dims": list(hidden), "batch_size": args.batch,
                                                       "agents": names, "seed": args.seed, "matmuls": matmuls,
                                                       "xla_flags": os.environ.get("XLA_FLAGS", "")},
-              "reference_md_steps_per_s": REFERENCE_MD, "results": []}
+              "results": []}
     report["matmul_peak_gflop_per_s"] = matmul_peak(args.batch, max(hidden), 1.0 if args.quick else 3.0)
     peak = report["matmul_peak_gflop_per_s"]["float32"]
     flat = collect_flat(mode["episodes"], mode["episode_steps"], args.seed)
@@ -175,18 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"agents benchmark ({mode_name}): {'x'.join(map(str, hidden))} nets, batch {args.batch}, "
           f"{data.size} transitions; load {report['machine']['load_average_at_start']}; matmul peak GFLOP/s "
           f"{report['matmul_peak_gflop_per_s']}", flush=True)
-    py, why, impls = None, "not requested (pass --ref-ogbench DIR)", None
-    if args.ref_ogbench:
-        impls = Path(args.ref_ogbench).resolve()
-        py, why = find_ref_python(args.ref_python)
+    impls, py, why = ogbench_reference.resolve(args.ref_ogbench, args.ref_python)
     with tempfile.TemporaryDirectory(prefix="bench_agents_") as tmp:
-        dataset = Path(tmp) / "dataset.npz"
-        tr = to_transitions(flat)
-        import numpy as np
-
-        terminals = (tr["final_idx"] == np.arange(len(tr["final_idx"]))).astype(np.float32)
-        np.savez(dataset, observations=tr["observations"], next_observations=tr["next_observations"],
-                 actions=tr["actions"], terminals=terminals)
+        dataset = ogbench_reference.write_dataset(flat, Path(tmp) / "dataset.npz") if py else None
         for name in names:
             rec = {"agent": name, "hidden_dims": list(hidden), "batch_size": args.batch,
                    "load_before": list(os.getloadavg()),
@@ -207,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             use = "  ".join(f"{k} {r.get('fraction_of_f32_peak', '-')}" for k, r in
                             [*rec["ethogram"].items(), ("OGBench", rec["ogbench"])])
             print(f"  {name:6s} ours steps/s: {mine}   OGBench {theirs if theirs is not None else '-':>8}   "
-                  f"ratio {rec.get('ratio', '-')}   (REFERENCE.md {REFERENCE_MD.get(name)})   "
+                  f"ratio {rec.get('ratio', '-')}   "
                   f"fraction of f32 matmul peak: {use}", flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report, indent=2) + "\n")  # after every agent: a long run keeps its records

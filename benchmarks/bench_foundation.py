@@ -8,24 +8,22 @@ Measures (see benchmarks/README.md):
      full 1M-transition dataset;
   3. the time of a full OGBench evaluation (5 tasks x 50 episodes x up to 1000 steps) of a GCIVL policy;
   4. optionally, the public OGBench reference implementation's update on the same data and sizes, run in
-     the same invocation (in a subprocess, with an interpreter that has distrax and ml_collections).
+     the same invocation (benchmarks/ogbench_reference.py: a subprocess with an interpreter that has distrax and
+     ml_collections).
 
-Usage:
-  .venv/bin/python benchmarks/bench_foundation.py                      # full run, several minutes
-  .venv/bin/python benchmarks/bench_foundation.py --quick              # smoke test, < 60 s
-  .venv/bin/python benchmarks/bench_foundation.py --ref-ogbench /tmp/ogbench_ref/impls \
+Usage (from the repository root):
+  .venv/bin/python -m benchmarks.bench_foundation                      # full run, several minutes
+  .venv/bin/python -m benchmarks.bench_foundation --quick              # smoke test, < 60 s
+  .venv/bin/python -m benchmarks.bench_foundation --ref-ogbench /tmp/ogbench_ref/impls \
       --ref-python /tmp/refvenv/bin/python                            # + the OGBench reference, same data
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,27 +32,30 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from ethogram import __version__
+from benchmarks import ogbench_reference
+from benchmarks.common import (
+    DATASET,
+    REPO,
+    collect_flat,
+    init_agent,
+    log,
+    machine_info,
+    make_policy,
+    sized_config,
+    time_train_chunk,
+    timed_calls,
+    to_device,
+)
 from ethogram.agents import get_agent
 from ethogram.data.collect import CollectConfig, collect
-from ethogram.data.dataset import Dataset, to_transitions, validate_arrays
+from ethogram.data.dataset import Dataset
 from ethogram.envs.registry import make_env, parse_dataset_name
 from ethogram.evaluate import evaluate
-from ethogram.train import make_policy, make_train_chunk
+from ethogram.train import make_train_chunk
 
-REPO = Path(__file__).resolve().parents[1]
-DATASET = "pointmaze-medium-navigate"
 SIZES = {  # name -> (hidden dims of every MLP, batch size)
     "reference": ((512, 512, 512), 1024),
     "small": ((256, 256), 256),
-}
-# REFERENCE.md section 1: the OGBench reference code measured on this kind of machine (2 cores, JAX CPU).
-REFERENCE_MD = {
-    "train_steps_per_s": {"gcbc": 102.0, "gcivl": 13.2},  # 512x3, batch 1024
-    "collect_env_steps_per_s": 10_000.0,  # "~10k env steps/s single process, ~2 min per full dataset"
-    "collect_full_dataset_s": 120.0,
-    "evaluate_s": (70.0, 85.0),  # per full evaluation
-    "source": "/work/shared/REFERENCE.md section 1",
 }
 FULL_DATASET_STEPS = 1100 * 1001  # 1000 training + 100 validation episodes x 1001 stored states
 
@@ -69,116 +70,30 @@ MODES = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ helpers
-
-def machine_info() -> dict:
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
-    import jaxlib
-    import mujoco
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": sys.version.split()[0],
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "jax_backend": jax.default_backend(),
-        "jax_devices": [str(d) for d in jax.devices()],
-        "mujoco": mujoco.__version__,
-        "ethogram": __version__,
-        "git_commit": commit,
-        "git_dirty": dirty,
-    }
-
-
-def agent_config(agent, hidden: tuple[int, ...], batch_size: int):
-    config = agent.Config()
-    fields = {f.name for f in dataclasses.fields(config)}
-    values = {"batch_size": batch_size, "actor_hidden_dims": hidden}
-    if "value_hidden_dims" in fields:
-        values["value_hidden_dims"] = hidden
-    return dataclasses.replace(config, **values)
-
-
-def collect_flat(episodes: int, episode_steps: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Stored-state arrays (N, ...) in the OGBench file layout, collected with our collector."""
-    name = parse_dataset_name(DATASET)
-    arrays = collect(name, CollectConfig(episodes=episodes, episode_steps=episode_steps, seed=seed,
-                                         val_fraction=0.0), progress=False)
-    flat = {k: np.ascontiguousarray(v.reshape((-1,) + v.shape[2:])) for k, v in arrays.items()}
-    validate_arrays(flat, DATASET, 2, 2)
-    return flat
-
-
-def to_device(flat: dict[str, np.ndarray]) -> Dataset:
-    return Dataset(**{k: jax.numpy.asarray(v) for k, v in to_transitions(flat).items()})
-
-
-def timed_calls(call, min_calls: int, min_s: float, max_calls: int = 100_000) -> tuple[int, float, list[float]]:
-    """Call `call()` (which returns something to block on) until min_calls and min_s are both reached.
-
-    Each call is blocked on, so per-call times are exact; returns (calls, total seconds, per-call seconds).
-    """
-    times = []
-    start = time.perf_counter()
-    while len(times) < max_calls:
-        t = time.perf_counter()
-        jax.block_until_ready(call())
-        times.append(time.perf_counter() - t)
-        if len(times) >= min_calls and time.perf_counter() - start >= min_s:
-            break
-    return len(times), time.perf_counter() - start, times
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
 # ------------------------------------------------------------------------------------------------ 1. training
 
 def bench_train_fused(agent, size: str, data: Dataset, mode: dict, seed: int) -> dict:
     hidden, batch_size = SIZES[size]
-    config = agent_config(agent, hidden, batch_size)
     n = mode["fuse"]
-    key = jax.random.PRNGKey(seed)
-    state = agent.init(jax.random.fold_in(key, 0), 2, 2, config)
-    chunk = make_train_chunk(agent, config, n)
-    t = time.perf_counter()
-    state, metrics = jax.block_until_ready(chunk(state, data, jax.random.fold_in(key, 1)))
-    first_call_s = time.perf_counter() - t
-    holder = {"state": state, "metrics": metrics, "i": 2}
-
-    def call():
-        holder["state"], holder["metrics"] = chunk(holder["state"], data, jax.random.fold_in(key, holder["i"]))
-        holder["i"] += 1
-        return holder["state"], holder["metrics"]
-
-    chunks, total, times = timed_calls(call, mode["min_chunks"], mode["min_s"])
-    finite = bool(jax.device_get(holder["metrics"]["finite"]))
+    r, _ = time_train_chunk(agent, sized_config(agent, hidden, batch_size), data, n, mode["min_chunks"],
+                            mode["min_s"], seed)
     return {
         "what": "train_fused", "agent": agent.NAME, "size": size, "hidden_dims": list(hidden),
-        "batch_size": batch_size, "steps_per_chunk": n, "chunks_timed": chunks,
-        "steps_per_s": round(n * chunks / total, 3),
-        "seconds_per_chunk": round(total / chunks, 5), "seconds_per_chunk_min": round(min(times), 5),
-        "first_call_s": round(first_call_s, 3), "dataset_transitions": data.size, "finite": finite,
+        "batch_size": batch_size, "steps_per_chunk": n, "chunks_timed": r["chunks_timed"],
+        "steps_per_s": round(r["steps_per_s"], 3),
+        "seconds_per_chunk": round(r["seconds_per_chunk"], 5),
+        "seconds_per_chunk_min": round(r["seconds_per_chunk_min"], 5),
+        "first_call_s": round(r["first_call_s"], 3), "dataset_transitions": data.size, "finite": r["finite"],
         "note": "compile excluded: one warm-up chunk (first_call_s = compile + one chunk) before timing",
     }
 
 
 def bench_train_unfused(agent, size: str, data: Dataset, mode: dict, seed: int) -> dict:
     hidden, batch_size = SIZES[size]
-    config = agent_config(agent, hidden, batch_size)
+    config = sized_config(agent, hidden, batch_size)
     key = jax.random.PRNGKey(seed)
-    state = agent.init(jax.random.fold_in(key, 0), 2, 2, config)
+    state = init_agent(agent, jax.random.fold_in(key, 0), data.observations.shape[-1], data.actions.shape[-1],
+                       config)
     step = make_train_chunk(agent, config, 1)
     t = time.perf_counter()
     state, _ = jax.block_until_ready(step(state, data, jax.random.fold_in(key, 1)))
@@ -241,9 +156,9 @@ class _ShortEpisodes:
 def bench_evaluate(size: str, mode: dict, seed: int) -> dict:
     agent = get_agent("gcivl")
     hidden, batch_size = SIZES[size]
-    config = agent_config(agent, hidden, batch_size)
+    config = sized_config(agent, hidden, batch_size)
     env = make_env(DATASET)
-    state = agent.init(jax.random.PRNGKey(seed), env.obs_dim, env.action_dim, config)
+    state = init_agent(agent, jax.random.PRNGKey(seed), env.obs_dim, env.action_dim, config)
     policy = make_policy(agent, config, state)
     episodes = mode["eval_episodes"]
     n_episodes = episodes * len(env.tasks)
@@ -270,111 +185,34 @@ def bench_evaluate(size: str, mode: dict, seed: int) -> dict:
 
 # ------------------------------------------------------------------------------------------------ 4. OGBench reference
 
-REF_SNIPPET = r'''
-"""Time the public OGBench reference update (GCDataset.sample + Agent.update, as in impls/main.py)."""
-import json, sys, time
-args = json.loads(sys.argv[1])
-sys.path.insert(0, args["impls"])
-import numpy as np
-import jax, flax
-from agents.gcbc import GCBCAgent, get_config as gcbc_config
-from agents.gcivl import GCIVLAgent, get_config as gcivl_config
-from utils.datasets import Dataset, GCDataset
-
-AGENTS = {"gcbc": (GCBCAgent, gcbc_config), "gcivl": (GCIVLAgent, gcivl_config)}
-data = dict(np.load(args["dataset"]))
-out = {"python": sys.version.split()[0], "executable": sys.executable, "jax": jax.__version__,
-       "flax": flax.__version__, "jax_devices": [str(d) for d in jax.devices()], "records": []}
-for job in args["jobs"]:
-    cls, get_config = AGENTS[job["agent"]]
-    cfg = get_config()
-    cfg["batch_size"] = job["batch_size"]
-    cfg["actor_hidden_dims"] = tuple(job["hidden_dims"])
-    if "value_hidden_dims" in cfg:
-        cfg["value_hidden_dims"] = tuple(job["hidden_dims"])
-    np.random.seed(args["seed"])
-    ds = GCDataset(Dataset.create(**{k: np.array(v) for k, v in data.items()}), cfg)
-    ex = ds.sample(1)
-    agent = cls.create(args["seed"], ex["observations"], ex["actions"], cfg)
-    bs = cfg["batch_size"]
-    t = time.perf_counter()
-    for _ in range(2):
-        agent, info = agent.update(ds.sample(bs))
-    jax.block_until_ready((agent, info))
-    warmup_s = time.perf_counter() - t
-    group, steps, t = 10, 0, time.perf_counter()
-    while True:
-        for _ in range(group):
-            batch = ds.sample(bs)
-            agent, info = agent.update(batch)
-        jax.block_until_ready((agent, info))
-        steps += group
-        total = time.perf_counter() - t
-        if steps >= args["min_steps"] and total >= args["min_s"]:
-            break
-    t = time.perf_counter()
-    for _ in range(20):
-        ds.sample(bs)
-    sample_s = (time.perf_counter() - t) / 20
-    out["records"].append({**job, "steps_timed": steps, "steps_per_s": round(steps / total, 3),
-                           "seconds_per_step": round(total / steps, 6), "sample_s_per_step": round(sample_s, 6),
-                           "warmup_s": round(warmup_s, 3)})
-with open(args["out"], "w") as f:
-    json.dump(out, f)
-'''
-
-
-def find_ref_python(explicit: str | None) -> tuple[str | None, str]:
-    """An interpreter with the reference's dependencies: --ref-python, this one, or /tmp/refvenv."""
-    candidates = [explicit] if explicit else [sys.executable, "/tmp/refvenv/bin/python"]
-    tried = []
-    for py in candidates:
-        if not py or not Path(py).exists():
-            tried.append(f"{py}: not found")
-            continue
-        r = subprocess.run([py, "-c", "import jax, flax, optax, distrax, ml_collections"], capture_output=True,
-                           text=True, timeout=300)
-        if r.returncode == 0:
-            return py, ""
-        last = (r.stderr.strip().splitlines() or ["?"])[-1]
-        tried.append(f"{py}: {last}")
-    return None, "; ".join(tried)
-
-
-def bench_reference(impls: Path, ref_python: str | None, flat: dict[str, np.ndarray], agents: list[str],
+def bench_reference(impls: str, ref_python: str | None, flat: dict[str, np.ndarray], agents: list[str],
                     sizes: list[str], mode: dict, seed: int, timeout_s: int) -> dict:
-    impls = impls.resolve()
-    if not (impls / "agents" / "gcivl.py").exists() or not (impls / "utils" / "datasets.py").exists():
-        return {"status": "skipped", "reason": f"{impls} is not OGBench's impls/ directory "
-                                               "(no agents/gcivl.py, utils/datasets.py)"}
-    py, why = find_ref_python(ref_python)
+    """OGBench's update (`ogbench_reference.time_updates`) for each agent and size, on our data."""
+    impls, py, why = ogbench_reference.resolve(impls, ref_python)
     if py is None:
-        return {"status": "skipped", "reason": "no interpreter with jax, flax, optax, distrax and ml_collections "
-                                               f"({why}); pass --ref-python"}
-    tr = to_transitions(flat)
-    n = len(tr["final_idx"])
-    terminals = (tr["final_idx"] == np.arange(n)).astype(np.float32)  # ogbench.load_dataset's terminals
-    jobs = [{"agent": a, "size": s, "hidden_dims": list(SIZES[s][0]), "batch_size": SIZES[s][1]}
-            for a in agents for s in sizes]
+        return {"status": "skipped", "reason": why}
+    out = {"status": "ok", "impls": str(impls), "records": []}
     with tempfile.TemporaryDirectory(prefix="bench_ref_") as tmp:
-        tmp = Path(tmp)
-        np.savez(tmp / "dataset.npz", observations=tr["observations"], next_observations=tr["next_observations"],
-                 actions=tr["actions"], terminals=terminals)
-        (tmp / "ref_timing.py").write_text(REF_SNIPPET)
-        args = {"impls": str(impls), "dataset": str(tmp / "dataset.npz"), "jobs": jobs, "seed": seed,
-                "min_steps": mode["ref_min_steps"], "min_s": mode["ref_min_s"], "out": str(tmp / "out.json")}
-        try:
-            r = subprocess.run([py, str(tmp / "ref_timing.py"), json.dumps(args)], capture_output=True, text=True,
-                               timeout=timeout_s, cwd=tmp)
-        except subprocess.TimeoutExpired:
-            return {"status": "failed", "python": py, "reason": f"timed out after {timeout_s} s"}
-        if r.returncode != 0 or not (tmp / "out.json").exists():
-            return {"status": "failed", "python": py, "reason": r.stderr.strip()[-2000:]}
-        out = json.loads((tmp / "out.json").read_text())
-    records = [{"what": "train_ogbench_reference", **rec,
-                "note": "OGBench impls: GCDataset.sample (numpy) + Agent.update (jitted) per step from Python, "
-                        "blocking every 10 steps"} for rec in out.pop("records")]
-    return {"status": "ok", "impls": str(impls), **out, "records": records}
+        dataset = ogbench_reference.write_dataset(flat, Path(tmp) / "dataset.npz")
+        for agent in agents:
+            for size in sizes:
+                hidden, batch_size = SIZES[size]
+                r = ogbench_reference.time_updates(
+                    impls=impls, python=py, dataset=dataset, agent=agent, hidden=hidden, batch_size=batch_size,
+                    overrides=ogbench_reference.POINTMAZE_OVERRIDES.get(agent, {}), seed=seed,
+                    min_steps=mode["ref_min_steps"], min_s=mode["ref_min_s"], group=10, timeout_s=timeout_s)
+                if r["status"] != "ok":
+                    return {"status": "failed", "python": py, "reason": r["reason"]}
+                for k in ("python", "executable", "jax", "flax", "jax_devices"):
+                    out.setdefault(k, r[k])
+                out["records"].append({
+                    "what": "train_ogbench_reference", "agent": agent, "size": size, "hidden_dims": list(hidden),
+                    "batch_size": batch_size, **{k: r[k] for k in ("steps_timed", "steps_per_s", "seconds_per_step",
+                                                                   "sample_s_per_step", "warmup_s", "flops_per_step",
+                                                                   "finite")},
+                    "note": "OGBench impls: GCDataset.sample (numpy) + Agent.update (jitted) per step from Python, "
+                            "blocking every 10 steps"})
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -386,41 +224,32 @@ def fmt_rate(x: float | None, unit: str) -> str:
 
 
 def table(report: dict) -> str:
-    rows = [("measurement", "ethogram", "REFERENCE.md §1", "ours/ref", "OGBench here", "ours/that")]
+    rows = [("measurement", "ethogram", "OGBench, same run", "ours/theirs")]
     res = report["results"]
     ref_recs = {(r["agent"], r["size"]): r for r in report.get("ogbench_reference", {}).get("records", [])}
     for r in res:
         if r["what"] in ("train_fused", "train_unfused"):
             dims = "x".join(map(str, r["hidden_dims"]))
             label = f"train {r['agent']} {dims} b{r['batch_size']} {r['what'].split('_')[1]}"
-            doc = REFERENCE_MD["train_steps_per_s"].get(r["agent"]) if r["size"] == "reference" else None
-            here = ref_recs.get((r["agent"], r["size"]))
-            rows.append((label, fmt_rate(r["steps_per_s"], "steps/s"), fmt_rate(doc, "steps/s"),
-                         f"{r['steps_per_s'] / doc:.2f}x" if doc else "-",
+            here = ref_recs.get((r["agent"], r["size"])) if r["what"] == "train_fused" else None
+            rows.append((label, fmt_rate(r["steps_per_s"], "steps/s"),
                          fmt_rate(here["steps_per_s"], "steps/s") if here else "-",
                          f"{r['steps_per_s'] / here['steps_per_s']:.2f}x" if here else "-"))
         elif r["what"] == "collect":
-            doc = REFERENCE_MD["collect_env_steps_per_s"]
             rows.append((f"collect {r['episodes']}x{r['episode_steps']}", fmt_rate(r["env_steps_per_s"], "env st/s"),
-                         fmt_rate(doc, "env st/s"), f"{r['env_steps_per_s'] / doc:.2f}x", "-", "-"))
-            rows.append(("  projected full dataset (1.1M st)", f"{r['projected_full_dataset_s']:.1f} s",
-                         f"~{REFERENCE_MD['collect_full_dataset_s']:.0f} s",
-                         f"{REFERENCE_MD['collect_full_dataset_s'] / r['projected_full_dataset_s']:.2f}x faster",
                          "-", "-"))
+            rows.append(("  projected full dataset (1.1M st)", f"{r['projected_full_dataset_s']:.1f} s", "-", "-"))
         elif r["what"] == "evaluate":
-            lo, hi = REFERENCE_MD["evaluate_s"]
             dims = "x".join(map(str, r["hidden_dims"]))
             proto = "full" if r["full_protocol"] else f"QUICK {r['episodes_per_task']}ep x{r['max_episode_steps']}"
-            cmp = (f"{lo / r['seconds']:.0f}-{hi / r['seconds']:.0f}x faster" if r["full_protocol"] else "n/a")
-            rows.append((f"evaluate gcivl {dims} ({proto})", f"{r['seconds']:.2f} s", f"{lo:.0f}-{hi:.0f} s", cmp,
-                         "-", "-"))
+            rows.append((f"evaluate gcivl {dims} ({proto})", f"{r['seconds']:.2f} s", "-", "-"))
     for r in res:
         if r["what"] == "train_unfused":
             fused = next((f for f in res if f["what"] == "train_fused" and f["agent"] == r["agent"]
                           and f["size"] == r["size"]), None)
             if fused:
                 rows.append((f"  fusing speed-up {r['agent']} ({r['size']})",
-                             f"{fused['steps_per_s'] / r['steps_per_s']:.1f}x", "-", "-", "-", "-"))
+                             f"{fused['steps_per_s'] / r['steps_per_s']:.1f}x", "-", "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]
@@ -441,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ref-python", default=None, metavar="PY",
                    help="interpreter for the reference (needs jax, flax, optax, distrax, ml_collections); default: "
                         "this one if it has them, else /tmp/refvenv/bin/python")
-    p.add_argument("--ref-timeout", type=int, default=1800, help="seconds allowed for the reference subprocess")
+    p.add_argument("--ref-timeout", type=int, default=1800,
+                   help="seconds allowed for each reference subprocess (one per agent and size)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -461,7 +291,6 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {**mode, "dataset": DATASET, "sizes": {k: {"hidden_dims": list(h), "batch_size": b}
                                                             for k, (h, b) in SIZES.items()},
                      "agents": [a.NAME for a in agents], "seed": args.seed},
-        "reference_md": {**REFERENCE_MD, "evaluate_s": list(REFERENCE_MD["evaluate_s"])},
         "results": [],
     }
     results = report["results"]
@@ -503,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     # 4. the OGBench reference, same data and sizes
     if args.ref_ogbench:
         log(f"  OGBench reference from {args.ref_ogbench} ...")
-        ref = bench_reference(Path(args.ref_ogbench), args.ref_python, flat, [a.NAME for a in agents],
+        ref = bench_reference(args.ref_ogbench, args.ref_python, flat, [a.NAME for a in agents],
                               list(SIZES), mode, args.seed, args.ref_timeout)
         if ref["status"] == "ok":
             ours = {(r["agent"], r["size"]): r for r in results if r["what"] == "train_fused"}

@@ -58,8 +58,9 @@ def _unknown(cls, keys) -> None:
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(keys) - set(fields))
     if unknown:
-        raise EthogramError(f"unknown config field(s) {', '.join(repr(k) for k in unknown)} for "
-                            f"{cls.__module__.split('.')[-1]}.", f"known fields: {', '.join(sorted(fields))}")
+        raise EthogramError(f"unknown config field{'s' if len(unknown) > 1 else ''} "
+                            f"{', '.join(repr(k) for k in unknown)} for {cls.__module__.split('.')[-1]}.",
+                            f"known fields: {', '.join(sorted(fields))}")
 
 
 def _from_text(cls, key: str, text: str):
@@ -83,7 +84,19 @@ def apply_overrides(config, overrides: Mapping[str, Any] | None):
     try:
         return _check_sizes(_adapter(cls).validate_python(data), SET_EXAMPLE)
     except ValidationError as e:
-        raise EthogramError(_describe(e, cls, overrides), SET_EXAMPLE) from None
+        hints = typing.get_type_hints(cls)
+        bad = [(str(x["loc"][0]), x["msg"]) for x in e.errors() if x["loc"] and str(x["loc"][0]) in overrides]
+        if not bad:
+            raise EthogramError(_describe(e, cls, overrides), SET_EXAMPLE) from None
+        problems = "; ".join(f"cannot set {k}={overrides[k]!r}: expected {_type_name(hints[k])} ({msg.lower()})"
+                             for k, msg in dict(bad).items())
+        raise EthogramError(problems + ".", SET_EXAMPLE) from None
+
+
+def _type_name(hint) -> str:
+    if typing.get_origin(hint) is tuple:
+        return "a comma-separated list of positive integers"
+    return getattr(hint, "__name__", str(hint))
 
 
 def _check_sizes(config, fix: str | None = None):

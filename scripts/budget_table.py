@@ -1,20 +1,20 @@
 """The 30-minute budget tables: runs of scripts/reproduce_budget.sh -> Markdown (stdout), JSON records and a plot.
 
 Training steps become wall-clock minutes through each agent's steps/s on both cores of an idle machine at the
-run's size (benchmarks/bench_agents.py at that width and batch). "Within 30 minutes" is the evaluation at the
+run's size (`python -m benchmarks.bench_agents` at that width and batch). "Within 30 minutes" is the evaluation at the
 largest evaluated step that fits in 30 minutes (the final one, or a periodic one from evals.csv); evaluation
 time is not counted (one full evaluation takes 5-15 s).
 
 Several configurations (`--config NAME=RUNS_DIR:RATES_JSON`, repeatable; the first is the main table's) answer
 "which reduced configuration gets closest to the published number fastest": for each, the mean success over
-seeds at every evaluated step, its minutes, and the first minute at which the mean comes within one published
-standard deviation of the published mean.
+seeds at every evaluated step, its minutes, and the first minute at which the mean reaches the published mean
+minus one published standard deviation (one-sided: a mean above the published band counts).
 
-Run directories are git-ignored and do not outlive a session, so every finished run's evaluations go into a
-committed ledger (`--ledger`, docs/results/budget-runs.json: one entry per configuration, dataset, agent and
-seed) and the tables are built from the ledger, not from whatever runs happen to be on disk. A grid can so be
-finished over several sessions. The ledger's `aggregates` hold curves whose per-seed evaluations were not kept
-(runs made before the ledger existed); a key with per-seed entries ignores its aggregate.
+Run directories are git-ignored and need not survive (a fresh clone, another machine), so every finished run's
+evaluations go into a committed ledger (`--ledger`, docs/results/budget-runs.json: one entry per configuration,
+dataset, agent and seed) and the tables are built from the ledger, not from whatever runs happen to be on disk. A
+grid can so be finished by separate invocations, on different machines. The ledger's `aggregates` hold curves whose
+per-seed evaluations were not kept; a key with per-seed entries ignores its aggregate.
 
 Usage: .venv/bin/python scripts/budget_table.py [--config ...] [--ledger docs/results/budget-runs.json]
            [--json docs/results/budget.json] [--configs-json docs/results/budget-configs.json]
@@ -57,7 +57,7 @@ def dataset_order(name: str) -> tuple[int, int, str]:
 
 
 def read_rates(path: str) -> dict[str, float]:
-    """A benchmarks/bench_agents.py JSON -> float32 steps/s per agent."""
+    """A benchmarks.bench_agents JSON -> float32 steps/s per agent."""
     bench = json.loads((REPO / path).read_text())["results"]
     return {r["agent"]: r["ethogram"]["float32"]["steps_per_s"] for r in bench}
 
@@ -218,7 +218,7 @@ def main_table(name: str, rates: dict[str, float], curves: dict, minutes: float,
 def compare(configs, curves: dict, minutes: float) -> tuple[list[str], list, dict]:
     """One row per dataset, agent and configuration; curves for the plot."""
     rows = [f"| dataset | agent | configuration | success at the last step within {minutes:g} min | its minutes | "
-            "first minute within 1 published std | seeds | published |", "|---|---|---|---|---|---|---|---|"]
+            "first minute ≥ published mean − 1 std | seeds | published |", "|---|---|---|---|---|---|---|---|"]
     records, plotted = [], {}
     names = [name for name, _, _ in configs]
     pairs = sorted({k for name in names for k in keys_of(curves, name)}, key=cell_order)

@@ -5,13 +5,13 @@
 #
 # Running 72 runs for 30 minutes each would take 36 hours of the machine, so the grid trains a fixed number of
 # steps (STEPS, default 40k) at a reduced size (NETS x BATCH, default 2x256 / 512), evaluating every EVAL_EVERY
-# steps for the learning curve; benchmarks/bench_agents.py (no reference, same size) gives each agent's steps/s
+# steps for the learning curve; `python -m benchmarks.bench_agents` (no reference, same size) gives each agent's steps/s
 # on both cores of an idle machine, which turns steps into wall-clock minutes (docs/results.md, budget section).
 # Training is deterministic in the steps, so the runs themselves may share the machine with anything.
 #
 # Order: one dataset at a time, agent by agent. Resumable: rerun the script; cells in the ledger and finished runs
-# are skipped, interrupted ones continue from their last checkpoint (within a session: run directories are
-# git-ignored, so commit docs/results/budget-runs.json before a session ends).
+# are skipped, interrupted ones continue from their last checkpoint (while their run directories exist: they are
+# git-ignored, so commit docs/results/budget-runs.json before the machine or the checkout goes away).
 # Usage: scripts/reproduce_budget.sh   (env: STEPS=40000 NETS=256x2 BATCH=512 SEEDS=0,1,2 JOBS=1 DATASETS=...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +28,8 @@ CONFIG=${CONFIG:-2x256/b512}  # the ledger's name for runs in $OUT (scripts/budg
 BIN=.venv/bin
 mkdir -p "$OUT" docs/results
 
-# Only the cells the committed ledger (docs/results/budget-runs.json) lacks: run directories do not outlive a
-# session, the ledger does.
+# Only the cells the committed ledger (docs/results/budget-runs.json) lacks: run directories may be gone, the
+# ledger is committed.
 mapfile -t todo < <($BIN/python scripts/budget_table.py --todo "$CONFIG:$DATASETS:$AGENTS:$SEEDS")
 for cell in "${todo[@]}"; do
   read -r d a s <<< "$cell"
@@ -39,6 +39,6 @@ for cell in "${todo[@]}"; do
     --json "$OUT/results-$d.json"
 done
 
-# Every finished run goes into the committed ledger (docs/results/budget-runs.json; run directories do not outlive
-# a session), and the tables, records and plot are rebuilt from it.
+# Every finished run goes into the committed ledger (docs/results/budget-runs.json; run directories are
+# git-ignored), and the tables, records and plot are rebuilt from it.
 $BIN/python scripts/budget_table.py --docs docs/results.md

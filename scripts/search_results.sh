@@ -76,11 +76,11 @@ adapt=()
 for change in $CHANGES; do for maze in $ADAPT_MAZES; do for s in $SEEDS; do
   f=$OUT/adapt-$maze-s$s.json
   [ "$change" = block ] || f=$OUT/adapt-$change-$maze-s$s.json
-  [ -f "$f" ] || $NICE $BIN/python -m ethogram.search.adapt "$maze" --change "$change" --seed "$s" \
+  [ -f "$f" ] || $NICE $BIN/python scripts/search_adapt.py "$maze" --change "$change" --seed "$s" \
     --budget "$ADAPT_BUDGET" --out "$f"
   adapt+=("$f")
 done; done; done
 
 mkdir -p docs/results
-$BIN/python -m ethogram.search.results "${runs[@]}" --adapt "${adapt[@]}" --out docs/results/search.json \
+$BIN/python scripts/search_records.py "${runs[@]}" --adapt "${adapt[@]}" --out docs/results/search.json \
   --command "scripts/search_results.sh  # SEEDS='$SEEDS' NODES=$NODES CTRL_STEPS=$CTRL_STEPS CTRL_STEPS_GIANT_NAVIGATE=$CTRL_STEPS_GIANT_NAVIGATE ONLINE_STEPS=$ONLINE_STEPS EPISODES=$EPISODES ADAPT_BUDGET=$ADAPT_BUDGET"

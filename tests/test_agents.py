@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from test_train_eval import losses, read_csv
 
-from ethogram import checkpoint
+from ethogram import checkpoint, rundir
 from ethogram.agents import AGENTS, crl, dataset_overrides, gciql, gcivl, hiql, qrl
+from ethogram.agents.base import Spec
 from ethogram.cli import main
 from ethogram.data.dataset import load_dataset
 from ethogram.data.goals import GoalMix, sample_goal_idxs
 from ethogram.errors import EthogramError
-from ethogram.train import load_run, restore_state
 
 NEW = ("gciql", "qrl", "crl", "hiql")
 STEPS = 600
@@ -55,8 +55,8 @@ def agent_run(request, tmp_path_factory, navigate_small):
 
 
 def restored(run):
-    r, agent, config = load_run(run)
-    return agent, config, restore_state(run, r, agent, config)
+    r, agent, config = rundir.load(run)
+    return agent, config, rundir.restore(run, r, agent, config)
 
 
 # ------------------------------------------------------------------------------ train, evaluate, checkpoints
@@ -84,7 +84,7 @@ def test_checkpoint_of_another_agent_is_refused(agent_run, tmp_path, capsys):
         module = AGENTS[other]
         fields = {f.name for f in dataclasses.fields(module.Config)}
         shared = {k: v for k, v in dataclasses.asdict(config).items() if k in fields}
-        template = module.init(jax.random.PRNGKey(0), 2, 2, module.Config(**shared))
+        template = module.init(jax.random.PRNGKey(0), Spec(2, 2), module.Config(**shared))
         with pytest.raises(EthogramError, match="another agent"):
             checkpoint.load(run / "checkpoint.safetensors", template)
     # Through the CLI: a run directory whose config names another agent is refused with a clear error.
@@ -139,7 +139,7 @@ def test_value_ranks_near_goals_above_far_goals(name, agent_run, navigate_small)
         pytest.skip("runs with its own agent's fixture")
     agent, config, state = restored(agent_run[1])
     s, near, far = trajectory_pairs(navigate_small, 5, 60)
-    untrained = agent.init(jax.random.PRNGKey(0), 2, 2, config)
+    untrained = agent.init(jax.random.PRNGKey(0), Spec(2, 2), config)
     acc = lambda st: float(np.mean(agent.value(st, s, near, config) > agent.value(st, s, far, config)))
     assert acc(untrained) < 0.65
     assert acc(state) >= 0.8
@@ -152,7 +152,7 @@ def test_qrl_learns_a_temporal_distance(agent_run, navigate_small):
     if agent_run[0] != "qrl":
         pytest.skip("runs with its own agent's fixture")
     _, config, state = restored(agent_run[1])
-    untrained = qrl.init(jax.random.PRNGKey(0), 2, 2, config)
+    untrained = qrl.init(jax.random.PRNGKey(0), Spec(2, 2), config)
     for k in (1, 20, 60):
         s, goal, _ = trajectory_pairs(navigate_small, k, 60)
         d = np.asarray(-qrl.value(state, s, goal, config))
@@ -171,7 +171,7 @@ def test_crl_critic_ranks_the_true_goal_above_other_goals(agent_run, navigate_sm
     _, config, state = restored(agent_run[1])
     data = load_dataset(navigate_small, 2, 2)
     ranks = {}
-    for label, st in (("trained", state), ("untrained", crl.init(jax.random.PRNGKey(0), 2, 2, config))):
+    for label, st in (("trained", state), ("untrained", crl.init(jax.random.PRNGKey(0), Spec(2, 2), config))):
         scores = []
         for k in range(8):
             key = jax.random.PRNGKey(100 + k)
@@ -226,18 +226,18 @@ def test_published_defaults():
 
 def test_dataset_overrides_per_robot_and_maze():
     assert dataset_overrides("gciql", "navigate", "medium") == {}
-    assert dataset_overrides("gciql", "navigate", "medium", "antmaze") == {"alpha": 0.3}
-    assert dataset_overrides("qrl", "navigate", "large", "antmaze") == {"alpha": 0.003}
-    assert dataset_overrides("crl", "stitch", "giant", "antmaze") == {
+    assert dataset_overrides("gciql", "navigate", "medium", "ant") == {"alpha": 0.3}
+    assert dataset_overrides("qrl", "navigate", "large", "ant") == {"alpha": 0.003}
+    assert dataset_overrides("crl", "stitch", "giant", "ant") == {
         "alpha": 0.1, "discount": 0.995, "actor_p_trajgoal": 0.5, "actor_p_randomgoal": 0.5}
-    assert dataset_overrides("hiql", "navigate", "giant", "antmaze") == {"discount": 0.995}
+    assert dataset_overrides("hiql", "navigate", "giant", "ant") == {"discount": 0.995}
     assert dataset_overrides("qrl", "stitch", "giant") == {"discount": 0.995, "actor_p_trajgoal": 0.5,
                                                            "actor_p_randomgoal": 0.5}
 
 
 def test_bfloat16_matmuls_are_opt_in_and_close_to_float32():
     config = gcivl.Config(actor_hidden_dims=(64, 64), value_hidden_dims=(64, 64))
-    state = gcivl.init(jax.random.PRNGKey(0), 2, 2, config)
+    state = gcivl.init(jax.random.PRNGKey(0), Spec(2, 2), config)
     obs = jax.random.uniform(jax.random.PRNGKey(1), (256, 2), minval=0, maxval=20)
     goals = jax.random.uniform(jax.random.PRNGKey(2), (256, 2), minval=0, maxval=20)
     exact = gcivl.act(state, obs, goals, config)

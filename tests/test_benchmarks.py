@@ -1,37 +1,46 @@
-"""The benchmark scripts run and write what benchmarks/README.md says they write (smoke tests, not timings)."""
+"""The benchmark scripts run and write what benchmarks/README.md says they write (smoke tests, not timings).
+
+They are modules of the `benchmarks` package, run from the repository root (`python -m benchmarks.NAME`).
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+def benchmark_module(name: str, monkeypatch):
+    """benchmarks.NAME imported as `python -m` from the repository root would import it."""
+    monkeypatch.syspath_prepend(str(REPO))
+    return importlib.import_module(f"benchmarks.{name}")
+
+
 @pytest.mark.slow
 def test_bench_agents_quick_writes_rates_flops_and_the_matmul_peak(tmp_path):
     out = tmp_path / "agents.json"
-    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_agents.py"), "--quick", "--agents", "gcbc,qrl",
-                        "--matmul", "float32", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, "-m", "benchmarks.bench_agents", "--quick", "--agents", "gcbc,qrl",
+                        "--matmul", "float32", "--out", str(out)], capture_output=True, text=True, timeout=600,
+                       cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["matmul_peak_gflop_per_s"]["float32"] > 0
+    assert "cpu_model" in report["machine"] and "cpu_flags" in report["machine"]
     for rec in report["results"]:
         ours = rec["ethogram"]["float32"]
         assert ours["steps_per_s"] > 0 and ours["flops_per_step"] > 0 and ours["finite"]
         assert rec["ogbench"]["status"] == "skipped"
 
 
-def test_reference_learning_uses_the_published_dataset_settings_and_flags_any_mismatch():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import reference_learning as ref
-    finally:
-        sys.path.pop(0)
+def test_reference_learning_uses_the_published_dataset_settings_and_flags_any_mismatch(monkeypatch):
+    ref = benchmark_module("reference_learning", monkeypatch)
     # Stitch datasets: half-random actor goals, as OGBench's hyperparameters.sh runs them; pointmaze alphas kept.
     assert ref.reference_overrides("hiql", "pointmaze-large-stitch") == {"actor_p_trajgoal": 0.5,
                                                                          "actor_p_randomgoal": 0.5}
@@ -41,3 +50,29 @@ def test_reference_learning_uses_the_published_dataset_settings_and_flags_any_mi
     ours = {"actor_p_randomgoal": 0.5, "actor_hidden_dims": (256, 256), "matmul": "float32"}
     assert ref.config_mismatches(theirs, ours) == {"actor_p_randomgoal": (0.0, 0.5)}
     assert ref.config_mismatches(theirs, {**ours, "actor_p_randomgoal": 0.0}) == {}
+
+
+def test_the_reference_runs_with_impls_on_its_pythonpath_and_reports_a_missing_checkout(tmp_path, monkeypatch):
+    ogb = benchmark_module("ogbench_reference", monkeypatch)
+    assert "sys.path" not in ogb.SETUP  # impls/ reaches the subprocess through PYTHONPATH only
+    assert "not OGBench's impls/" in ogb.check_impls(tmp_path)
+    impls, py, why = ogb.resolve(tmp_path, sys.executable)
+    assert impls is None and py is None and "not OGBench's impls/" in why
+    # A stand-in impls/: the snippet sees it on PYTHONPATH, from a working directory elsewhere.
+    (tmp_path / "probe_module.py").write_text("VALUE = 7\n")
+    monkeypatch.setattr(ogb, "SETUP", "import json, sys\nargs = json.loads(sys.argv[1])\n")
+    r = ogb.run("import probe_module\njson.dump({'value': probe_module.VALUE}, open(args['out'], 'w'))\n", {},
+                impls=tmp_path, python=sys.executable, timeout_s=120)
+    assert r == {"status": "ok", "value": 7}
+
+
+def test_init_agent_and_the_published_overrides_work_with_either_ethogram_api(monkeypatch):
+    common = benchmark_module("common", monkeypatch)
+    from ethogram.agents import get_agent
+
+    agent = get_agent("gcbc")
+    state = common.init_agent(agent, jax.random.PRNGKey(0), 2, 2, common.sized_config(agent, (8,), 4))
+    assert "params" in state
+    assert common.published_overrides("gcivl", "stitch", "medium", "point") == {"actor_p_trajgoal": 0.5,
+                                                                                "actor_p_randomgoal": 0.5}
+    assert common.published_overrides("gcivl", "navigate", "giant", "point") == {"discount": 0.995}

@@ -85,9 +85,9 @@ def run_demo_cli(out, capsys, eval_episodes: int) -> dict:
 
 def test_demo(tmp_path, capsys, monkeypatch):
     """The whole demo pipeline with a tiny dataset, 50 training steps and 2 evaluation episodes per task."""
-    import ethogram.demo
+    import ethogram.quickstart
 
-    monkeypatch.setattr(ethogram.demo, "EVAL_EPISODES", 2)
+    monkeypatch.setattr(ethogram.quickstart, "EVAL_EPISODES", 2)
     out = tmp_path / "demo"
     run_demo_cli(out, capsys, eval_episodes=2)
 

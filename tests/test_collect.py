@@ -117,7 +117,7 @@ def test_transitions_follow_the_environment_dynamics(navigate_small):
     arrays = npz_arrays(navigate_small)
     env = make_env("pointmaze-medium")
     idx = np.nonzero(~arrays["terminals"])[0]
-    nxt, _ = env.step(arrays["observations"][idx].astype(np.float64), arrays["actions"][idx])
+    nxt = env.positions(env.step(env.reset(arrays["observations"][idx].astype(np.float64)), arrays["actions"][idx]))
     np.testing.assert_allclose(nxt, arrays["observations"][idx + 1], atol=1e-4)
 
 
@@ -148,7 +148,7 @@ def test_expert_moves_purposefully_unlike_a_random_policy(navigate_small):
     rng = np.random.default_rng(0)
     xy = start = np.array([e[0] for e in episodes], dtype=np.float64)
     for _ in range(len(episodes[0]) - 1):
-        xy, _ = env.step(xy, rng.uniform(-1, 1, size=xy.shape))
+        xy = env.positions(env.step(env.reset(xy), rng.uniform(-1, 1, size=xy.shape)))
     random = np.linalg.norm(xy - start, axis=1).mean()
     assert expert > 5.0
     assert expert > 4 * random

@@ -37,8 +37,10 @@ def test_batched_step_equals_ogbench_step(maze):
         expected = np.array([o[0] for o in outs])
         expected_qvel = np.array([o[4]["qvel"] for o in outs])
         prev = xy
-        xy, qvel = env.step(xy, actions)
-        assert xy.shape == (5, 2) and qvel.shape == (5, 2)
+        state = env.step(env.reset(xy), actions)
+        xy, qvel = env.qpos_qvel(state)
+        assert state.shape == (5, 4) and xy.shape == (5, 2) and qvel.shape == (5, 2)
+        np.testing.assert_array_equal(env.observe(state), xy.astype(np.float32))
         max_err = max(max_err, float(np.abs(xy - expected).max()), float(np.abs(qvel - expected_qvel).max()))
         # A wall stopped the ball when it moved much less than the commanded 0.2 * action.
         blocked += int((np.linalg.norm(xy - prev, axis=1) < 0.5 * np.linalg.norm(0.2 * actions, axis=1)).sum())
@@ -51,7 +53,7 @@ def test_batched_step_equals_ogbench_step(maze):
 def test_step_moves_by_point_speed_in_open_space():
     env = make_env("pointmaze-medium")
     centre = env.maze.ij_to_xy(np.array([[2, 5]]))  # a free cell
-    nxt, _ = env.step(centre, np.array([[0.5, -1.0]]))
+    nxt = env.positions(env.step(env.reset(centre), np.array([[0.5, -1.0]])))
     np.testing.assert_allclose(nxt, centre + 0.2 * np.array([[0.5, -1.0]]), atol=1e-6)
 
 
@@ -59,7 +61,9 @@ def test_success_radius_is_one():
     env = make_env("pointmaze-medium")
     goal = np.zeros((3, 2))
     xy = np.array([[0.99, 0.0], [0.0, -1.0], [1.01, 0.0]])
-    assert env.success(xy, goal).tolist() == [True, True, False]
+    assert env.success(env.reset(xy), goal).tolist() == [True, True, False]
+    obs = env.observe(env.reset(xy))
+    assert env.reached(obs, env.goal_observation(goal)).tolist() == [True, True, False]
 
 
 def test_teleport_maze_steps_and_teleports():
@@ -68,21 +72,21 @@ def test_teleport_maze_steps_and_teleports():
     rng = np.random.default_rng(0)
     # Start right on each inbound teleport: after one small step every ball is at an outbound teleport.
     start = np.repeat(env.teleport_in, 10, axis=0)
-    nxt, _ = env.step(start, np.zeros_like(start), rng)
+    nxt = env.positions(env.step(env.reset(start), np.zeros_like(start), rng))
     dist_to_out = np.linalg.norm(nxt[:, None] - env.teleport_out[None], axis=-1).min(axis=1)
     assert np.all(dist_to_out < 1e-9)
     assert len({tuple(p) for p in nxt}) > 1, "teleport destinations should be drawn at random"
     # Far from the teleports nothing special happens, and evaluation-sized batches run.
-    xy, _ = env.task_starts(np.arange(1, 6), rng)
+    state, _ = env.task_starts(np.arange(1, 6), rng)
     for _ in range(50):
-        xy, _ = env.step(xy, rng.uniform(-1, 1, size=xy.shape), rng)
-    assert np.isfinite(xy).all()
+        state = env.step(state, rng.uniform(-1, 1, size=(len(state), 2)), rng)
+    assert np.isfinite(state).all()
 
 
 def test_teleport_maze_without_rng_is_a_clear_error():
     env = make_env("pointmaze-teleport")
     with pytest.raises(ValueError, match="rng"):
-        env.step(env.teleport_in.copy(), np.zeros((len(env.teleport_in), 2)))
+        env.step(env.reset(env.teleport_in.copy()), np.zeros((len(env.teleport_in), 2)))
 
 
 # ------------------------------------------------------------------------------------ geometry
@@ -179,7 +183,8 @@ def test_task_starts_are_within_one_of_the_task_cell_centres(maze):
     assert [(t.init_ij, t.goal_ij) for t in env.tasks] == [(tuple(t["init_ij"]), tuple(t["goal_ij"]))
                                                             for t in ref.task_infos]
     ids = np.repeat(np.arange(1, len(env.tasks) + 1), 200)
-    xy, goal = env.task_starts(ids, np.random.default_rng(0))
+    state, goal = env.task_starts(ids, np.random.default_rng(0))
+    xy = env.positions(state)
     init_c = env.maze.ij_to_xy(np.array([env.tasks[k - 1].init_ij for k in ids]))
     goal_c = env.maze.ij_to_xy(np.array([env.tasks[k - 1].goal_ij for k in ids]))
     for got, centre in ((xy, init_c), (goal, goal_c)):
@@ -214,7 +219,7 @@ def test_maze_rejects_bad_layouts():
                                   "pointmaze-medium-navigate-v0-val.npz", " pointmaze-medium-navigate-v0 "])
 def test_dataset_name_suffixes_are_accepted(name):
     parsed = parse_dataset_name(name)
-    assert (parsed.loco, parsed.maze, parsed.kind) == ("pointmaze", "medium", "navigate")
+    assert (parsed.robot, parsed.maze, parsed.kind) == ("point", "medium", "navigate")
     assert str(parsed) == "pointmaze-medium-navigate-v0"
     assert parsed.env == "pointmaze-medium"
 

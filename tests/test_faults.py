@@ -63,7 +63,7 @@ def test_kill_during_evaluation_keeps_the_previous_eval_json(navigate_small, tmp
 def test_kill_during_training_leaves_a_loadable_checkpoint(navigate_small, tmp_path):
     from test_train_eval import SMALL_GCIVL
 
-    from ethogram.train import load_run, restore_state
+    from ethogram import rundir
 
     run = tmp_path / "run"
     for k, delay in enumerate((0.05, 0.3, 0.7)):
@@ -74,8 +74,8 @@ def test_kill_during_training_leaves_a_loadable_checkpoint(navigate_small, tmp_p
             argv = ["train", "--resume", str(run), "--quiet"]
         run_and_kill(argv, delay, after=run / "checkpoint.json")
         if (run / "checkpoint.json").exists():
-            r, agent, config = load_run(run)
-            restore_state(run, r, agent, config)  # loads, checksum and shapes verified
+            r, agent, config = rundir.load(run)
+            rundir.restore(run, r, agent, config)  # loads, checksum and shapes verified
     assert json.loads((run / "checkpoint.json").read_text())["step"] >= 100
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from ethogram import checkpoint
 from ethogram.agents import gcbc
+from ethogram.agents.base import Spec
 from ethogram.data.dataset import load_dataset
 from ethogram.errors import EthogramError
 
@@ -51,7 +52,7 @@ def fuzz_dataset(path, tmp_path, count: int, seed: int) -> dict[str, int]:
 
 def fuzz_checkpoint(tmp_path, count: int, seed: int) -> dict[str, int]:
     cfg = gcbc.Config(actor_hidden_dims=(8,))
-    state = gcbc.init(jax.random.PRNGKey(0), 2, 2, cfg)
+    state = gcbc.init(jax.random.PRNGKey(0), Spec(2, 2), cfg)
     path = tmp_path / "checkpoint.safetensors"
     checkpoint.save(path, state)
     good = path.read_bytes()

@@ -10,15 +10,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ethogram import prompts
+from ethogram import prompts, rundir
 from ethogram.agents import hilp
+from ethogram.agents.base import Spec
 from ethogram.cli import main
 from ethogram.data.dataset import load_dataset
 from ethogram.envs import tasks
 from ethogram.envs.registry import make_env
 from ethogram.errors import EthogramError
 from ethogram.evaluate import evaluate, random_policy
-from ethogram.train import load_run, restore_state
 
 TINY = dataclasses.replace(hilp.Config(), value_hidden_dims=(32, 32), actor_hidden_dims=(32, 32), latent_dim=8,
                            batch_size=64)
@@ -38,9 +38,9 @@ def hilp_run(tmp_path_factory, navigate_long):
 
 
 def loaded(run):
-    run_info, agent, config = load_run(run)
+    run_info, agent, config = rundir.load(run)
     env = make_env(run_info["env"])
-    return agent, config, restore_state(run, run_info, agent, config), env, load_dataset(run_info["dataset"], 2, 2)
+    return agent, config, rundir.restore(run, run_info, agent, config), env, load_dataset(run_info["dataset"], 2, 2)
 
 
 # ------------------------------------------------------------------------------------------ the algorithm
@@ -73,7 +73,7 @@ def test_update_trains_every_network_and_the_skill_reward_is_stopped(navigate_sm
     data = load_dataset(navigate_small, 2, 2)
     from ethogram.data.goals import sample_batch
 
-    state = hilp.init(jax.random.PRNGKey(0), 2, 2, TINY)
+    state = hilp.init(jax.random.PRNGKey(0), Spec(2, 2), TINY)
     batch = sample_batch(jax.random.PRNGKey(1), data, 64, TINY.value_mix, TINY.actor_mix, TINY.discount)
     z = hilp.sample_latents(jax.random.PRNGKey(2), 64, TINY.latent_dim)
     # The skill losses alone give phi no gradient: phi is frozen for the intrinsic reward.

@@ -10,7 +10,7 @@ import pytest
 
 from ethogram.cli import main
 from ethogram.errors import EthogramError
-from ethogram.sweep import Grid, agent_sets, parse_nets, validate_grid
+from ethogram.reproduce import Grid, agent_sets, parse_nets, validate_grid
 
 TINY = ["--steps", "100", "--nets", "16x2", "--batch", "32", "--eval-every", "50", "--eval-episodes", "1",
         "--dataset-episodes", "10", "--jobs", "2"]
@@ -166,7 +166,7 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
 def test_parallel_workers_each_run_on_a_core_of_their_own(tmp_path):
     import os
 
-    from ethogram.sweep import _run_pinned, worker_cpus
+    from ethogram.reproduce import _run_pinned, worker_cpus
 
     cpus = sorted(os.sched_getaffinity(0))
     assert worker_cpus(1) is None  # one run at a time keeps every core for XLA's thread pool

@@ -225,12 +225,13 @@ def test_search_cli_eval_and_summarize(tmp_path, capsys):
     config, state = sns.load(run)
     env = state["env"]
     rng = np.random.default_rng(5)
-    xy, goal = env.task_starts(np.array([2, 2]), rng)
-    policy = prompts.answer(sns, config, state, prompts.Goal(observation=goal[0]), obs_dim=env.obs_dim)
+    sim, goal = env.task_starts(np.array([2, 2]), rng)
+    policy = prompts.answer(sns, config, state, prompts.Goal(observation=env.goal_observation(goal)[0]),
+                            obs_dim=env.obs_dim)
     reached = np.zeros(2, bool)
     for _ in range(env.episode_steps):
-        xy, _ = env.step(xy, policy(xy.astype(np.float32), None), rng)
-        reached |= env.success(xy, goal[:1])
+        sim = env.step(sim, policy(env.observe(sim), None), rng)
+        reached |= env.success(sim, goal[:1])
         if reached.all():
             break
     assert reached.all()

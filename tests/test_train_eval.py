@@ -10,12 +10,12 @@ import jax
 import numpy as np
 import pytest
 
-from ethogram import checkpoint
+from ethogram import checkpoint, rundir
 from ethogram.agents import gcbc, gcivl
+from ethogram.agents.base import Spec, make_policy
 from ethogram.cli import main
 from ethogram.envs.registry import make_env
 from ethogram.evaluate import evaluate, random_policy, run_episodes
-from ethogram.train import load_run, make_policy, restore_state
 
 SMALL_GCIVL = ["--set", "batch_size=64", "--set", "actor_hidden_dims=32,32", "--set", "value_hidden_dims=32,32"]
 SMALL_GCBC = ["--set", "batch_size=64", "--set", "actor_hidden_dims=32,32"]
@@ -68,7 +68,7 @@ def test_config_json_describes_the_run(gcivl_run, navigate_small):
     assert run["agent_config"]["actor_hidden_dims"] == [32, 32]
     assert run["agent_config"]["expectile"] == 0.9  # untouched fields keep the reference defaults
     assert run["train_config"]["steps"] == 300 and run["train_config"]["seed"] == 0
-    _, agent, config = load_run(gcivl_run)
+    _, agent, config = rundir.load(gcivl_run)
     assert agent is gcivl and config.value_hidden_dims == (32, 32)
 
 
@@ -155,10 +155,10 @@ def test_checkpoint_round_trip_gives_identical_actions(agent, tmp_path):
     config = agent.Config(actor_hidden_dims=(16, 16))
     if agent is gcivl:
         config = gcivl.Config(actor_hidden_dims=(16, 16), value_hidden_dims=(16, 16))
-    state = perturbed(agent.init(jax.random.PRNGKey(0), 2, 2, config), seed=1)
+    state = perturbed(agent.init(jax.random.PRNGKey(0), Spec(2, 2), config), seed=1)
     path = tmp_path / "checkpoint.safetensors"
     checkpoint.save(path, state)
-    template = agent.init(jax.random.PRNGKey(42), 2, 2, config)
+    template = agent.init(jax.random.PRNGKey(42), Spec(2, 2), config)
     restored = checkpoint.load(path, template)
     saved, loaded = checkpoint.flatten(state), checkpoint.flatten(restored)
     assert saved.keys() == loaded.keys() and len(saved) > 4
@@ -176,9 +176,9 @@ def test_checkpoint_round_trip_gives_identical_actions(agent, tmp_path):
 
 
 def test_restore_state_from_a_run_directory(gcivl_run):
-    run, agent, config = load_run(gcivl_run)
-    a = restore_state(gcivl_run, run, agent, config)
-    b = restore_state(gcivl_run, run, agent, config)
+    run, agent, config = rundir.load(gcivl_run)
+    a = rundir.restore(gcivl_run, run, agent, config)
+    b = rundir.restore(gcivl_run, run, agent, config)
     obs = np.zeros((4, 2), np.float32)
     goals = np.full((4, 2), 8.0, np.float32)
     np.testing.assert_array_equal(make_policy(agent, config, a)(obs, goals), make_policy(agent, config, b)(obs, goals))
@@ -189,11 +189,11 @@ def test_checkpoint_with_nan_is_refused(tmp_path):
     from ethogram.errors import EthogramError
 
     config = gcbc.Config(actor_hidden_dims=(4,))
-    state = gcbc.init(jax.random.PRNGKey(0), 2, 2, config)
+    state = gcbc.init(jax.random.PRNGKey(0), Spec(2, 2), config)
     state["params"]["actor"]["Dense_0"]["bias"] = state["params"]["actor"]["Dense_0"]["bias"].at[0].set(np.nan)
     checkpoint.save(tmp_path / "c.safetensors", state)
     with pytest.raises(EthogramError, match="NaN"):
-        checkpoint.load(tmp_path / "c.safetensors", gcbc.init(jax.random.PRNGKey(0), 2, 2, config))
+        checkpoint.load(tmp_path / "c.safetensors", gcbc.init(jax.random.PRNGKey(0), Spec(2, 2), config))
 
 
 # ------------------------------------------------------------------------------ GCBC

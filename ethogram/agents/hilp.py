@@ -36,7 +36,7 @@ PROMPTS = ("goal", "reward", "demonstration")
 
 @dataclass(frozen=True)
 class Config(AgentConfig):
-    # phi's goals: a future state of the trajectory (geometric) 0.625, a random state 0.375 (REFERENCE §2).
+    # phi's goals (HILP paper, appendix): a future state of the trajectory (geometric) 0.625, a random one 0.375.
     value_p_curgoal: float = 0.0
     value_p_trajgoal: float = 0.625
     value_p_randomgoal: float = 0.375

@@ -5,8 +5,9 @@ The expert (OGBench's data-generation procedure, data_gen_scripts/generate_locom
 (the centre of the next cell on the BFS shortest path to the goal cell, envs/expert.py), the robot's locomotor
 toward it (the point: the unit vector), plus Gaussian noise (sigma 0.5), clipped to [-1, 1].
 `navigate`: start anywhere, goals drawn from vertex cells, a new goal whenever one is reached. `stitch`: the
-goal is a cell exactly 4 BFS steps away; the agent stays there. Start and goal positions get uniform noise of +-1. We differ in one respect: every random draw comes from one seeded numpy
-Generator, so the same seed gives the same bytes (OGBench never seeds numpy).
+goal is a cell exactly 4 BFS steps away; the agent stays there. Start and goal positions get uniform noise of
++-1. We differ in one respect: every random draw comes from one seeded numpy Generator, so the same seed gives
+the same bytes (OGBench never seeds numpy).
 """
 
 from __future__ import annotations

@@ -59,7 +59,14 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
                             "give the path of an OGBench-layout .npz dataset")
     try:
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+            arrays = {k: f[k] for k in f.files}
+        for k, v in arrays.items():
+            if not isinstance(v, np.ndarray):  # numpy hands back the raw bytes of a member that is not .npy
+                raise EthogramError(f"'{path}': member '{k}' is not an .npy array (raw bytes).",
+                                    "save every array with np.savez, or collect the dataset again")
+        return arrays
+    except EthogramError:
+        raise
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise EthogramError(f"'{path}' holds Python objects (pickled arrays); ethogram never loads pickles.",

@@ -1,6 +1,6 @@
 """Hindsight goal relabelling, sampled inside jit from the dataset on the device.
 
-Each sampled transition i gets a goal index from a mixture (REFERENCE §1, OGBench's GCDataset):
+Each sampled transition i gets a goal index from a mixture (OGBench impls/utils/datasets.py, GCDataset):
   current state           with p_cur   -> goal = i
   same-trajectory future  with p_traj  -> geometric: min(i + k, final), k ~ Geometric(1 - discount) on {1, 2, ...}
                                           uniform:   round(min(i + 1, final) * u + final * (1 - u)), u ~ U[0, 1)

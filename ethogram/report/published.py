@@ -1,4 +1,4 @@
-"""Published OGBench success rates (%, mean and std over 8 seeds; Park et al. 2024, Table via REFERENCE §1)."""
+"""Published OGBench success rates (%, mean and std over 8 seeds; Park et al. 2024, the OGBench paper's tables)."""
 
 from __future__ import annotations
 

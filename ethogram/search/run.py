@@ -60,11 +60,11 @@ def _resolve_target(target: str, controller: str | None):
         if not path.is_file():
             raise EthogramError(f"dataset '{name}' is not at {path}.", f"collect it: ethogram collect {target}")
         return name.env, str(name), path
-    loco, maze = parse_env_name(target)
+    robot, maze = parse_env_name(target)
     if controller:
         raise EthogramError(f"a learned controller needs a dataset to take nodes from, and '{target}' is a maze.",
                             "give a dataset, e.g. ethogram search pointmaze-medium-navigate --controller RUN_DIR")
-    return f"{loco}-{maze}", None, None
+    return f"{robot}maze-{maze}", None, None
 
 
 def search_online(env, searcher: Searcher, task_ids: list[int], budget: int, seed: int,
