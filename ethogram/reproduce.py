@@ -12,7 +12,6 @@ At the end: OUT/results.md (ours, mean ± std over seeds, beside the published n
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import queue
 import subprocess
@@ -23,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ethogram import rundir
 from ethogram.agents import get_agent
 from ethogram.agents.base import config_fields
 from ethogram.envs.registry import parse_dataset_name
@@ -184,7 +184,7 @@ def _cli(*args: str) -> list[str]:
 
 def _check_same_settings(job: Job, grid: Grid) -> None:
     """A run directory left by an earlier call must have been started with the same budget."""
-    cfg = json.loads((job.run_dir / "config.json").read_text())
+    cfg = rundir.read_config(job.run_dir)
     tc = cfg.get("train_config", {})
     if tc.get("steps") != grid.train_steps or tc.get("seed") != job.seed or cfg.get("agent") != job.agent:
         raise EthogramError(f"run '{job.run_dir}' exists with other settings (steps {tc.get('steps')}, "

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ethogram.io import atomic_write_text
+from ethogram.report.curves import plot_budget_grid
 from ethogram.report.published import published
 from ethogram.report.results import run_evaluations
 
@@ -250,48 +251,10 @@ def compare(configs, curves: dict, minutes: float) -> tuple[list[str], list, dic
 
 
 def plot(curves: dict, path: Path, minutes: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    # One row per dataset, one column per agent (a run missing from the grid leaves its panel empty).
+    """The grid of budget curves (report/curves.py), one row per dataset and one column per agent."""
     datasets = sorted({k[0] for k in curves}, key=dataset_order)
     agents = [a for a in AGENTS if any(k[1] == a for k in curves)]
-    keys = sorted(curves, key=cell_order)
-    fig, axes = plt.subplots(len(datasets), len(agents), figsize=(3.6 * len(agents), 3.0 * len(datasets)),
-                             squeeze=False)
-    names = list(dict.fromkeys(c[0] for k in keys for c in curves[k]))  # one colour per configuration everywhere
-    for ds, agent in keys:
-        ax = axes[datasets.index(ds), agents.index(agent)]
-        for name, mins, mean, std in curves[(ds, agent)]:
-            color = f"C{names.index(name)}"
-            ax.plot(mins, mean, marker="o", ms=3, label=name, color=color)
-            ax.fill_between(mins, mean - std, mean + std, color=color, alpha=0.2)
-        pub = published(agent, ds)
-        if pub:
-            ax.axhspan(pub[0] - pub[1], pub[0] + pub[1], color="k", alpha=0.08)
-            ax.axhline(pub[0], color="k", ls="--", lw=1, label="published (1M steps)")
-        ax.axvline(minutes, color="grey", ls=":", lw=1)
-        ax.set_xscale("log")
-        ax.set_xlim(0.05, 60)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{agent.upper()}, {ds.removeprefix('pointmaze-')}", fontsize=10)
-        ax.set_xlabel("training minutes on 2 CPU cores")
-        ax.set_ylabel("success")
-    for ax in axes.flat:
-        if not ax.has_data():
-            ax.axis("off")
-    handles = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    handles = dict(sorted(handles.items(), key=lambda kv: names.index(kv[0]) if kv[0] in names else len(names)))
-    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plot_budget_grid(curves, path, minutes, datasets, agents)
 
 
 def put_in_docs(doc: Path, name: str, table: str) -> None:

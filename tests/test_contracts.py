@@ -309,3 +309,40 @@ def test_train_holds_the_loop_only():
     tree = ast.parse((PKG / "train.py").read_text())
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert functions <= {"make_train_chunk", "train", "_set_save_every"}, functions
+
+
+# ------------------------------------------------------------------ an environment that does not observe x-y
+
+def test_an_environment_whose_observation_is_not_the_position_runs_collect_train_eval_search(tmp_path):
+    """pointvel observes (x, y, dx, dy): collection, training, evaluation and the search only go through the
+    environment contract, so none of them takes the observation for the position."""
+    from ethogram.envs.registry import make_env
+
+    env = make_env("pointvelmaze-medium")
+    assert env.obs_dim == 4 and env.goal_observation(np.zeros((1, 2))).shape == (1, 4)
+    data = tmp_path / "pointvelmaze-medium-navigate-v0.npz"
+    assert main(["collect", "pointvelmaze-medium-navigate", "--episodes", "10", "--episode-steps", "101",
+                 "--out", str(data), "--quiet"]) == 0
+    arrays = load_dataset(data, 4, 2)
+    obs = np.asarray(arrays.observations)
+    assert obs.shape[1] == 4 and np.abs(obs[:, 2:]).max() > 0.5  # the displacement is observed, not zeros
+    # The displacement channel is the step's motion in action units.
+    step = (np.asarray(arrays.next_observations)[:, :2] - obs[:, :2]) / 0.2
+    np.testing.assert_allclose(np.asarray(arrays.next_observations)[:, 2:], step, atol=1e-4)
+    run = tmp_path / "gcivl"
+    assert main(["train", "gcivl", "--dataset", str(data), "--out", str(run), "--steps", "200", "--fuse", "100",
+                 "--log-every", "100", "--eval-every", "100", "--eval-episodes", "1", "--quiet",
+                 "--set", "actor_hidden_dims=16,16", "--set", "value_hidden_dims=16,16", "--set", "batch_size=32"]) == 0
+    assert main(["eval", str(run), "--episodes", "2", "--quiet"]) == 0
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["env"] == "pointvelmaze-medium" and ev["metrics"]["success"] == ev["success"]
+    assert (run / "rollouts.png").exists()
+    search = tmp_path / "sns"
+    assert main(["search", str(data), "--controller", str(run), "--out", str(search), "--nodes", "30",
+                 "--quiet"]) == 0
+    assert main(["eval", str(search), "--episodes", "1", "--quiet"]) == 0
+    ev = json.loads((search / "eval.json").read_text())
+    assert ev["agent"] == "sns" and ev["mode"] == "learned" and 0 <= ev["success"] <= 1
+    with np.load(search / "graph.npz") as g:
+        assert g["obs"].shape[1] == 4  # the graph's nodes are 4-D dataset observations
+    assert main(["summarize", str(run)]) == 0

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 
 from ethogram import rundir  # noqa: E402
 from ethogram.report.plots import save_png  # noqa: E402
+from ethogram.report.published import published  # noqa: E402
 from ethogram.report.results import run_evaluations  # noqa: E402
 
 
@@ -74,3 +75,39 @@ def plot_success_curves(curves, path: str | Path, title: str) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     save_png(fig, path, dpi=110, tight_bbox=False)
+
+
+def plot_budget_grid(curves: dict, path: str | Path, minutes: float, datasets: list[str], agents: list[str]) -> None:
+    """One panel per (dataset, agent): success (mean ± std over seeds) against training minutes for each
+    configuration, beside the published band; `curves[(dataset, agent)] = [(configuration, minutes, mean, std)]`."""
+    keys = [(d, a) for d in datasets for a in agents if (d, a) in curves]
+    fig, axes = plt.subplots(len(datasets), len(agents), figsize=(3.6 * len(agents), 3.0 * len(datasets)),
+                             squeeze=False)
+    names = list(dict.fromkeys(c[0] for k in keys for c in curves[k]))  # one colour per configuration everywhere
+    for ds, agent in keys:
+        ax = axes[datasets.index(ds), agents.index(agent)]
+        for name, mins, mean, std in curves[(ds, agent)]:
+            color = f"C{names.index(name)}"
+            ax.plot(mins, mean, marker="o", ms=3, label=name, color=color)
+            ax.fill_between(mins, mean - std, mean + std, color=color, alpha=0.2)
+        pub = published(agent, ds)
+        if pub:
+            ax.axhspan(pub[0] - pub[1], pub[0] + pub[1], color="k", alpha=0.08)
+            ax.axhline(pub[0], color="k", ls="--", lw=1, label="published (1M steps)")
+        ax.axvline(minutes, color="grey", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlim(0.05, 60)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{agent.upper()}, {ds.removeprefix('pointmaze-')}", fontsize=10)
+        ax.set_xlabel("training minutes on 2 CPU cores")
+        ax.set_ylabel("success")
+    for ax in axes.flat:
+        if not ax.has_data():
+            ax.axis("off")
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    handles = dict(sorted(handles.items(), key=lambda kv: names.index(kv[0]) if kv[0] in names else len(names)))
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
+    save_png(fig, path, dpi=110, tight_bbox=False, rect=(0, 0.05, 1, 1))

@@ -57,9 +57,9 @@ def plot_rollouts(env, rollouts, path: str | Path, title: str = "") -> None:
     save_png(fig, path)
 
 
-def save_png(fig, path, dpi: float | None = None, tight_bbox: bool = True) -> None:
-    """The one PNG writer: lay out, render and write a figure atomically, then free it."""
-    fig.tight_layout()
+def save_png(fig, path, dpi: float | None = None, tight_bbox: bool = True, rect=None) -> None:
+    """The one PNG writer: lay out (within `rect`, if given), render and write a figure atomically, then free it."""
+    fig.tight_layout(rect=rect)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight" if tight_bbox else None)
     plt.close(fig)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ethogram import rundir
 from ethogram.errors import EthogramError
 from ethogram.io import atomic_write_text
 from ethogram.report.published import published
@@ -28,7 +29,7 @@ def run_evaluations(run_dir: str | Path) -> dict[int, float]:
             out = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
     if (run_dir / "eval.json").exists():
         ev = json.loads((run_dir / "eval.json").read_text())
-        step = ev.get("train_step") or json.loads((run_dir / "config.json").read_text())["train_config"]["steps"]
+        step = ev.get("train_step") or rundir.read_config(run_dir)["train_config"]["steps"]
         out[int(step)] = float(ev["success"])
     return out
 
@@ -51,8 +52,8 @@ def run_result(run_dir: str | Path, eval_file: str = "eval.json", last_evals: in
     periodic ones before it (OGBench's protocol: k = 3, the evaluations at 800k, 900k and 1M steps)."""
     run_dir = Path(run_dir)
     try:
-        cfg = json.loads((run_dir / "config.json").read_text())
         ev = json.loads((run_dir / eval_file).read_text())
+        cfg = rundir.read_config(run_dir)
     except FileNotFoundError as e:
         raise EthogramError(f"run '{run_dir}' has no {Path(e.filename).name}.",
                             f"train and evaluate it first: ethogram eval {run_dir}") from None
@@ -131,7 +132,7 @@ def aggregate_prompts(run_dirs: list[str | Path], command: str, eval_file: str) 
     for d in run_dirs:
         d = Path(d)
         try:
-            cfg = json.loads((d / "config.json").read_text())
+            cfg = rundir.read_config(d)
             ev = json.loads((d / eval_file).read_text())
             tasks = ev["tasks"]
         except FileNotFoundError as e:

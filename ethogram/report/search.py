@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ethogram import rundir
 from ethogram.errors import EthogramError
 from ethogram.report.tables import Table
 
@@ -29,7 +30,7 @@ def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
     for d in run_dirs:
         d = Path(d)
         try:
-            cfg = json.loads((d / "config.json").read_text())
+            cfg = rundir.read_config(d)
             ev = json.loads((d / "eval.json").read_text())
             st = json.loads((d / "search.json").read_text())
         except (OSError, ValueError) as e:

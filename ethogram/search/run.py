@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ethogram import __version__
+from ethogram import __version__, rundir
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_bytes, atomic_write_text, check_writable_dir, npz_bytes
+from ethogram.io import atomic_write_bytes, atomic_write_text, npz_bytes
 from ethogram.search import graph as G
 from ethogram.search.controllers import StraightLine, controller_from_run, distance_matrix
 from ethogram.search.harmonic import HarmonicConfig
@@ -135,17 +135,13 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
         raise EthogramError(f"--steps must be >= 1 and --nodes >= 2 (got {steps}, {nodes}).")
     env_name, dataset_name, dataset_path = _resolve_target(target, controller)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise EthogramError(f"run directory '{out}' exists and is a file.", "choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise EthogramError(f"run directory '{out}' already exists and is not empty; refusing to overwrite it.",
-                            "choose another --out, or pass --force to replace it")
+    if out.exists():
+        rundir.create(out, force=force, stale=())  # refuses a file or a non-empty directory before any work
     ctrl = controller_from_run(controller) if controller else StraightLine()
     mode = "learned" if controller else ("xy-roadmap" if dataset_path else "online")
     env = make_env(env_name)
     cfg = default_config(mode)
-    check_writable_dir(out)
-    (out / "eval.json").unlink(missing_ok=True)
+    rundir.create(out, force=force, stale=("eval.json",))
     t0 = time.perf_counter()
     if mode == "online":
         g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
@@ -171,7 +167,7 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
            "ethogram_version": __version__}
     save_graph(g, out / "graph.npz")
     atomic_write_text(out / "search.json", json.dumps(stats, indent=2) + "\n")
-    atomic_write_text(out / "config.json", json.dumps(run, indent=2) + "\n")
+    rundir.write_config(out, run)
     from ethogram.search.plots import plot_graph
 
     plot_graph(env, g, out / "graph.png", title=f"sns ({mode}) on {run['dataset_name']}: {g.n} nodes")
@@ -190,11 +186,11 @@ def _config_from_dict(d: dict) -> SNSConfig:
 def load_search_run(run_dir: str | Path):
     """(run description, graph, controller, SNS config) of a search run directory."""
     run_dir = Path(run_dir)
+    run = rundir.read_config(run_dir)
     try:
-        run = json.loads((run_dir / "config.json").read_text())
         cfg = _config_from_dict(dict(run["agent_config"]))
         mode = run["mode"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise EthogramError(f"'{run_dir / 'config.json'}' is not a readable search run ({e}).",
                             "run ethogram search again") from None
     ctrl = controller_from_run(run["controller"]) if mode == "learned" else StraightLine()
