@@ -12,7 +12,6 @@ Training (train.py), evaluation (evaluate/) and the search (search/) all read ru
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -207,15 +206,6 @@ def last_value(path: Path, column: str, step: int) -> float:
             except (KeyError, TypeError, ValueError):
                 return 0.0
     return 0.0
-
-
-def csv_text(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------- a training run

@@ -11,12 +11,13 @@ import json
 import numpy as np
 import pytest
 
+from ethogram.agents.base import value_to_steps
 from ethogram.cli import main
 from ethogram.envs.registry import make_env
 from ethogram.errors import EthogramError
 from ethogram.search import graph as G
 from ethogram.search.adapt import adaptation
-from ethogram.search.controllers import StraightLine, value_to_steps
+from ethogram.search.controllers import StraightLine
 from ethogram.search.harmonic import HarmonicConfig, encode, recognise, similarity, wave_vectors
 from ethogram.search.roadmap import graph_from_dataset
 from ethogram.search.run import default_config, search, search_online

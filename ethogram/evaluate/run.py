@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ethogram import prompts, rundir
+from ethogram.agents.base import make_policy
 from ethogram.data.dataset import load_dataset, read_npz
 from ethogram.envs import tasks as maze_tasks
 from ethogram.envs.registry import make_env
@@ -48,8 +49,6 @@ def _head(run: dict, run_dir: Path) -> dict:
 def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
     """Evaluate a trained run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json.
     Returns (result, rollouts, env)."""
-    from ethogram.agents.base import make_policy
-
     _check_episodes(episodes)
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ethogram import rundir
-from ethogram.agents.base import steps_to_goal, value_to_steps  # noqa: F401 (value_to_steps: re-exported)
+from ethogram.agents.base import steps_to_goal
 from ethogram.envs.pointmaze import POINT_SPEED
 from ethogram.errors import EthogramError
 
