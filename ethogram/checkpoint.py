@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from pathlib import Path
 
 import jax
 import numpy as np
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_bytes
+from ethogram.io import atomic_write_bytes, memory_bytes, read_regular, sha256
+
+MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
 
 
 def _key(path) -> str:
@@ -50,31 +53,46 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def save(path: str | Path, state) -> None:
-    """Write atomically, with a sha256 of the arrays in the metadata so silent damage is caught on load.
+def encode(state) -> bytes:
+    """The checkpoint file's bytes, with a sha256 of the arrays in the metadata so silent damage is caught on load.
 
     The metadata is one key holding sorted JSON: safetensors writes several keys in no fixed order, and the same
     state must give the same bytes."""
     arrays = flatten(state)
     meta = json.dumps({"format": FORMAT, "sha256": _digest(arrays)}, sort_keys=True)
-    atomic_write_bytes(path, st_save(arrays, metadata={"ethogram": meta}))
+    return st_save(arrays, metadata={"ethogram": meta})
 
 
-def load(path: str | Path, template):
-    """Arrays from `path` arranged like `template`; a clear error if names or shapes disagree."""
+def save(path: str | Path, state) -> None:
+    """Write one checkpoint file atomically (a run directory commits it with its record: rundir.save_checkpoint)."""
+    atomic_write_bytes(path, encode(state))
+
+
+def _metadata(raw: bytes) -> dict:
+    """The `ethogram` entry of a safetensors header, parsed from the bytes already read (bounded)."""
+    if len(raw) < 8:
+        raise ValueError("shorter than a safetensors header")
+    (n,) = struct.unpack("<Q", raw[:8])
+    if n > min(MAX_HEADER, len(raw) - 8):
+        raise ValueError(f"header length {n} exceeds the file")
+    header = json.loads(raw[8:8 + n])
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    meta = json.loads(meta.get("ethogram", "{}")) if isinstance(meta, dict) else {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def load(path: str | Path, template, expected_sha256: str | None = None, mismatch_fix: str | None = None):
+    """Arrays from `path` arranged like `template`; a clear error if names or shapes disagree.
+
+    `expected_sha256`: the file's digest as its checkpoint record names it (a file from another save is refused)."""
     path = Path(path)
-    if not path.exists():
-        raise EthogramError(f"checkpoint '{path}' does not exist.", "train first, or point to a run directory "
-                            "that has finished at least one checkpoint")
+    raw = read_regular(path, "checkpoint", memory_bytes() // 2,
+                       "train first, or point to a run directory that has finished at least one checkpoint")
     try:
-        raw = path.read_bytes()
+        meta = _metadata(raw)
         arrays = st_load(raw)
-        with safe_open(path, framework="numpy") as f:
-            meta = json.loads((f.metadata() or {}).get("ethogram", "{}"))
         stored = meta.get("sha256")
-        if not isinstance(meta, dict):
-            meta = {}
-    except (SafetensorError, ValueError, OSError) as e:
+    except (SafetensorError, ValueError, RecursionError, UnicodeDecodeError, struct.error) as e:
         raise EthogramError(f"checkpoint '{path}' is not a readable safetensors file ({e}).",
                             "it may be truncated; use another checkpoint or train again") from None
     if meta.get("format") != FORMAT:
@@ -84,6 +102,9 @@ def load(path: str | Path, template):
     if stored != _digest(arrays):
         raise EthogramError(f"checkpoint '{path}' is damaged: its contents do not match the checksum written "
                             "with it.", "use another checkpoint or train again")
+    if expected_sha256 is not None and sha256(raw) != expected_sha256:  # whole, but not the recorded one
+        raise EthogramError(f"checkpoint '{path}' is not the one its record (checkpoint.json) names: the two files "
+                            "come from different saves.", mismatch_fix)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     expected = {_key(p): np.shape(x) for p, x in leaves}
     missing = sorted(set(expected) - set(arrays))

@@ -1,4 +1,7 @@
-"""The `ethogram` command: collect, train, eval, demo."""
+"""The `ethogram` command: collect, train, eval, search, repair, summarize, demo, reproduce.
+
+Exit codes: 0 done; 2 a problem with the input or the environment, named with its fix (EthogramError, argparse);
+70 an internal error (a bug: one line on stderr, the traceback in a file); 130 interrupted."""
 
 from __future__ import annotations
 
@@ -12,20 +15,15 @@ from ethogram.errors import EthogramError
 
 
 def cmd_collect(args) -> int:
-    from ethogram.data.collect import collect_to_file, default_config
+    from ethogram.data.collect import collect_to_file, default_config, validate_collect_config
     from ethogram.envs.registry import parse_dataset_name
 
     name = parse_dataset_name(args.dataset)
     cfg = default_config(name, seed=args.seed)
     changes = {k: v for k, v in (("episodes", args.episodes), ("episode_steps", args.episode_steps),
                                  ("noise", args.noise)) if v is not None}
-    if changes.get("episodes", 1) < 1:
-        raise EthogramError(f"--episodes must be at least 1 (got {changes['episodes']}).")
-    if changes.get("episode_steps", 2) < 2:
-        raise EthogramError(f"--episode-steps must be at least 2 (got {changes['episode_steps']}).")
-    if changes.get("noise", 0.0) < 0:
-        raise EthogramError(f"--noise must be >= 0 (got {changes['noise']}).")
     cfg = dataclasses.replace(cfg, **changes)
+    validate_collect_config(cfg)
     out = args.out or f"data/{name}.npz"
     meta = collect_to_file(name, cfg, out, force=args.force, progress=not args.quiet)
     print(f"wrote {out} ({meta['transitions']} transitions, {meta['train_episodes']} episodes) and its -val file "
@@ -39,19 +37,32 @@ def cmd_train(args) -> int:
     from ethogram.train import train
 
     if args.resume:
-        if args.agent or args.dataset or args.out or args.set:
-            raise EthogramError("--resume RUN_DIR continues a run with its saved config; it takes no agent, "
-                                "--dataset, --out or --set.", f"run: ethogram train --resume {args.resume}")
-        res = train(args.resume, progress=not args.quiet, resume=True, save_every=args.save_every)
+        given = [flag for flag, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out),
+                                      ("--set", args.set), ("--seed", args.seed), ("--fuse", args.fuse),
+                                      ("--log-every", args.log_every), ("--eval-every", args.eval_every),
+                                      ("--eval-episodes", args.eval_episodes)) if v is not None]
+        if given:
+            raise EthogramError(f"--resume RUN_DIR continues a run with its saved config; it does not take "
+                                f"{', '.join(given)} (only --steps to extend the run, --save-every, --force).",
+                                f"run: ethogram train --resume {args.resume}")
+        res = train(args.resume, progress=not args.quiet, resume=True, save_every=args.save_every,
+                    steps=args.steps, force=args.force)
         out = args.resume
     else:
         missing = [n for n, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out)) if not v]
         if missing:
             raise EthogramError(f"train needs {', '.join(missing)}.",
                                 "ethogram train AGENT --dataset PATH --out RUN_DIR (or --resume RUN_DIR)")
-        tc = TrainConfig(steps=args.steps, seed=args.seed, fuse=args.fuse, log_every=args.log_every,
-                         eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                         save_every=args.save_every or min(100_000, args.steps))
+        d = TrainConfig()
+        steps = d.steps if args.steps is None else args.steps
+
+        def given(v, default):
+            return default if v is None else v
+
+        tc = TrainConfig(steps=steps, seed=given(args.seed, d.seed), fuse=given(args.fuse, d.fuse),
+                         log_every=given(args.log_every, d.log_every), eval_every=given(args.eval_every, d.eval_every),
+                         eval_episodes=given(args.eval_episodes, d.eval_episodes),
+                         save_every=given(args.save_every, min(d.save_every, max(steps, 1))))
         run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force)
         print(f"training {run['agent']} on {run['dataset_name']} for {tc.steps} steps -> {args.out}")
         res = train(args.out, progress=not args.quiet)
@@ -83,6 +94,32 @@ def cmd_search(args) -> int:
         if k.startswith("task"):
             print(f"  {k}: first success after {v['steps_to_first_success']} env steps "
                   f"({v['seconds_to_first_success']} s)")
+    return 0
+
+
+def cmd_repair(args) -> int:
+    from ethogram.io import Lock, pending, recover
+
+    path = Path(args.path)
+    if not path.exists():
+        raise EthogramError(f"'{path}' does not exist.", "give a run directory or a dataset file")
+    if path.is_dir():
+        from ethogram.rundir import repair
+
+        done = repair(path)
+    else:  # a dataset: its collection's files
+        from ethogram.data.collect import val_path
+
+        names = {path.name, val_path(path).name, path.with_suffix(".json").name} if path.suffix == ".npz" else None
+        if names is None:
+            raise EthogramError(f"'{path}' is neither a run directory nor an .npz dataset.")
+        with Lock(path.with_name(f".{path.stem}.lock"), f"dataset '{path}'"):
+            done = recover(path.parent, names)
+    for line in done:
+        print(line)
+    left = pending(path if path.is_dir() else path.parent)
+    print(f"{path}: {'nothing to repair' if not done else f'{len(done)} repairs'}"
+          + (f"; {len(left)} other temporary files are left (other datasets' or in use)" if left else ""))
     return 0
 
 
@@ -140,8 +177,28 @@ def seed_type(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"seed must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
+    if not 0 <= value <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"seed must be in [0, 2**32 - 1], got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
@@ -165,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("dataset", help="e.g. pointmaze-medium-navigate (OGBench name, -v0 optional)")
     c.add_argument("--episodes", type=int, help="training episodes (default: OGBench's; +10%% go to the -val file)")
     c.add_argument("--episode-steps", type=int, help="stored steps per episode (default: OGBench's)")
-    c.add_argument("--noise", type=float, help="expert action noise (default 0.5)")
+    c.add_argument("--noise", type=finite_float, help="expert action noise (default 0.5)")
     c.add_argument("--seed", type=seed_type, default=0)
     c.add_argument("--out", help="output .npz (default data/<name>-v0.npz)")
     c.add_argument("--force", action="store_true", help="replace existing output files")
@@ -175,19 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train an agent on a dataset into a run directory")
     t.add_argument("agent", nargs="?", help=f"{', '.join(AGENTS)} (sns: `ethogram search`)")
     t.add_argument("--dataset", help="dataset .npz (ours or OGBench's)")
-    t.add_argument("--steps", type=int, default=1_000_000)
-    t.add_argument("--seed", type=seed_type, default=0)
+    t.add_argument("--steps", type=int, default=None,
+                   help="training steps (default 1000000); with --resume: extend the run to this many")
+    t.add_argument("--seed", type=seed_type, default=None, help="default 0")
     t.add_argument("--out", help="run directory")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an agent config field, e.g. --set batch_size=256 (repeatable)")
-    t.add_argument("--fuse", type=int, default=100, help="training steps per jitted call")
-    t.add_argument("--log-every", type=int, default=1000)
-    t.add_argument("--eval-every", type=int, default=100_000, help="0 disables periodic evaluation")
-    t.add_argument("--eval-episodes", type=int, default=50)
+    t.add_argument("--fuse", type=int, default=None, help="training steps per jitted call (default 100)")
+    t.add_argument("--log-every", type=int, default=None, help="default 1000")
+    t.add_argument("--eval-every", type=int, default=None, help="default 100000; 0 disables periodic evaluation")
+    t.add_argument("--eval-episodes", type=int, default=None, help="default 50")
     t.add_argument("--save-every", type=int, default=None,
                    help="checkpoint interval (default 100000; always at the end; --resume may change it)")
-    t.add_argument("--force", action="store_true", help="replace an existing run directory's results")
+    t.add_argument("--force", action="store_true", help="replace an existing run directory's results; with --resume: "
+                   "accept a dataset or settings that changed since the run started")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 
@@ -223,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--force", action="store_true", help="replace an existing run directory")
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(func=cmd_search)
+
+    f = sub.add_parser("repair", help="complete or undo what an interrupted command left in a run directory or "
+                                      "beside a dataset")
+    f.add_argument("path", help="a run directory, or a dataset .npz")
+    f.set_defaults(func=cmd_repair)
 
     s = sub.add_parser("summarize", help="aggregate evaluated runs over seeds into a results table (+ JSON)")
     s.add_argument("run_dirs", nargs="+")
@@ -285,6 +349,33 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished files are kept", file=sys.stderr)
         return 130
+    except Exception:  # the last line of defence: a bug, said in one line, its traceback kept in a file
+        return report_bug(argv)
+
+
+BUG_EXIT = 70  # EX_SOFTWARE: an internal error, distinct from 2 (a problem with the input, named and fixable)
+
+
+def report_bug(argv) -> int:
+    import tempfile
+    import time
+    import traceback
+
+    from ethogram import __version__
+
+    text = (f"ethogram {__version__}, python {sys.version.split()[0]}\ncommand: ethogram "
+            f"{' '.join(argv if argv is not None else sys.argv[1:])}\n\n{traceback.format_exc()}")
+    try:
+        fd, path = tempfile.mkstemp(prefix=f"ethogram-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        where = f"the traceback is in {path}"
+    except OSError:
+        where = "the traceback could not be saved"
+    err = sys.exc_info()[1]
+    print(f"error: internal error ({type(err).__name__}), a bug in ethogram, not in your input; {where} "
+          "(please report it; files already written are kept)", file=sys.stderr)
+    return BUG_EXIT
 
 
 if __name__ == "__main__":

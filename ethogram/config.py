@@ -139,22 +139,77 @@ def parse_set_args(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+MAX_SEED = 2**32 - 1  # numpy's and JAX's seeds are 32-bit
+
+# Ranges the algorithms require, by field name (a field an agent has is checked wherever it appears):
+# (low, high, low inclusive, high inclusive).
+RANGES = {
+    "discount": (0.0, 1.0, False, False),
+    "expectile": (0.0, 1.0, False, False),
+    "q_expectile": (0.0, 1.0, False, False),
+    "tau": (0.0, 1.0, False, True),  # Polyak rate
+    "lr": (0.0, float("inf"), False, False),
+    "alpha": (0.0, float("inf"), True, False),
+    "low_alpha": (0.0, float("inf"), True, False),
+    "high_alpha": (0.0, float("inf"), True, False),
+    "eps": (0.0, float("inf"), False, False),
+}
+POSITIVE = ("batch_size", "latent_dim", "subgoal_steps", "rep_dim", "dim_per_component")
+
+
+def _range_text(lo, hi, lo_in, hi_in) -> str:
+    return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+
+
 def validate_train_config(tc: TrainConfig) -> None:
     if tc.steps < 1:
         raise EthogramError(f"--steps must be at least 1 (got {tc.steps}).")
     for k in ("fuse", "log_every", "eval_episodes", "save_every"):
         if getattr(tc, k) < 1:
-            raise EthogramError(f"{k} must be at least 1 (got {getattr(tc, k)}).")
+            raise EthogramError(f"{k} must be at least 1 (got {getattr(tc, k)}).",
+                                f"give --{k.replace('_', '-')} a positive integer")
     if tc.eval_every < 0:
         raise EthogramError(f"eval_every must be >= 0 (got {tc.eval_every}).")
-    if tc.seed < 0:
-        raise EthogramError(f"seed must be >= 0 (got {tc.seed}).")
+    if not 0 <= tc.seed <= MAX_SEED:
+        raise EthogramError(f"seed must be in [0, 2**32 - 1] (got {tc.seed}).")
+    if tc.steps > 10**10:
+        raise EthogramError(f"--steps {tc.steps} is beyond any training budget (at most 10**10).")
+    from ethogram.evaluate.protocol import check_episodes
+
+    if tc.eval_every:
+        check_episodes(tc.eval_episodes)
 
 
 def validate_agent_config(config) -> None:
+    """Goal mixtures, the ranges the algorithms require (RANGES, POSITIVE), and a memory estimate."""
     try:
         config.value_mix, config.actor_mix  # noqa: B018 (validates the goal mixtures)
     except ValueError as e:
         raise EthogramError(f"invalid goal mixture: {e}.") from None
-    if config.batch_size < 1 or config.lr <= 0 or not 0 < config.discount < 1:
-        raise EthogramError("batch_size must be >= 1, lr > 0 and 0 < discount < 1.")
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        if f.name in RANGES:
+            lo, hi, lo_in, hi_in = RANGES[f.name]
+            ok = (lo <= v if lo_in else lo < v) and (v <= hi if hi_in else v < hi)
+            if not ok:
+                raise EthogramError(f"config field '{f.name}' must be in {_range_text(*RANGES[f.name])} "
+                                    f"(got {v!r}).", f"for example --set {f.name}={getattr(type(config)(), f.name)}"
+                                    " (the published value)")
+        if f.name in POSITIVE and v < 1:
+            raise EthogramError(f"config field '{f.name}' must be at least 1 (got {v!r}).")
+    _check_memory(config)
+
+
+def _check_memory(config) -> None:
+    """Parameters (x4: weights, targets, two Adam moments) and activations of one batch (x8: forward, backward,
+    several networks), as float32, must fit in half the machine's memory."""
+    from ethogram.io import check_memory
+
+    widths = [w for f in dataclasses.fields(config) if isinstance(v := getattr(config, f.name), tuple)
+              and f.name.endswith("dims") for w in v]
+    if not widths:
+        return
+    params = sum(a * b for a, b in zip(widths, widths[1:], strict=False)) + sum(widths) * 64
+    activations = config.batch_size * sum(widths)
+    check_memory(4 * (4 * params + 8 * activations), f"training with batch_size {config.batch_size} and networks "
+                 f"of widths {sorted(set(widths))}", "use a smaller --set batch_size or smaller hidden dims")

@@ -17,7 +17,7 @@ from ethogram.envs.registry import make_env, parse_dataset_name
 from ethogram.errors import EthogramError
 from ethogram.evaluate import evaluate, random_policy
 from ethogram.evaluate.run import evaluate_run
-from ethogram.io import atomic_write_text, check_writable_dir
+from ethogram.io import FileSet, atomic_write_text, check_writable_dir
 from ethogram.report.curves import plot_run
 from ethogram.report.plots import plot_rollouts
 from ethogram.report.tables import success_table, to_markdown
@@ -65,11 +65,12 @@ def run_demo(out: Path, force: bool = False, episodes: int | None = None, steps:
     t_train = res_train["seconds"]
 
     print(f"[3/4] evaluating: 5 tasks x {EVAL_EPISODES} episodes (OGBench protocol), and a random policy")
-    res, ro, env = evaluate_run(run_dir, episodes=EVAL_EPISODES, seed=seed, progress=False)
+    with FileSet(run_dir / "eval.json"):  # eval.json and its picture, committed together
+        res, ro, env = evaluate_run(run_dir, episodes=EVAL_EPISODES, seed=seed, progress=False)
+        plot_rollouts(env, ro, run_dir / "rollouts.png", title=f"{AGENT} on {name}: success {res['success']:.2f}")
     base, _ = evaluate(make_env(name.env), random_policy(env.action_dim, seed), EVAL_EPISODES, seed=seed)
 
     print("[4/4] writing the report")
-    plot_rollouts(env, ro, run_dir / "rollouts.png", title=f"{AGENT} on {name}: success {res['success']:.2f}")
     plot_run(run_dir, run_dir / "learning_curve.png")
     total = time.perf_counter() - t0
     table = to_markdown(success_table(res, base))

@@ -3,22 +3,28 @@
   config.json                agent, agent config, train config, dataset, environment (a search run: its mode)
   metrics.csv                training metrics (mean over each fused chunk), wall time and steps/s
   evals.csv                  periodic evaluations (success overall and per task)
-  checkpoint.safetensors     latest state (params, targets, optimiser) + checkpoint.json (its step)
-  eval*.json, *.png          evaluations (ethogram/evaluate/run.py)
+  checkpoint.safetensors     latest state (params, targets, optimiser), committed with checkpoint.json: its step,
+                             the sha256 of the file and of the run's settings (io.FileSet)
+  eval*.json, *.png          evaluations (ethogram/evaluate/run.py), each JSON committed with its pictures
+  .lock                      while a command writes into the run (io.Lock); deleted when it ends
 
 Training (train.py), evaluation (evaluate/) and the search (search/) all read runs through this module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 import jax
+from pydantic import Field, StringConstraints, TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from ethogram import checkpoint
 from ethogram.agents import dataset_overrides, get_agent
@@ -32,14 +38,28 @@ from ethogram.config import (
     validate_train_config,
 )
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_text, check_writable_dir
+from ethogram.io import (
+    JOURNAL_SUFFIX,
+    FileSet,
+    Lock,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_writable_dir,
+    json_bytes,
+    read_json,
+    read_regular,
+    recover,
+    verify,
+)
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_RECORD = "checkpoint.json"
 METRICS = "metrics.csv"
 EVALS = "evals.csv"
+LOCK = ".lock"
 TRAINING_FILES = (METRICS, EVALS, "eval.json", CHECKPOINT, CHECKPOINT_RECORD)
+MAX_CSV_BYTES = 256 << 20
 
 
 def run_file(run_dir: str | Path, name: str) -> Path:
@@ -72,7 +92,43 @@ def create(out: str | Path, force: bool = False, stale: tuple[str, ...] = TRAINI
 
 
 def write_config(run_dir: str | Path, run: dict) -> None:
-    atomic_write_text(run_file(run_dir, CONFIG), json.dumps(run, indent=2) + "\n")
+    atomic_write_bytes(run_file(run_dir, CONFIG), json_bytes(run))
+
+
+@contextlib.contextmanager
+def lock(run_dir: str | Path, log=None):
+    """Hold the run directory for one writer; finish or clean up what an interrupted command left first."""
+    run_dir = Path(run_dir)
+    with Lock(run_dir / LOCK, f"run directory '{run_dir}'", log):
+        for line in recover(run_dir):
+            (log or _stderr)(f"note: {run_dir}: {line}")
+        yield
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr)
+
+
+def repair(run_dir: str | Path, log=None) -> list[str]:
+    """What `ethogram repair RUN_DIR` does: complete or undo interrupted writes (under the lock)."""
+    run_dir = Path(run_dir)
+    done: list[str] = []
+    with Lock(run_dir / LOCK, f"run directory '{run_dir}'", log):
+        done = recover(run_dir)
+    return done
+
+
+def repair_fix(run_dir: str | Path) -> str:
+    return f"run: ethogram repair {run_dir} (train --resume and eval repair it too)"
+
+
+def settings_sha256(run: dict) -> str:
+    """A digest of everything that decides a run's results: the run description less what resuming may change
+    (the step budget and the checkpoint interval)."""
+    tc = {k: v for k, v in run.get("train_config", {}).items() if k not in ("steps", "save_every")}
+    return hashlib.sha256(json.dumps({**run, "train_config": tc}, sort_keys=True).encode()).hexdigest()
 
 
 # -------------------------------------------------------------------------------------------- reading
@@ -83,14 +139,12 @@ def read_config(run_dir: str | Path) -> dict:
     if not run_dir.is_dir():
         raise EthogramError(f"run directory '{run_dir}' does not exist.", "train one with ethogram train")
     path = run_file(run_dir, CONFIG)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise EthogramError(f"'{run_dir}' is not a run directory: it has no {CONFIG}.")
-    try:
-        run = json.loads(path.read_text())
-        if not isinstance(run, dict) or not isinstance(run.get("agent"), str):
-            raise TypeError("expected an object with an 'agent' name")
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, OSError) as e:
-        raise EthogramError(f"'{path}' is malformed ({type(e).__name__}: {e}).", "train the run again") from None
+    run = read_json(path, "run config", "train the run again")
+    if not isinstance(run, dict) or not isinstance(run.get("agent"), str):
+        raise EthogramError(f"'{path}' is malformed (TypeError: expected an object with an 'agent' name).",
+                            "train the run again")
     return run
 
 
@@ -115,6 +169,9 @@ def load(run_dir: str | Path) -> tuple[dict, ModuleType, object]:
                 raise TypeError(f"'{k}' must be a positive integer")
         if not isinstance(run["env"], str) or not isinstance(run["dataset"], str):
             raise TypeError("'env' and 'dataset' must be strings")
+        sha = run.get("dataset_sha256")
+        if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
+            raise TypeError("'dataset_sha256' must be a sha256 hex digest")
     except (KeyError, TypeError, AttributeError) as e:
         raise EthogramError(f"'{path}' is malformed ({type(e).__name__}: {e}).", "train the run again") from None
     except EthogramError as e:
@@ -133,28 +190,112 @@ def spec_of(run: dict) -> Spec:
 def restore(run_dir: str | Path, run: dict, agent: ModuleType, config):
     """The run's latest checkpoint, arranged like a fresh state of its agent and config."""
     template = agent.init(jax.random.PRNGKey(0), spec_of(run), config)
-    return checkpoint.load(run_file(run_dir, CHECKPOINT), template)
+    record = checkpoint_record(run_dir) or {}
+    expected = (record.get("files") or {}).get(CHECKPOINT)
+    return checkpoint.load(run_file(run_dir, CHECKPOINT), template, expected,
+                           f"restore the pair from a backup, or delete both and train again ({CHECKPOINT} and "
+                           f"{CHECKPOINT_RECORD} in {run_dir})")
+
+
+Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class CheckpointRecord(TypedDict):
+    """checkpoint.json. Written by save_checkpoint; runs saved before sets had manifests have only `step`."""
+
+    step: Annotated[int, Field(ge=0)]
+    files: NotRequired[dict[str, Digest]]
+    settings_sha256: NotRequired[Digest]
+
+
+_RECORD = TypeAdapter(CheckpointRecord)
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class GoalEval(TypedDict):
+    """eval.json / eval-plan.json (evaluate/protocol.py), the fields the reports read."""
+
+    success: Rate
+    tasks: dict[str, Rate]
+    episodes_per_task: Annotated[int, Field(ge=1)]
+    train_step: NotRequired[int | None]
+    dataset: str
+
+
+class PromptEval(TypedDict):
+    """eval-reward.json / eval-demo.json (evaluate/run.py)."""
+
+    tasks: dict[str, dict]
+    prompt: str
+    dataset: str
+
+
+EVAL_SCHEMAS = {"eval.json": TypeAdapter(GoalEval), "eval-plan.json": TypeAdapter(GoalEval),
+                "eval-reward.json": TypeAdapter(PromptEval), "eval-demo.json": TypeAdapter(PromptEval)}
+
+
+def read_eval(run_dir: str | Path, name: str = "eval.json", fix: str | None = None) -> dict:
+    """An evaluation record of a run, checked: whole (its set with the pictures; io.verify) and typed."""
+    run_dir = Path(run_dir)
+    path = run_file(run_dir, name)
+    fix = fix or f"evaluate it again: ethogram eval {run_dir}"
+    if not path.exists() and not path.is_symlink():
+        raise EthogramError(f"run '{run_dir}' has no {name}.", fix)
+    verify(path, repair_fix(run_dir))
+    return read_json(path, "evaluation record", fix, schema=EVAL_SCHEMAS.get(name))
+
+
+def checkpoint_record(run_dir: str | Path) -> dict | None:
+    """checkpoint.json, checked (None when the run has no checkpoint yet): the one reader of it.
+
+    An unfinished write of the pair is refused with the command that completes it."""
+    run_dir = Path(run_dir)
+    path = run_file(run_dir, CHECKPOINT_RECORD)
+    verify_fix = repair_fix(run_dir)
+    if (run_dir / f".{CHECKPOINT_RECORD}{JOURNAL_SUFFIX}").exists():
+        raise EthogramError(f"the last checkpoint of '{run_dir}' was being written when its command was stopped.",
+                            verify_fix)
+    if not path.exists() or not run_file(run_dir, CHECKPOINT).exists():
+        return None
+    return read_json(path, "checkpoint record", f"delete it and {CHECKPOINT} to start over, or train again",
+                     schema=_RECORD)
 
 
 def checkpoint_step(run_dir: str | Path) -> int:
-    """The step of the run's checkpoint (0 when it has none): the one reader of checkpoint.json."""
+    """The step of the run's checkpoint (0 when it has none)."""
+    record = checkpoint_record(run_dir)
+    return 0 if record is None else record["step"]
+
+
+def save_checkpoint(run_dir: str | Path, state, step: int, run: dict | None = None) -> None:
+    """The checkpoint and its record, committed as one set: a kill at any point leaves the old pair or the new."""
     run_dir = Path(run_dir)
-    path = run_file(run_dir, CHECKPOINT_RECORD)
-    if not path.exists() or not run_file(run_dir, CHECKPOINT).exists():
-        return 0
-    try:
-        step = json.loads(path.read_text())["step"]
-        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise TypeError(f"step {step!r} is not a non-negative integer")
-        return step
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, OSError) as e:
-        raise EthogramError(f"'{path}' is malformed ({type(e).__name__}: {e}).",
-                            f"delete it and {CHECKPOINT} to start over, or train again") from None
+    with FileSet(run_file(run_dir, CHECKPOINT_RECORD)) as fs:
+        fs.write(run_file(run_dir, CHECKPOINT), checkpoint.encode(state))
+        record = {"step": step}
+        if run is not None:
+            record["settings_sha256"] = settings_sha256(run)
+        fs.commit(record)
 
 
-def save_checkpoint(run_dir: str | Path, state, step: int) -> None:
-    checkpoint.save(run_file(run_dir, CHECKPOINT), state)
-    atomic_write_text(run_file(run_dir, CHECKPOINT_RECORD), json.dumps({"step": step}) + "\n")
+def check_resume(run_dir: str | Path, run: dict, dataset_sha256: str, force: bool) -> list[str]:
+    """Resume refuses inputs that changed since the run started: the dataset's bytes (config.json's
+    dataset_sha256) and the run's settings (the checkpoint record's settings_sha256). With `force` the changes
+    are accepted and returned as notes."""
+    problems = []
+    want = run.get("dataset_sha256")
+    if want is not None and want != dataset_sha256:
+        problems.append(f"the dataset '{run['dataset']}' is not the one the run started with (its sha256 was "
+                        f"{want[:12]}..., now {dataset_sha256[:12]}...): it was collected again or replaced")
+    record = checkpoint_record(run_dir) or {}
+    if record.get("settings_sha256") not in (None, settings_sha256(run)):
+        problems.append(f"'{Path(run_dir) / CONFIG}' was edited since the checkpoint was written: the settings "
+                        "that decide the results differ")
+    if problems and not force:
+        raise EthogramError("cannot resume: " + "; ".join(problems) + ".",
+                            "restore the original inputs, or pass --force to resume with the changed ones")
+    return problems
 
 
 # ------------------------------------------------------------------------------------------------ CSV
@@ -169,16 +310,23 @@ def append_csv(path: Path, row: dict) -> None:
         w.writerow(row)
 
 
+def csv_text(path: Path) -> str:
+    """A run's CSV file through the hardened reader ('' when absent)."""
+    if not path.exists() and not path.is_symlink():
+        return ""
+    raw = read_regular(path, "metrics file", MAX_CSV_BYTES, "delete it, or train the run again")
+    return raw.decode("utf-8", errors="replace")
+
+
 def csv_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+    import io as _io
+
+    return list(csv.DictReader(_io.StringIO(csv_text(path), newline="")))
 
 
 def csv_steps(path: Path) -> set[int]:
     """The steps of a run's CSV rows (none if the file does not exist)."""
-    return {int(r["step"]) for r in csv_rows(path)}
+    return {int(r["step"]) for r in csv_rows(path) if str(r.get("step", "")).isdigit()}
 
 
 def truncate_csv(path: Path, last_step: int) -> None:
@@ -187,8 +335,7 @@ def truncate_csv(path: Path, last_step: int) -> None:
     Line endings are normalised to LF (files written before used CRLF)."""
     if not path.exists():
         return
-    with path.open(newline="") as f:
-        lines = f.read().splitlines(keepends=True)
+    lines = csv_text(path).splitlines(keepends=True)
     keep = [lines[0].rstrip("\r\n") + "\n"] if lines else []
     for line in lines[1:]:
         head = line.split(",", 1)[0]
@@ -217,7 +364,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     `overrides`: agent config fields as `--set` strings or typed values ({"actor_hidden_dims": (64, 64)}), or a
     whole config object of the agent (`gcivl.Config(batch_size=256)`), used as it is."""
     from ethogram import __version__
-    from ethogram.data.dataset import dataset_name_of, read_npz, validate_arrays
+    from ethogram.data.dataset import dataset_name_of, read_dataset_file, validate_arrays
     from ethogram.envs.registry import make_env
 
     agent = get_agent(agent_name)
@@ -227,7 +374,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     out = Path(out)
     if out.exists():
         _refuse_existing(out, force)
-    arrays = read_npz(dataset_path)  # fail before anything is written
+    arrays, dataset_sha = read_dataset_file(dataset_path)  # fail before anything is written
     name = dataset_name_of(dataset_path)
     env = make_env(name.env)
     validate_arrays(arrays, str(dataset_path), env.obs_dim, env.action_dim)
@@ -241,25 +388,34 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
         config = apply_overrides(agent.Config(), dataset_overrides(agent.NAME, name.kind, name.maze, name.robot))
         config = apply_overrides(config, overrides or {})
     validate_agent_config(config)
-    create(out, force=force)
     run = {
         "agent": agent.NAME,
         "agent_config": to_dict(config),
         "train_config": to_dict(train_cfg),
         "dataset": str(Path(dataset_path).resolve()),
         "dataset_name": str(name),
+        "dataset_sha256": dataset_sha,
         "env": name.env,
         "obs_dim": env.obs_dim,
         "action_dim": env.action_dim,
         "ethogram_version": __version__,
     }
-    write_config(out, run)
+    made = not out.exists()
+    check_writable_dir(out)
+    try:
+        with lock(out):
+            create(out, force=force)
+            write_config(out, run)
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a refused command leaves nothing behind
+        raise
     return run
 
 
 def _refuse_existing(out: Path, force: bool) -> None:
     if not out.is_dir():
         raise EthogramError(f"run directory '{out}' exists and is a file.", "choose another --out")
-    if any(out.iterdir()) and not force:
+    if any(p.name != LOCK for p in out.iterdir()) and not force:
         raise EthogramError(f"run directory '{out}' already exists and is not empty; refusing to overwrite it.",
                             "choose another --out, or pass --force to replace the run")

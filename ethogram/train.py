@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from ethogram import checkpoint, rundir
+from ethogram import rundir
 from ethogram.agents.base import hook, make_policy
-from ethogram.data.dataset import Dataset, load_dataset
+from ethogram.data.dataset import Dataset, read_dataset
 from ethogram.data.goals import sample_batch
 from ethogram.envs.registry import make_env
 from ethogram.errors import EthogramError
@@ -66,30 +66,61 @@ def _set_save_every(run_dir: Path, run: dict, save_every: int) -> dict:
     return run
 
 
+def _set_steps(run_dir: Path, run: dict, steps: int, done: int) -> dict:
+    """A new step budget for a resumed run: more steps extend it (a finished run too); fewer than it has done are
+    refused."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise EthogramError(f"--steps must be a positive integer (got {steps!r}).")
+    if steps < done:
+        raise EthogramError(f"--steps {steps} is fewer than the {done} steps '{run_dir}' has already trained.",
+                            f"give --steps of at least {done} to extend the run, or leave it out to finish it")
+    run["train_config"]["steps"] = steps
+    rundir.write_config(run_dir, run)
+    return run
+
+
 def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = False,
-          save_every: int | None = None) -> dict:
+          save_every: int | None = None, steps: int | None = None, force: bool = False) -> dict:
     """Train the run described by run_dir/config.json to its step budget.
 
     With `resume`, continue from the run's last checkpoint: the random keys of each chunk depend only on the seed
-    and the step, so an interrupted and resumed run ends with the same metrics as an uninterrupted one.
-    `save_every` replaces the run's checkpoint interval (recorded in config.json).
+    and the step, so an interrupted and resumed run ends with the same metrics as an uninterrupted one. Resuming
+    refuses a dataset or settings that changed since the run started, unless `force`. `save_every` replaces the
+    run's checkpoint interval, `steps` its step budget (extending a finished run); both are recorded in config.json.
+    The run directory is locked for the whole call.
     """
     run_dir = Path(run_dir)
+    rundir.read_config(run_dir)  # "does not exist" / "not a run" before the lock
+    with rundir.lock(run_dir, log=lambda m: log(m)):
+        return _train(run_dir, progress, log, resume, save_every, steps, force)
+
+
+def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, steps: int | None,
+           force: bool) -> dict:
     run, agent, config = rundir.load(run_dir)
+    env = make_env(run["env"])
+    data, dataset_sha = read_dataset(run["dataset"], env.obs_dim, env.action_dim)
+    done = rundir.checkpoint_step(run_dir) if resume else 0
+    if resume:
+        for note in rundir.check_resume(run_dir, run, dataset_sha, force):
+            log(f"note (--force): {note}")
+    elif run.get("dataset_sha256") not in (None, dataset_sha):
+        raise EthogramError(f"the dataset '{run['dataset']}' changed after '{run_dir}' was prepared.",
+                            "prepare the run again (ethogram train ... --force)")
+    if steps is not None and steps != run["train_config"]["steps"]:
+        run = _set_steps(run_dir, run, steps, done)
     if save_every is not None and save_every != run["train_config"].get("save_every"):
         run = _set_save_every(run_dir, run, save_every)
     tc = rundir.train_config(run)
-    env = make_env(run["env"])
-    data = load_dataset(run["dataset"], env.obs_dim, env.action_dim)
     if config.batch_size > data.size:
         log(f"note: batch_size {config.batch_size} exceeds the dataset's {data.size} transitions; "
             "sampling with replacement")
     base = jax.random.PRNGKey(tc.seed)
     state = agent.init(jax.random.fold_in(base, 0), rundir.spec_of(run), config)
-    step = rundir.checkpoint_step(run_dir) if resume else 0
+    step = done
     metrics_csv, evals_csv = rundir.run_file(run_dir, rundir.METRICS), rundir.run_file(run_dir, rundir.EVALS)
     if step:
-        stored = checkpoint.load(rundir.run_file(run_dir, rundir.CHECKPOINT), state)
+        stored = rundir.restore(run_dir, run, agent, config)
         state = jax.tree_util.tree_map(jnp.array, stored)
         log(f"resuming {run_dir} from step {step}")
     for path in (metrics_csv, evals_csv):
@@ -140,7 +171,7 @@ def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = 
             shown = {k.split("/")[-1]: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")}
             bar.set_postfix(sps=f"{sps:.0f}", **shown)
         if step % tc.save_every == 0 or step == tc.steps:
-            rundir.save_checkpoint(run_dir, state, step)
+            rundir.save_checkpoint(run_dir, state, step, run)
         if tc.eval_every and step % tc.eval_every == 0 and step != tc.steps:
             last_eval = periodic_eval(state, step)
     bar.close()

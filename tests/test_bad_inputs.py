@@ -267,9 +267,11 @@ def test_train_bad_numbers(capsys, tmp_path, navigate_small, args, match):
     ("actor_hidden_dims=0,64", "actor_hidden_dims"),
     ("actor_hidden_dims=", "actor_hidden_dims"),
     ("batch_size", "--set expects KEY=VALUE"),
-    ("batch_size=0", "batch_size must be >= 1"),
-    ("discount=1.5", "0 < discount < 1"),
-    ("lr=-1", "lr > 0"),
+    ("batch_size=0", "'batch_size' must be at least 1"),
+    ("discount=1.5", "'discount' must be in (0, 1)"),
+    ("lr=-1", "'lr' must be in (0, inf)"),
+    ("lr=nan", "lr"),
+    ("batch_size=100000000000", "GiB of memory"),
     ("value_p_curgoal=0.9", "invalid goal mixture"),
 ])
 def test_bad_set(capsys, tmp_path, navigate_small, setting, match):
@@ -428,3 +430,33 @@ def test_process_truncated_dataset_exits_cleanly(tmp_path, navigate_small):
     assert proc.returncode != 0
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error:")
+
+
+@pytest.mark.parametrize("agent,setting,match", [
+    ("gcivl", "expectile=1.5", "'expectile' must be in (0, 1)"),
+    ("gcivl", "expectile=0", "'expectile' must be in (0, 1)"),
+    ("hilp", "q_expectile=1", "'q_expectile' must be in (0, 1)"),
+    ("gciql", "tau=-1", "'tau' must be in (0, 1]"),
+    ("gciql", "tau=0", "'tau' must be in (0, 1]"),
+    ("gcivl", "alpha=-3", "'alpha' must be in [0, inf)"),
+    ("qrl", "eps=0", "'eps' must be in (0, inf)"),
+    ("hiql", "subgoal_steps=0", "'subgoal_steps' must be at least 1"),
+    ("gcivl", "value_p_curgoal=-0.5", "goal mixture"),
+])
+def test_algorithm_ranges_are_enforced(capsys, tmp_path, navigate_small, agent, setting, match):
+    fails(capsys, "train", agent, "--dataset", navigate_small, "--out", tmp_path / "run", "--steps", "10",
+          "--set", setting, match=match)
+    assert not (tmp_path / "run").exists()
+
+
+def test_algorithm_ranges_are_enforced_from_python(tmp_path, navigate_small):
+    from ethogram.agents import gciql
+    from ethogram.config import TrainConfig
+    from ethogram.errors import EthogramError
+    from ethogram.rundir import prepare_run
+
+    with pytest.raises(EthogramError, match="'tau' must be in"):
+        prepare_run("gciql", navigate_small, tmp_path / "run", TrainConfig(steps=10), gciql.Config(tau=1.5))
+    with pytest.raises(EthogramError, match="seed must be in"):
+        prepare_run("gciql", navigate_small, tmp_path / "run", TrainConfig(steps=10, seed=2**70))
+    assert not (tmp_path / "run").exists()

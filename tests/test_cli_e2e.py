@@ -9,6 +9,7 @@ import ogbench
 import pytest
 
 from ethogram.cli import build_parser, main
+from ethogram.config import TrainConfig
 
 
 def test_collect_train_eval(tmp_path, capsys):
@@ -28,7 +29,7 @@ def test_collect_train_eval(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "training gcbc on pointmaze-medium-navigate-v0 for 200 steps" in out
     assert f"ethogram eval {run}" in out
-    assert json.loads((run / "checkpoint.json").read_text()) == {"step": 200}
+    assert json.loads((run / "checkpoint.json").read_text())["step"] == 200
 
     assert main(["eval", str(run), "--episodes", "2", "--seed", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -62,7 +63,10 @@ def test_collect_defaults_to_ogbench_sizes_and_data_dir():
     args = build_parser().parse_args(["collect", "pointmaze-large-stitch"])
     assert args.episodes is None and args.episode_steps is None and args.out is None and args.seed == 0
     args = build_parser().parse_args(["train", "gcivl", "--dataset", "x.npz", "--out", "r"])
-    assert (args.steps, args.eval_every, args.eval_episodes, args.fuse) == (1_000_000, 100_000, 50, 100)
+    # unset flags stay None, so that `--resume` can refuse the ones given; cmd_train fills TrainConfig's defaults
+    assert (args.steps, args.eval_every, args.eval_episodes, args.fuse) == (None, None, None, None)
+    d = TrainConfig()
+    assert (d.steps, d.eval_every, d.eval_episodes, d.fuse) == (1_000_000, 100_000, 50, 100)
 
 
 def run_demo_cli(out, capsys, eval_episodes: int) -> dict:

@@ -80,7 +80,7 @@ def test_metrics_csv_logs_every_interval(gcivl_run):
     # it learns: the value loss and the actor's action error go down
     assert float(rows[-1]["value/loss"]) < float(rows[0]["value/loss"])
     assert float(rows[-1]["actor/mse"]) < float(rows[0]["actor/mse"])
-    assert json.loads((gcivl_run / "checkpoint.json").read_text()) == {"step": 300}
+    assert json.loads((gcivl_run / "checkpoint.json").read_text())["step"] == 300
 
 
 def test_eval_json(gcivl_run):
@@ -120,7 +120,7 @@ def test_force_replaces_a_run(gcivl_run, navigate_small, tmp_path):
     train(navigate_small, run, steps=200, extra=["--force"])
     assert [int(r["step"]) for r in read_csv(run / "metrics.csv")] == [100, 200]  # not appended to the old log
     assert not (run / "eval.json").exists()  # stale results of the old run are gone
-    assert json.loads((run / "checkpoint.json").read_text()) == {"step": 200}
+    assert json.loads((run / "checkpoint.json").read_text())["step"] == 200
 
 
 def test_periodic_evaluation_writes_evals_csv(navigate_small, tmp_path):

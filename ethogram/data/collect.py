@@ -12,7 +12,7 @@ the same bytes (OGBench never seeds numpy).
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from ethogram import __version__
 from ethogram.envs.expert import Navigator
 from ethogram.envs.registry import ROBOTS, DatasetName, make_env
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_bytes, check_writable_output, npz_bytes
+from ethogram.io import FileSet, Lock, check_memory, check_writable_output, npz_bytes, recover
 
 EXPERT_NOISE = 0.5
 STITCH_STEPS = 4
@@ -49,13 +49,33 @@ def default_config(name: DatasetName, seed: int = 0) -> CollectConfig:
     return CollectConfig(episodes=1000, episode_steps=1001, seed=seed)
 
 
+MAX_SEED = 2**32 - 1
+
+
+def validate_collect_config(config: CollectConfig, env=None) -> None:
+    """Every field in the range collection needs, and the arrays small enough for this machine (refused up front,
+    with the estimate)."""
+    for k, low in (("episodes", 1), ("episode_steps", 2)):
+        v = getattr(config, k)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise EthogramError(f"--{k.replace('_', '-')} must be at least {low} (got {v!r}).")
+    if not isinstance(config.noise, (int, float)) or not math.isfinite(config.noise) or config.noise < 0:
+        raise EthogramError(f"--noise must be >= 0 and finite (got {config.noise!r}).", "OGBench uses 0.5")
+    if not isinstance(config.seed, (int, np.integer)) or not 0 <= config.seed <= MAX_SEED:
+        raise EthogramError(f"--seed must be an integer in [0, 2**32 - 1] (got {config.seed!r}).")
+    if not isinstance(config.val_fraction, (int, float)) or not 0 <= config.val_fraction < 1:
+        raise EthogramError(f"val_fraction must be in [0, 1) (got {config.val_fraction!r}).")
+    dims = 2 * (env.obs_dim + env.action_dim) if env is not None else 64
+    steps = config.episodes * (1 + config.val_fraction) * config.episode_steps
+    # the arrays, their flattened copies and the compressed files: about 3x the raw float32 data
+    check_memory(int(steps * dims * 4 * 3), f"collecting {config.episodes} episodes of {config.episode_steps} "
+                 "steps", "collect fewer episodes or shorter ones (--episodes, --episode-steps)")
+
+
 def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> dict[str, np.ndarray]:
     """Run all episodes (training + validation) in one batch. Returns arrays of shape (episodes, T, ...)."""
-    if config.episodes < 1:
-        raise EthogramError(f"--episodes must be at least 1 (got {config.episodes}).")
-    if config.episode_steps < 2:
-        raise EthogramError(f"--episode-steps must be at least 2 (got {config.episode_steps}).")
     env = make_env(name.env)
+    validate_collect_config(config, env)
     locomotor = ROBOTS[name.robot].locomotor
     maze = env.maze
     rng = np.random.default_rng(config.seed)
@@ -120,37 +140,42 @@ def val_path(path: Path) -> Path:
 
 
 def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, force: bool = False,
-                    progress: bool = True) -> dict:
-    """Collect and write `out` (training) and `out-val.npz` (validation) plus a JSON sidecar."""
+                    progress: bool = True, log=None) -> dict:
+    """Collect and write `out` (training), `out-val.npz` (validation) and the JSON sidecar as one set (io.FileSet):
+    the sidecar, written last, names each file's sha256, so a reader refuses files of two collections."""
     out = Path(out)
     if out.suffix != ".npz":
         raise EthogramError(f"output path '{out}' must end in .npz (the OGBench dataset layout).",
                             f"for example: --out data/{name}.npz")
+    validate_collect_config(config)
     meta_path = out.with_suffix(".json")
     targets = [out, val_path(out), meta_path]
     for p in targets:
         check_writable_output(p, force)
-    start = time.perf_counter()
-    arrays = collect(name, config, progress=progress)
-    seconds = time.perf_counter() - start
-    n_train = config.episodes
-    train, val = _flat(arrays, slice(0, n_train)), _flat(arrays, slice(n_train, None))
-    meta = {
-        "format": "ogbench-npz",
-        "dataset": str(name),
-        "env": name.env,
-        "kind": name.kind,
-        "collect_config": asdict(config),
-        "train_episodes": n_train,
-        "val_episodes": int(arrays["observations"].shape[0] - n_train),
-        "transitions": int(n_train * (config.episode_steps - 1)),
-        "ethogram_version": __version__,
-    }
-    atomic_write_bytes(out, npz_bytes(train))
-    if meta["val_episodes"] > 0:
-        atomic_write_bytes(val_path(out), npz_bytes(val))
-    else:
-        val_path(out).unlink(missing_ok=True)  # never leave an older collection's -val file beside new data
-    atomic_write_bytes(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
+    with Lock(out.with_name(f".{out.stem}.lock"), f"dataset '{out}'", log):
+        for line in recover(out.parent, {p.name for p in targets}):
+            (log or print)(f"note: {line}")
+        start = time.perf_counter()
+        arrays = collect(name, config, progress=progress)
+        seconds = time.perf_counter() - start
+        n_train = config.episodes
+        train, val = _flat(arrays, slice(0, n_train)), _flat(arrays, slice(n_train, None))
+        meta = {
+            "format": "ogbench-npz",
+            "dataset": str(name),
+            "env": name.env,
+            "kind": name.kind,
+            "collect_config": asdict(config),
+            "train_episodes": n_train,
+            "val_episodes": int(arrays["observations"].shape[0] - n_train),
+            "transitions": int(n_train * (config.episode_steps - 1)),
+            "ethogram_version": __version__,
+        }
+        # An older collection's -val file never stays beside new data.
+        with FileSet(meta_path, remove=() if meta["val_episodes"] else (val_path(out),)) as fs:
+            fs.write(out, npz_bytes(train))
+            if meta["val_episodes"] > 0:
+                fs.write(val_path(out), npz_bytes(val))
+            fs.commit(meta)
     env_steps = arrays["observations"].shape[0] * arrays["observations"].shape[1]
     return {**meta, "seconds": seconds, "env_steps_per_second": env_steps / seconds}

@@ -7,7 +7,6 @@ states become N - episodes transitions (s, a, s'): the last state of an episode 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,8 +16,10 @@ import numpy as np
 
 from ethogram.envs.registry import DatasetName, parse_dataset_name
 from ethogram.errors import EthogramError
+from ethogram.io import pending, read_json, read_npz_arrays, sha256, verify
 
 REQUIRED = ("observations", "actions", "terminals")
+KEYS = (*REQUIRED, "qpos", "qvel")  # the members read; any other is inspected but never decompressed
 MAX_ABS = 1e6  # no state or action of a maze is anywhere near this
 
 
@@ -35,49 +36,44 @@ class Dataset(NamedTuple):
         return int(self.observations.shape[0])
 
 
-def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of an npz file, with a clear error for anything that is not one. Never unpickles."""
+def sidecar_of(path: str | Path) -> Path:
+    """The JSON sidecar our collector writes beside a dataset (shared by its -val file)."""
+    path = Path(path)
+    if path.name.endswith("-val.npz"):
+        return path.with_name(path.name[: -len("-val.npz")] + ".json")
+    return path.with_suffix(".json")
+
+
+def read_dataset_file(path: str | Path, keys: tuple[str, ...] | None = KEYS, max_rows: int | None = None,
+                      what: str = "dataset file") -> tuple[dict[str, np.ndarray], str]:
+    """(arrays, sha256 of the file) of an npz, through the hardened reader (io.read_npz_arrays): a regular file,
+    every member an .npy array of plain numbers whose size its header accounts for, nothing decompressed beyond
+    `keys`. A file our collector wrote is checked against its sidecar, which names the sha256 of each member of
+    the collection: a file from another collection is refused. Never unpickles."""
     path = Path(path)
     if path.is_symlink() and not path.exists():
-        raise EthogramError(f"dataset path '{path}' is a broken symbolic link or a link loop.",
+        raise EthogramError(f"{what} '{path}' is a broken symbolic link or a link loop.",
                             "point it at a real .npz file")
+    fix = "collect it again with ethogram collect"
     if not path.exists():
-        raise EthogramError(f"dataset file '{path}' does not exist.",
-                            f"collect one with: ethogram collect pointmaze-medium-navigate --out {path}")
+        raise EthogramError(f"{what} '{path}' does not exist.",
+                            f"collect one with: ethogram collect pointmaze-medium-navigate --out {path}"
+                            if what == "dataset file" else None)
     if path.is_dir():
-        raise EthogramError(f"dataset path '{path}' is a directory, not an .npz file.")
-    with path.open("rb") as fh:
-        magic = fh.read(6)
-    if magic[:4] != b"PK\x03\x04":
-        if magic == b"\x93NUMPY":
-            raise EthogramError(f"'{path}' is a single .npy array, not an .npz dataset.",
-                                "save the dataset with np.savez(path, observations=..., actions=..., terminals=...)")
-        if magic[:2] == b"PK" or len(magic) < 4:
-            raise EthogramError(f"'{path}' is not a readable .npz file; it may be truncated or corrupted.",
-                                "collect it again with ethogram collect")
-        raise EthogramError(f"'{path}' is not an .npz file (it does not start like a zip archive).",
-                            "give the path of an OGBench-layout .npz dataset")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        for k, v in arrays.items():
-            if not isinstance(v, np.ndarray):  # numpy hands back the raw bytes of a member that is not .npy
-                raise EthogramError(f"'{path}': member '{k}' is not an .npy array (raw bytes).",
-                                    "save every array with np.savez, or collect the dataset again")
-        return arrays
-    except EthogramError:
-        raise
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise EthogramError(f"'{path}' holds Python objects (pickled arrays); ethogram never loads pickles.",
-                                "save plain numeric arrays") from None
-        raise EthogramError(f"'{path}' could not be read as an .npz dataset: {e}.",
-                            "it may be corrupted; collect it again with ethogram collect") from None
-    except Exception as e:  # zipfile.BadZipFile, zlib.error, EOFError, tokenize errors from the npy header, ...
-        # A damaged archive can fail anywhere inside numpy's reader (zip, zlib, the npy header parser):
-        # whatever the failure, the file is unreadable and nothing from it is used.
-        raise EthogramError(f"'{path}' is not a readable .npz file ({type(e).__name__}: {e}); it may be "
-                            "truncated or corrupted.", "collect it again with ethogram collect") from None
+        raise EthogramError(f"{what.replace(' file', '')} path '{path}' is a directory, not an .npz file.")
+    arrays, raw = read_npz_arrays(path, what, fix, keys=keys, max_rows=max_rows)
+    sidecar = sidecar_of(path)
+    if what == "dataset file" and (sidecar.exists() or pending(path.parent, {sidecar.name})):
+        verify(sidecar, f"collect it again: ethogram collect ... --out {path.with_name(sidecar.stem + '.npz')} "
+               "--force (or ethogram repair " + str(path.parent) + " if the collection was interrupted)",
+               data={path.name: raw})
+    return arrays, sha256(raw)
+
+
+def read_npz(path: str | Path, keys: tuple[str, ...] | None = KEYS, max_rows: int | None = None,
+             what: str = "dataset file") -> dict[str, np.ndarray]:
+    """The arrays of an npz file (see read_dataset_file)."""
+    return read_dataset_file(path, keys, max_rows, what)[0]
 
 
 def validate_arrays(arrays: dict[str, np.ndarray], source: str, obs_dim: int | None = None,
@@ -155,16 +151,13 @@ def to_transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def dataset_name_of(path: str | Path) -> DatasetName:
     """The dataset's name: from our JSON sidecar, else from an OGBench file name."""
     path = Path(path)
-    meta = path.with_suffix(".json")
-    if path.name.endswith("-val.npz"):
-        meta = path.with_name(path.name[: -len("-val.npz")] + ".json")
-    if meta.exists():
-        try:
-            return parse_dataset_name(json.loads(meta.read_text())["dataset"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise EthogramError(f"dataset metadata '{meta}' is malformed.",
-                                "delete it and name the file after its dataset, e.g. "
-                                "pointmaze-medium-navigate-v0.npz") from None
+    meta = sidecar_of(path)
+    if meta.exists() or meta.is_symlink():
+        fix = "delete it and name the file after its dataset, e.g. pointmaze-medium-navigate-v0.npz"
+        record = read_json(meta, "dataset metadata", fix)
+        if not isinstance(record, dict) or not isinstance(record.get("dataset"), str):
+            raise EthogramError(f"dataset metadata '{meta}' is malformed: it has no 'dataset' name.", fix)
+        return parse_dataset_name(record["dataset"])
     try:
         return parse_dataset_name(path.name)
     except EthogramError:
@@ -174,9 +167,15 @@ def dataset_name_of(path: str | Path) -> DatasetName:
                             "collect") from None
 
 
-def load_dataset(path: str | Path, obs_dim: int | None = None, action_dim: int | None = None) -> Dataset:
-    """Read, validate and move a dataset to the default device."""
-    arrays = read_npz(path)
+def read_dataset(path: str | Path, obs_dim: int | None = None,
+                 action_dim: int | None = None) -> tuple[Dataset, str]:
+    """(dataset on the default device, sha256 of its file): read, validated, turned into transitions."""
+    arrays, digest = read_dataset_file(path, KEYS)
     validate_arrays(arrays, str(path), obs_dim, action_dim)
     tr = to_transitions(arrays)
-    return Dataset(**{k: jnp.asarray(v) for k, v in tr.items()})
+    return Dataset(**{k: jnp.asarray(v) for k, v in tr.items()}), digest
+
+
+def load_dataset(path: str | Path, obs_dim: int | None = None, action_dim: int | None = None) -> Dataset:
+    """Read, validate and move a dataset to the default device."""
+    return read_dataset(path, obs_dim, action_dim)[0]

@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ethogram.agents.base import Policy
+from ethogram.errors import EthogramError
 from ethogram.evaluate import metrics
 
 
@@ -25,6 +26,22 @@ class Rollouts:
     goals: np.ndarray  # (B, 2)
     success: np.ndarray  # (B,) bool
     length: np.ndarray  # (B,) steps taken
+
+
+MAX_SEED = 2**32 - 1
+
+
+def check_episodes(episodes, seed: int = 0, tasks: int = 5, steps: int = 1000) -> None:
+    """Episodes per task a positive integer whose rollouts fit in memory (positions of every step, float64,
+    with the policy's batch), and a 32-bit seed."""
+    from ethogram.io import check_memory
+
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+        raise EthogramError(f"--episodes must be at least 1 (got {episodes!r}).")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise EthogramError(f"--seed must be an integer in [0, 2**32 - 1] (got {seed!r}).")
+    check_memory(int(episodes) * tasks * (steps + 1) * 2 * 8 * 2, f"{episodes} episodes per task",
+                 "evaluate fewer episodes (OGBench: 50)")
 
 
 def run_episodes(env, policy: Policy, task_ids: np.ndarray, seed: int, max_steps: int | None = None,
@@ -63,6 +80,7 @@ def evaluate(env, policy: Policy, episodes: int, seed: int = 0, tasks: list[int]
              progress: bool = False) -> tuple[dict, Rollouts]:
     """Success per task and overall, as OGBench reports it; `metrics` holds every metric of the evaluation."""
     tasks = tasks or list(range(1, len(env.tasks) + 1))
+    check_episodes(episodes, seed, len(tasks), env.episode_steps)
     task_ids = np.repeat(np.asarray(tasks), episodes)
     start = time.perf_counter()
     ro = run_episodes(env, policy, task_ids, seed, progress=progress)

@@ -10,7 +10,6 @@ goal prompts are answered by its Searcher through the agent's `goal_policy` hook
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -24,21 +23,30 @@ from ethogram.envs.registry import make_env
 from ethogram.errors import EthogramError
 from ethogram.evaluate.metrics import cell_sequence
 from ethogram.evaluate.prompts import evaluate_imitation, evaluate_reward
-from ethogram.evaluate.protocol import evaluate, random_policy
-from ethogram.io import atomic_write_text, check_writable_dir
+from ethogram.evaluate.protocol import check_episodes, evaluate, random_policy
+from ethogram.io import FileSet, atomic_write_bytes, check_writable_dir, json_bytes
 
 PROMPT_SPECS = "goal | reward:TASK | reward:all | reward-file:PATH | demo:TASK | demo:all | demo-file:PATH"
 KINDS = {"goal": "goal", "reward": "reward", "reward-file": "reward", "demo": "demonstration",
          "demo-file": "demonstration"}
 
 
-def _check_episodes(episodes: int) -> None:
-    if episodes < 1:
-        raise EthogramError(f"--episodes must be at least 1 (got {episodes}).")
+def _check_episodes(episodes: int, seed: int = 0) -> None:
+    check_episodes(episodes, seed)
 
 
 def _write_json(path: Path, res: dict) -> None:
-    atomic_write_text(path, json.dumps(res, indent=2) + "\n")
+    """An evaluation record; inside eval_command's FileSet it becomes the manifest of the set it commits with its
+    pictures."""
+    atomic_write_bytes(path, json_bytes(res))
+
+
+def eval_file(spec: str, plan: bool = False) -> str:
+    """The JSON file an evaluation of `spec` writes."""
+    kind, _ = parse_prompt(spec, plan)
+    if kind == "goal":
+        return "eval-plan.json" if plan else "eval.json"
+    return "eval-reward.json" if KINDS[kind] == "reward" else "eval-demo.json"
 
 
 def _head(run: dict, run_dir: Path) -> dict:
@@ -49,7 +57,7 @@ def _head(run: dict, run_dir: Path) -> dict:
 def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
     """Evaluate a trained run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json.
     Returns (result, rollouts, env)."""
-    _check_episodes(episodes)
+    _check_episodes(episodes, seed)
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     check_writable_dir(run_dir)
@@ -66,7 +74,7 @@ def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, 
     from ethogram.search import agent as sns
     from ethogram.search.plots import plot_graph
 
-    _check_episodes(episodes)
+    _check_episodes(episodes, seed)
     run_dir = Path(run_dir)
     cfg, state = sns.load(run_dir)
     check_writable_dir(run_dir)
@@ -83,8 +91,15 @@ def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, 
     return res, ro, env
 
 
+MAX_DEMO_STATES = 20_000  # 20 episodes of 1000 steps: a demonstration is imitated step by step
+MAX_REWARD_TRANSITIONS = 1_000_000  # a reward regression over more labelled transitions adds nothing
+
+
 def _read_prompt_file(path: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    arrays = read_npz(path)
+    """A prompt file: only `keys` are read, and their length is bounded before anything is decompressed."""
+    limit = MAX_REWARD_TRANSITIONS if "rewards" in keys else MAX_DEMO_STATES
+    what = "reward file" if "rewards" in keys else "demonstration file"
+    arrays = read_npz(path, keys=keys, max_rows=limit, what=what)
     missing = [k for k in keys if k not in arrays]
     if missing:
         raise EthogramError(f"'{path}' lacks the array(s) {', '.join(missing)}.",
@@ -116,7 +131,7 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
     if kind == "goal" and not plan:
         res, ro, env = evaluate_run(run_dir, episodes, seed, progress)
         return res, {"rollouts": ro}, env
-    _check_episodes(episodes)
+    _check_episodes(episodes, seed)
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     check_writable_dir(run_dir)
@@ -197,9 +212,20 @@ def eval_command(run_dir: str | Path, prompt: str = "goal", episodes: int = 50, 
                  plan_bank: int = 50_000, feature: str = "auto", demo_method: str = "track",
                  progress: bool = True) -> tuple[dict, str]:
     """What `ethogram eval` does: evaluate, draw the pictures, and return (result, text to print)."""
-    from ethogram.report import plots, tables
 
     run_dir = Path(run_dir)
+    name = eval_file(prompt, plan)
+    rundir.read_config(run_dir)  # a clear error for a path that is not a run, before the lock
+    # The JSON and its pictures are one set: the JSON (written last) names each picture's sha256.
+    with rundir.lock(run_dir), FileSet(rundir.run_file(run_dir, name)):
+        res, text = _evaluate_and_draw(run_dir, prompt, episodes, seed, plan, plan_bank, feature, demo_method,
+                                       progress)
+    return res, text
+
+
+def _evaluate_and_draw(run_dir: Path, prompt, episodes, seed, plan, plan_bank, feature, demo_method, progress):
+    from ethogram.report import plots, tables
+
     res, paths, env = evaluate_prompt_run(run_dir, prompt, episodes=episodes, seed=seed, plan=plan,
                                           plan_bank=plan_bank, feature=feature, demo_method=demo_method,
                                           progress=progress)

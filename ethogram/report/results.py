@@ -5,7 +5,6 @@ Every table in docs/results.md has a machine-readable twin in docs/results/*.jso
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -24,11 +23,12 @@ def run_evaluations(run_dir: str | Path) -> dict[int, float]:
     (eval.json, when it exists)."""
     run_dir = Path(run_dir)
     out: dict[int, float] = {}
-    if (run_dir / "evals.csv").exists():
-        with (run_dir / "evals.csv").open(newline="") as f:
-            out = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
+    try:
+        out = {int(r["step"]): float(r["success"]) for r in rundir.csv_rows(run_dir / "evals.csv")}
+    except (ValueError, KeyError, TypeError) as e:
+        raise EthogramError(f"run '{run_dir}' has a malformed evals.csv ({e}).") from None
     if (run_dir / "eval.json").exists():
-        ev = json.loads((run_dir / "eval.json").read_text())
+        ev = rundir.read_eval(run_dir)
         step = ev.get("train_step") or rundir.read_config(run_dir)["train_config"]["steps"]
         out[int(step)] = float(ev["success"])
     return out
@@ -40,8 +40,7 @@ def _last_evals(run_dir: Path, final_step: int, k: int) -> list[float]:
     if k <= 1 or not path.exists():
         return []
     try:
-        with path.open() as f:
-            rows = [(int(r["step"]), float(r["success"])) for r in csv.DictReader(f)]
+        rows = [(int(r["step"]), float(r["success"])) for r in rundir.csv_rows(path)]
     except (ValueError, KeyError, TypeError) as e:
         raise EthogramError(f"run '{run_dir}' has a malformed evals.csv ({e}).") from None
     return [v for step, v in sorted(rows) if step < final_step][-(k - 1):]
@@ -51,14 +50,8 @@ def run_result(run_dir: str | Path, eval_file: str = "eval.json", last_evals: in
     """One run's record. `last_evals` = k > 1: success is the mean of the final evaluation and the k - 1
     periodic ones before it (OGBench's protocol: k = 3, the evaluations at 800k, 900k and 1M steps)."""
     run_dir = Path(run_dir)
-    try:
-        ev = json.loads((run_dir / eval_file).read_text())
-        cfg = rundir.read_config(run_dir)
-    except FileNotFoundError as e:
-        raise EthogramError(f"run '{run_dir}' has no {Path(e.filename).name}.",
-                            f"train and evaluate it first: ethogram eval {run_dir}") from None
-    except json.JSONDecodeError as e:
-        raise EthogramError(f"run '{run_dir}' has a malformed JSON file ({e}).") from None
+    ev = rundir.read_eval(run_dir, eval_file, f"train and evaluate it first: ethogram eval {run_dir}")
+    cfg = rundir.read_config(run_dir)
     try:
         out = {"agent": ev.get("agent", cfg["agent"]), "dataset": cfg["dataset_name"].removesuffix("-v0"),
                "seed": cfg["train_config"]["seed"],
@@ -133,13 +126,10 @@ def aggregate_prompts(run_dirs: list[str | Path], command: str, eval_file: str) 
         d = Path(d)
         try:
             cfg = rundir.read_config(d)
-            ev = json.loads((d / eval_file).read_text())
+            ev = rundir.read_eval(d, eval_file, f"evaluate it first: ethogram eval {d} --prompt "
+                                  f"{'reward:all' if 'reward' in eval_file else 'demo:all'}")
             tasks = ev["tasks"]
-        except FileNotFoundError as e:
-            raise EthogramError(f"run '{d}' has no {Path(e.filename).name}.",
-                                f"evaluate it first: ethogram eval {d} --prompt "
-                                f"{'reward:all' if 'reward' in eval_file else 'demo:all'}") from None
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+        except (KeyError, TypeError) as e:
             raise EthogramError(f"run '{d}' has a malformed {eval_file} ({e}).") from None
         dataset = cfg["dataset_name"].removesuffix("-v0")
         for task, r in tasks.items():

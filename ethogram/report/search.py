@@ -7,7 +7,6 @@ reference). Made by scripts/search_records.py.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from ethogram import rundir
 from ethogram.errors import EthogramError
+from ethogram.io import read_json
 from ethogram.report.tables import Table
 
 
@@ -31,8 +31,8 @@ def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
         d = Path(d)
         try:
             cfg = rundir.read_config(d)
-            ev = json.loads((d / "eval.json").read_text())
-            st = json.loads((d / "search.json").read_text())
+            ev = rundir.read_eval(d, fix=f"run: ethogram eval {d}")
+            st = read_json(d / "search.json", "search record", f"run ethogram search again into {d}")
         except (OSError, ValueError) as e:
             raise EthogramError(f"search run '{d}' is incomplete ({e}).", f"run: ethogram eval {d}") from None
         agent = "sns-xy-roadmap" if cfg["mode"] == "xy-roadmap" else "sns"
@@ -67,7 +67,7 @@ SUFFIX = {"block": "blocked", "move-goal": "goal-moved"}
 def adaptation_records(paths: list[str | Path], command: str) -> list[dict]:
     """Steps to re-solve after the block, per agent (mutate / frozen / fresh): mean over tasks, then over seeds;
     a task not re-solved within the budget counts as the budget (and is counted in `unsolved`)."""
-    rows = [json.loads(Path(p).read_text()) for p in paths]
+    rows = [read_json(p, "adaptation record", "run scripts/search_adapt.py again") for p in paths]
     out = []
     for maze, change in sorted({(r["maze"], r.get("change", "block")) for r in rows}):
         sel = [r for r in rows if r["maze"] == maze and r.get("change", "block") == change]

@@ -13,7 +13,6 @@ Modes: "online" (no data: straight-line controller, the graph grows by searching
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tqdm import tqdm
 
 from ethogram import __version__, rundir
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_bytes, atomic_write_text, npz_bytes
+from ethogram.io import FileSet, atomic_write_bytes, npz_bytes, read_npz_arrays, verify
 from ethogram.search import graph as G
 from ethogram.search.controllers import StraightLine, controller_from_run, distance_matrix
 from ethogram.search.harmonic import HarmonicConfig
@@ -105,9 +104,10 @@ def save_graph(g: G.Graph, path: Path) -> None:
 def load_graph(path: Path) -> G.Graph:
     if not path.is_file():
         raise EthogramError(f"'{path}' is missing: the search run is incomplete.", "run ethogram search again")
+    arrays, raw = read_npz_arrays(path, "search graph", "run ethogram search again")
+    verify(path.parent / "search.json", f"run: ethogram repair {path.parent}, or ethogram search again",
+           data={path.name: raw})
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
         return G.from_arrays(arrays)
     except (ValueError, KeyError, OSError) as e:
         raise EthogramError(f"'{path}' is not a readable graph ({e}).", "run ethogram search again") from None
@@ -142,6 +142,13 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
     env = make_env(env_name)
     cfg = default_config(mode)
     rundir.create(out, force=force, stale=("eval.json",))
+    with rundir.lock(out):  # one writer per run directory
+        return _search(out, env, ctrl, cfg, mode, env_name, dataset_name, dataset_path, controller, steps, seed,
+                       nodes, progress)
+
+
+def _search(out: Path, env, ctrl, cfg, mode: str, env_name: str, dataset_name, dataset_path, controller, steps: int,
+            seed: int, nodes: int, progress: bool) -> dict:
     t0 = time.perf_counter()
     if mode == "online":
         g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
@@ -165,11 +172,14 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
            "controller": str(Path(controller).resolve()) if controller else None,
            "controller_agent": getattr(ctrl, "name", None), "obs_dim": env.obs_dim, "action_dim": env.action_dim,
            "ethogram_version": __version__}
-    save_graph(g, out / "graph.npz")
-    atomic_write_text(out / "search.json", json.dumps(stats, indent=2) + "\n")
-    rundir.write_config(out, run)
     from ethogram.search.plots import plot_graph
 
+    # One set: search.json, written last, names the sha256 of the graph and config.json. The picture is drawn
+    # after it: `ethogram eval` redraws it with the rollouts, as a member of the evaluation's set.
+    with FileSet(out / "search.json") as fs:
+        save_graph(g, out / "graph.npz")
+        rundir.write_config(out, run)
+        fs.commit(stats)
     plot_graph(env, g, out / "graph.png", title=f"sns ({mode}) on {run['dataset_name']}: {g.n} nodes")
     return stats
 

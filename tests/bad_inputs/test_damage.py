@@ -140,6 +140,147 @@ def argv_case(*argv):
     return lambda ws: [a.format(ws=ws) for a in argv]
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def json_case(relpath: str, content, argv):
+    """A case that replaces the JSON file `relpath` of the workspace by `content` (text, or a function of the
+    parsed file returning the new object) and runs `argv`."""
+
+    def make(ws: Path) -> list[str]:
+        path = ws / relpath
+        if callable(content):
+            path.write_text(json.dumps(content(json.loads(path.read_text()))))
+        else:
+            path.write_text(content)
+        return [a.format(ws=ws) for a in argv]
+
+    return make
+
+
+def fifo_case(relpath: str, argv):
+    """A FIFO where a file belongs: the command must refuse it at once, not wait for a writer forever."""
+
+    def make(ws: Path) -> list[str]:
+        path = ws / relpath
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+        return [a.format(ws=ws) for a in argv]
+
+    return make
+
+
+def dir_case(relpath: str, argv):
+    def make(ws: Path) -> list[str]:
+        path = ws / relpath
+        path.unlink(missing_ok=True)
+        path.mkdir()
+        return [a.format(ws=ws) for a in argv]
+
+    return make
+
+
+def raw_npz_case(members: dict[str, bytes], declared: dict[str, int] | None = None):
+    """A dataset whose zip members are given as raw bytes (then trained on); `declared` overrides the uncompressed
+    size that the zip directory states for a member (a zip bomb's lie)."""
+
+    def make(ws: Path) -> list[str]:
+        import io as _io
+        import zipfile
+
+        buf = _io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        data = bytearray(buf.getvalue())
+        for name, size in (declared or {}).items():  # patch the central directory's uncompressed size
+            entry = data.index(b"PK\x01\x02")
+            while data[entry + 46:entry + 46 + len(name)] != name.encode():
+                entry = data.index(b"PK\x01\x02", entry + 4)
+            data[entry + 24:entry + 28] = size.to_bytes(4, "little")
+        path = ws / "bad" / "pointmaze-medium-navigate-v0.npz"
+        path.parent.mkdir()
+        path.write_bytes(bytes(data))
+        return ["train", "gcbc", "--dataset", str(path), "--out", str(ws / "new-run"), "--steps", "10", *TINY]
+
+    return make
+
+
+def npy(arr: np.ndarray) -> bytes:
+    import io as _io
+
+    b = _io.BytesIO()
+    np.lib.format.write_array(b, arr, allow_pickle=False)
+    return b.getvalue()
+
+
+def good_members() -> dict[str, bytes]:
+    obs = np.zeros((20, 2), np.float32)
+    term = np.zeros(20, bool)
+    term[[9, 19]] = True
+    return {"observations.npy": npy(obs), "actions.npy": npy(np.zeros((20, 2), np.float32)),
+            "terminals.npy": npy(term)}
+
+
+def npy_header(descr: str, shape: tuple) -> bytes:
+    """A version 1.0 .npy header alone (no data)."""
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+def huge_header() -> bytes:
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (20, 2), 'pad': '" + b" " * 20_000 + b"'}"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header + bytes(160)
+
+
+def sidecar_case(change):
+    """Our own collection beside the dataset (a sidecar naming the file's sha256), changed by `change(ws)`."""
+
+    def make(ws: Path) -> list[str]:
+        from ethogram.io import sha256
+
+        data = ws / "pointmaze-medium-navigate-v0.npz"
+        side = {"format": "ogbench-npz", "dataset": "pointmaze-medium-navigate-v0",
+                "files": {data.name: sha256(data.read_bytes())}}
+        (ws / "pointmaze-medium-navigate-v0.json").write_text(json.dumps(side))
+        change(ws)
+        return ["train", "gcbc", "--dataset", str(data), "--out", str(ws / "new-run"), "--steps", "10", *TINY]
+
+    return make
+
+
+def mixed_collection(ws: Path) -> None:
+    """The training file of another collection put beside this collection's sidecar."""
+    a = arrays(ws)
+    a["observations"] = a["observations"] + np.float32(0.01)
+    np.savez(ws / "pointmaze-medium-navigate-v0.npz", **a)
+
+
+def unfinished_commit(ws: Path) -> None:
+    (ws / ".pointmaze-medium-navigate-v0.json.ethogram-commit").write_text(
+        json.dumps({"renames": [], "remove": []}))
+
+
+def resumable_on_own_copy(ws: Path) -> None:
+    """run2: a run trained (in this workspace) on the workspace's own dataset file."""
+    assert main(["train", "gcbc", "--dataset", str(ws / "pointmaze-medium-navigate-v0.npz"), "--out",
+                 str(ws / "run2"), "--steps", "100", "--eval-every", "0", "--quiet", *TINY]) == 0
+
+
+def other_checkpoint(ws: Path) -> None:
+    """checkpoint.safetensors of another save (a whole file, with its own checksum) beside this record."""
+    rewrite_checkpoint(ws / "run" / "checkpoint.safetensors", nan_free_change)
+
+
+def nan_free_change(a):
+    k = next(k for k in sorted(a) if np.issubdtype(a[k].dtype, np.floating) and a[k].size)
+    a[k] = a[k].copy()
+    a[k].flat[0] += 1.0
+    return a
+
+
 DATA = "{ws}/pointmaze-medium-navigate-v0.npz"
 CASES = {
     # dataset files
@@ -251,6 +392,97 @@ CASES = {
     "summarize reward prompts never run": argv_case("summarize", "{ws}/hilp", "--eval-file", "eval-reward.json"),
     "summarize a run without eval": lambda ws: ((ws / "run" / "eval.json").unlink(),
                                                 ["summarize", str(ws / "run")])[1],
+    # JSON files of every kind: malformed, of the wrong type, a directory, a FIFO, nested 100,000 deep
+    "config nested 100000 deep": json_case("run/config.json", DEEP, ["eval", "{ws}/run", "--episodes", "1"]),
+    "config is a FIFO": fifo_case("run/config.json", ["eval", "{ws}/run", "--episodes", "1"]),
+    "config is a directory": dir_case("run/config.json", ["eval", "{ws}/run", "--episodes", "1"]),
+    "config not UTF-8": lambda ws: ((ws / "run" / "config.json").write_bytes(b'{"agent": "\xff\xfe"}'),
+                                    ["eval", str(ws / "run")])[1],
+    "config with NaN literal": json_case("run/config.json", '{"agent": "gcbc", "x": NaN}', ["eval", "{ws}/run"]),
+    "config steps a string": json_case("run/config.json", lambda c: {**c, "train_config": {
+        **c["train_config"], "steps": "100"}}, ["eval", "{ws}/run"]),
+    "config dataset a number": json_case("run/config.json", lambda c: {**c, "dataset": 5}, ["eval", "{ws}/run"]),
+    "config dataset_sha256 not a digest": json_case("run/config.json", lambda c: {**c, "dataset_sha256": "abc"},
+                                                    ["eval", "{ws}/run"]),
+    "checkpoint record a list": json_case("run/checkpoint.json", "[1, 2]", ["eval", "{ws}/run"]),
+    "checkpoint record step a string": json_case("run/checkpoint.json", lambda r: {**r, "step": "100"},
+                                                 ["eval", "{ws}/run"]),
+    "checkpoint record negative step": json_case("run/checkpoint.json", lambda r: {**r, "step": -1},
+                                                 ["eval", "{ws}/run"]),
+    "checkpoint record bad digest": json_case("run/checkpoint.json", lambda r: {**r, "files": {
+        "checkpoint.safetensors": "xyz"}}, ["eval", "{ws}/run"]),
+    "checkpoint record nested deep": json_case("run/checkpoint.json", DEEP, ["eval", "{ws}/run"]),
+    "checkpoint record is a FIFO": fifo_case("run/checkpoint.json", ["eval", "{ws}/run"]),
+    "checkpoint is a FIFO": fifo_case("run/checkpoint.safetensors", ["eval", "{ws}/run"]),
+    "checkpoint of another save": lambda ws: (other_checkpoint(ws), ["eval", str(ws / "run")])[1],
+    "checkpoint header length beyond the file": checkpoint_case(lambda p: p.write_bytes(
+        (2**40).to_bytes(8, "little") + p.read_bytes()[8:])),
+    "eval record a list": json_case("run/eval.json", "[]", ["summarize", "{ws}/run"]),
+    "eval record success a string": json_case("run/eval.json", lambda e: {**e, "success": "0.5"},
+                                              ["summarize", "{ws}/run"]),
+    "eval record success above 1": json_case("run/eval.json", lambda e: {**e, "success": 3.0},
+                                             ["summarize", "{ws}/run"]),
+    "eval record tasks a list": json_case("run/eval.json", lambda e: {**e, "tasks": [1]}, ["summarize", "{ws}/run"]),
+    "eval record nested deep": json_case("run/eval.json", DEEP, ["summarize", "{ws}/run"]),
+    "eval record is a directory": dir_case("run/eval.json", ["summarize", "{ws}/run"]),
+    "eval picture of another evaluation": lambda ws: ((ws / "run" / "rollouts.png").write_bytes(b"\x89PNG other"),
+                                                      ["summarize", str(ws / "run")])[1],
+    # datasets: FIFOs, sidecars, mixtures, npz members
+    "dataset is a FIFO": fifo_case("pointmaze-medium-navigate-v0.npz", ["train", "gcbc", "--dataset", DATA,
+                                                                         "--out", "{ws}/x"]),
+    "sidecar is a list": sidecar_case(lambda ws: (ws / "pointmaze-medium-navigate-v0.json").write_text("[]")),
+    "sidecar nested deep": sidecar_case(lambda ws: (ws / "pointmaze-medium-navigate-v0.json").write_text(DEEP)),
+    "sidecar dataset a number": sidecar_case(lambda ws: (ws / "pointmaze-medium-navigate-v0.json").write_text(
+        '{"dataset": 7}')),
+    "sidecar is a FIFO": sidecar_case(lambda ws: ((ws / "pointmaze-medium-navigate-v0.json").unlink(),
+                                                  os.mkfifo(ws / "pointmaze-medium-navigate-v0.json"))),
+    "dataset of another collection than its sidecar": sidecar_case(mixed_collection),
+    "dataset collection interrupted": sidecar_case(unfinished_commit),
+    "npz member not an npy array": raw_npz_case({**good_members(), "notes.txt": b"hello"}),
+    "npz member in a subdirectory": raw_npz_case({**good_members(), "x/observations.npy": npy(np.zeros(3))}),
+    "npz npy header beyond numpy's limit": raw_npz_case({**good_members(), "observations.npy": huge_header()}),
+    "npz npy bad magic": raw_npz_case({**good_members(), "observations.npy": b"NOTNUMPY" + bytes(100)}),
+    "npz member size lies (zip bomb)": raw_npz_case({**good_members(), "junk.npy": npy(np.zeros(10, np.float32))},
+                                                    declared={"junk.npy": 2**31}),
+    "npz member claims terabytes": raw_npz_case({**good_members(), "big.npy": npy_header("<f8", (10**11,))}),
+    "npz object dtype in an unused member": raw_npz_case({**good_members(), "extra.npy": npy_header("|O", (1,))}),
+    # prompt files bounded
+    "demo file of 200000 states": prompt_file_case("demo", lambda a: set_(a, "observations", np.zeros(
+        (200_000, 2), np.float32))),
+    "reward file of 2000000 transitions": prompt_file_case("reward", lambda a: [set_(a, k, np.zeros(
+        (2_000_000,) + v.shape[1:], np.float32)) for k, v in list(a.items())] and None),
+    "demo file is a FIFO": lambda ws: (os.mkfifo(ws / "fifo.npz"), ["eval", str(ws / "hilp"), "--prompt",
+                                                                    f"demo-file:{ws / 'fifo.npz'}"])[1],
+    # arguments: finite, in range, sized for the machine
+    "collect NaN noise": argv_case("collect", "pointmaze-medium-navigate", "--noise", "nan", "--out", "{ws}/c.npz"),
+    "collect inf noise": argv_case("collect", "pointmaze-medium-navigate", "--noise", "inf", "--out", "{ws}/c.npz"),
+    "collect seed 2**70": argv_case("collect", "pointmaze-medium-navigate", "--seed", str(2**70), "--out",
+                                    "{ws}/c.npz"),
+    "collect 10**12 episodes": argv_case("collect", "pointmaze-medium-navigate", "--episodes", str(10**12),
+                                         "--out", "{ws}/c.npz"),
+    "collect 10**9 steps per episode": argv_case("collect", "pointmaze-medium-navigate", "--episodes", "1000",
+                                                 "--episode-steps", str(10**9), "--out", "{ws}/c.npz"),
+    "train save-every 0": argv_case("train", "gcbc", "--dataset", DATA, "--out", "{ws}/x", "--save-every", "0"),
+    "train seed 2**70": argv_case("train", "gcbc", "--dataset", DATA, "--out", "{ws}/x", "--seed", str(2**70)),
+    "train expectile 1.5": argv_case("train", "gcivl", "--dataset", DATA, "--out", "{ws}/x",
+                                     "--set", "expectile=1.5"),
+    "train tau -1": argv_case("train", "gciql", "--dataset", DATA, "--out", "{ws}/x", "--set", "tau=-1"),
+    "train lr inf": argv_case("train", "gcbc", "--dataset", DATA, "--out", "{ws}/x", "--set", "lr=inf"),
+    "train lr 0": argv_case("train", "gcbc", "--dataset", DATA, "--out", "{ws}/x", "--set", "lr=0"),
+    "train batch beyond memory": argv_case("train", "gcbc", "--dataset", DATA, "--out", "{ws}/x",
+                                           "--set", "batch_size=10000000000"),
+    "train eval-episodes beyond memory": argv_case("train", "gcbc", "--dataset", DATA, "--out", "{ws}/x",
+                                                   "--eval-episodes", str(10**12)),
+    "eval 10**12 episodes": argv_case("eval", "{ws}/run", "--episodes", str(10**12)),
+    "eval seed 2**70": argv_case("eval", "{ws}/run", "--seed", str(2**70)),
+    "resume with --seed": argv_case("train", "--resume", "{ws}/run", "--seed", "3"),
+    "resume with --eval-every": argv_case("train", "--resume", "{ws}/run", "--eval-every", "50"),
+    "resume with fewer steps than done": argv_case("train", "--resume", "{ws}/run", "--steps", "50"),
+    "resume on a dataset collected again": lambda ws: (resumable_on_own_copy(ws), mixed_collection(ws),
+                                                       ["train", "--resume", str(ws / "run2"), "--steps", "200"])[2],
+    "resume after config.json was edited": json_case("run/config.json", lambda c: {**c, "agent_config": {
+        **c["agent_config"], "lr": 0.001}}, ["train", "--resume", "{ws}/run", "--steps", "200"]),
+    "search 0 steps": argv_case("search", "pointmaze-medium", "--out", "{ws}/s", "--steps", "0"),
 }
 
 
