@@ -50,6 +50,7 @@ from ethogram.io import (
     read_regular,
     recover,
     verify,
+    write_error,
 )
 
 CONFIG = "config.json"
@@ -303,11 +304,14 @@ def check_resume(run_dir: str | Path, run: dict, dataset_sha256: str, force: boo
 def append_csv(path: Path, row: dict) -> None:
     """One row (with the header first in a new file); every line ends in LF."""
     new = not path.exists()
-    with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row), lineterminator="\n")
-        if new:
-            w.writeheader()
-        w.writerow(row)
+    try:
+        with path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row), lineterminator="\n")
+            if new:
+                w.writeheader()
+            w.writerow(row)
+    except OSError as e:  # a full disk: the last checkpoint is kept; resume drops a cut row
+        raise write_error(path, e) from None
 
 
 def csv_text(path: Path) -> str:
