@@ -72,13 +72,12 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def write_error(path: Path, e: OSError) -> EthogramError:
-    """The one message for a write that the file system refused; nothing was changed."""
+def write_error(path: Path, e: OSError, outcome: str = "Nothing was changed.") -> EthogramError:
+    """The one message for a write that the file system refused, saying what was kept."""
     if e.errno in _NO_SPACE:
         return EthogramError(f"cannot write '{path}': {os.strerror(e.errno)} (the disk or a file-size limit is "
-                             "full). Nothing was changed.", "free some space, or write somewhere else")
-    return EthogramError(f"cannot write '{path}': {e.strerror or e}. Nothing was changed.",
-                         "choose a place you can write to")
+                             f"full). {outcome}", "free some space, or write somewhere else")
+    return EthogramError(f"cannot write '{path}': {e.strerror or e}. {outcome}", "choose a place you can write to")
 
 
 def _fsync_dir(directory: Path) -> None:

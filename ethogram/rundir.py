@@ -311,7 +311,8 @@ def append_csv(path: Path, row: dict) -> None:
                 w.writeheader()
             w.writerow(row)
     except OSError as e:  # a full disk: the last checkpoint is kept; resume drops a cut row
-        raise write_error(path, e) from None
+        raise write_error(path, e, "The last checkpoint is kept; `ethogram train --resume` drops a row cut "
+                          "short.") from None
 
 
 def csv_text(path: Path) -> str:
