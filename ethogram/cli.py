@@ -177,18 +177,10 @@ def seed_type(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"seed must be an integer, got {text!r}") from None
-    if not 0 <= value <= 2**32 - 1:
+    from ethogram.config import MAX_SEED
+
+    if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"seed must be in [0, 2**32 - 1], got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
 
 

@@ -174,10 +174,6 @@ def validate_train_config(tc: TrainConfig) -> None:
         raise EthogramError(f"seed must be in [0, 2**32 - 1] (got {tc.seed}).")
     if tc.steps > 10**10:
         raise EthogramError(f"--steps {tc.steps} is beyond any training budget (at most 10**10).")
-    from ethogram.evaluate.protocol import check_episodes
-
-    if tc.eval_every:
-        check_episodes(tc.eval_episodes)
 
 
 def validate_agent_config(config) -> None:

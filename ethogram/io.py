@@ -206,6 +206,7 @@ class FileSet:
         """Make the staged members and the manifest the current set, all or nothing."""
         record = {k: v for k, v in record.items() if k != "files"}
         record["files"] = {name: digest for name, (_, digest) in sorted(self.staged.items())}
+        man_tmp = None
         try:
             man_tmp = _stage(self.manifest, json_bytes(record))
             renames = [[tmp.name, name] for name, (tmp, _) in sorted(self.staged.items())]
@@ -216,7 +217,7 @@ class FileSet:
             os.replace(tmp, journal_path)  # from here on the new set is the one `recover` completes
         except OSError as e:
             self.discard()
-            with contextlib.suppress(NameError):
+            if man_tmp is not None:
                 man_tmp.unlink(missing_ok=True)
             raise write_error(self.manifest, e) from None
         except BaseException:

@@ -17,6 +17,7 @@ import contextlib
 import csv
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -107,8 +108,6 @@ def lock(run_dir: str | Path, log=None):
 
 
 def _stderr(msg: str) -> None:
-    import sys
-
     print(msg, file=sys.stderr)
 
 
@@ -376,6 +375,10 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     if not isinstance(train_cfg, TrainConfig):
         raise EthogramError(f"train_cfg must be a TrainConfig, got {type(train_cfg).__name__}.")
     validate_train_config(train_cfg)
+    if train_cfg.eval_every:
+        from ethogram.evaluate.protocol import check_episodes
+
+        check_episodes(train_cfg.eval_episodes, train_cfg.seed)  # periodic evaluations fit in memory
     out = Path(out)
     if out.exists():
         _refuse_existing(out, force)

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ethogram import __version__
+from ethogram.config import MAX_SEED
 from ethogram.envs.expert import Navigator
 from ethogram.envs.registry import ROBOTS, DatasetName, make_env
 from ethogram.errors import EthogramError
@@ -47,9 +48,6 @@ def default_config(name: DatasetName, seed: int = 0) -> CollectConfig:
     if name.maze == "giant":
         return CollectConfig(episodes=500, episode_steps=2001, seed=seed)
     return CollectConfig(episodes=1000, episode_steps=1001, seed=seed)
-
-
-MAX_SEED = 2**32 - 1
 
 
 def validate_collect_config(config: CollectConfig, env=None) -> None:

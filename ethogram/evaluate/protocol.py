@@ -28,12 +28,10 @@ class Rollouts:
     length: np.ndarray  # (B,) steps taken
 
 
-MAX_SEED = 2**32 - 1
-
-
 def check_episodes(episodes, seed: int = 0, tasks: int = 5, steps: int = 1000) -> None:
     """Episodes per task a positive integer whose rollouts fit in memory (positions of every step, float64,
     with the policy's batch), and a 32-bit seed."""
+    from ethogram.config import MAX_SEED
     from ethogram.io import check_memory
 
     if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:

@@ -31,10 +31,6 @@ KINDS = {"goal": "goal", "reward": "reward", "reward-file": "reward", "demo": "d
          "demo-file": "demonstration"}
 
 
-def _check_episodes(episodes: int, seed: int = 0) -> None:
-    check_episodes(episodes, seed)
-
-
 def _write_json(path: Path, res: dict) -> None:
     """An evaluation record; inside eval_command's FileSet it becomes the manifest of the set it commits with its
     pictures."""
@@ -57,7 +53,7 @@ def _head(run: dict, run_dir: Path) -> dict:
 def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
     """Evaluate a trained run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json.
     Returns (result, rollouts, env)."""
-    _check_episodes(episodes, seed)
+    check_episodes(episodes, seed)  # before any slow work
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     check_writable_dir(run_dir)
@@ -74,7 +70,7 @@ def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, 
     from ethogram.search import agent as sns
     from ethogram.search.plots import plot_graph
 
-    _check_episodes(episodes, seed)
+    check_episodes(episodes, seed)  # before any slow work
     run_dir = Path(run_dir)
     cfg, state = sns.load(run_dir)
     check_writable_dir(run_dir)
@@ -131,7 +127,7 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
     if kind == "goal" and not plan:
         res, ro, env = evaluate_run(run_dir, episodes, seed, progress)
         return res, {"rollouts": ro}, env
-    _check_episodes(episodes, seed)
+    check_episodes(episodes, seed)  # before any slow work
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     check_writable_dir(run_dir)
