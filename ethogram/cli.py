@@ -74,11 +74,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from ethogram.config import parse_set_args
     from ethogram.evaluate.run import eval_command
 
     _, text = eval_command(args.run_dir, args.prompt, episodes=args.episodes, seed=args.seed, plan=args.plan,
                            plan_bank=args.plan_bank, feature=args.feature, demo_method=args.demo_method,
-                           progress=not args.quiet)
+                           progress=not args.quiet, settings=parse_set_args(args.set) or None)
     print(text)
     return 0
 
@@ -184,6 +185,14 @@ def seed_type(text: str) -> int:
     return value
 
 
+def eval_file_type(text: str) -> str:
+    if text in ("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json") or (
+            text.startswith("eval-set-") and text.endswith(".json") and "/" not in text):
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}' is not an evaluation file: use eval.json, eval-plan.json, "
+                                     "eval-reward.json, eval-demo.json or eval-set-KEY=VALUE.json")
+
+
 def finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -256,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "diff for reward files)")
     e.add_argument("--demo-method", default="track", choices=("track", "latent"),
                    help="demonstrations: goal-prompt along the demo (track) or one inferred latent")
+    e.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="an act setting of the agent (BESO: sampler, sampling_steps, ddpm_steps, guidance), "
+                        "evaluated without retraining into eval-set-KEY=VALUE.json (repeatable)")
     e.add_argument("--episodes", type=int, default=50, help="episodes per task (OGBench: 50)")
     e.add_argument("--seed", type=seed_type, default=0)
     e.add_argument("--quiet", action="store_true")
@@ -284,9 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--json", help="write the records to this JSON file (docs/results/*.json)")
     s.add_argument("--command", help="the command that produced the runs, stored in each record")
-    s.add_argument("--eval-file", default="eval.json",
-                   choices=("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json"),
-                   help="which evaluation to aggregate: goals, HILP-Plan, reward prompts or demonstrations")
+    s.add_argument("--eval-file", default="eval.json", type=eval_file_type,
+                   help="which evaluation to aggregate: eval.json (goals), eval-plan.json (HILP-Plan), "
+                        "eval-reward.json, eval-demo.json, or eval-set-....json (goals with act settings)")
     s.add_argument("--last-evals", type=int, default=1, metavar="K",
                    help="each seed's success: the mean of its last K evaluations (final + periodic ones before it; "
                         "OGBench's protocol: 3, at 800k, 900k and 1M steps). Default 1: the final one")

@@ -64,7 +64,7 @@ class Grid:
     def budget(self) -> str:
         if self.steps is None and self.hidden_dims is None and self.batch_size is None and not self.sets:
             return "published protocol (1M steps, 3x512 nets, batch 1024)"
-        nets = "x".join(map(str, self.hidden_dims)) if self.hidden_dims else "512x512x512"
+        nets = "x".join(map(str, self.hidden_dims)) if self.hidden_dims else "each agent's default"
         extra = "".join(f", {k}={v}" for k, v in sorted(self.sets.items()))
         return f"reduced budget: {self.train_steps} steps, {nets} nets, batch {self.batch_size or 1024}{extra}"
 

@@ -61,6 +61,8 @@ METRICS = "metrics.csv"
 EVALS = "evals.csv"
 LOCK = ".lock"
 TRAINING_FILES = (METRICS, EVALS, "eval.json", CHECKPOINT, CHECKPOINT_RECORD)
+# Evaluations of an earlier training, removed with it (--force): every eval-*.json and its pictures.
+EVAL_GLOBS = ("eval-*.json", "rollouts*.png", "reward.png", "demo.png")
 MAX_CSV_BYTES = 256 << 20
 
 
@@ -90,6 +92,10 @@ def create(out: str | Path, force: bool = False, stale: tuple[str, ...] = TRAINI
     if force:
         for name in stale:
             (out / name).unlink(missing_ok=True)
+        if stale == TRAINING_FILES:
+            for pattern in EVAL_GLOBS:
+                for p in out.glob(pattern):
+                    p.unlink(missing_ok=True)
     return out
 
 
@@ -243,7 +249,8 @@ def read_eval(run_dir: str | Path, name: str = "eval.json", fix: str | None = No
     if not path.exists() and not path.is_symlink():
         raise EthogramError(f"run '{run_dir}' has no {name}.", fix)
     verify(path, repair_fix(run_dir))
-    return read_json(path, "evaluation record", fix, schema=EVAL_SCHEMAS.get(name))
+    schema = EVAL_SCHEMAS.get(name) or (EVAL_SCHEMAS["eval.json"] if name.startswith("eval-set-") else None)
+    return read_json(path, "evaluation record", fix, schema=schema)
 
 
 def checkpoint_record(run_dir: str | Path) -> dict | None:
@@ -385,7 +392,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     arrays, dataset_sha = read_dataset_file(dataset_path)  # fail before anything is written
     name = dataset_name_of(dataset_path)
     env = make_env(name.env)
-    validate_arrays(arrays, str(dataset_path), env.obs_dim, env.action_dim)
+    validate_arrays(arrays, str(dataset_path), env=env)
     del arrays
     if isinstance(overrides, AgentConfig):
         if not isinstance(overrides, agent.Config):

@@ -69,7 +69,7 @@ def test_every_registered_agent_satisfies_the_agent_protocol(name):
     for key in (None, jax.random.PRNGKey(1)):
         a = agent.act(state, obs, obs * 2, config, key)
         assert a.shape == (4, 2) and bool(jnp.all(jnp.abs(a) <= 1))
-    if name == "gcbc":
+    if name in ("gcbc", "beso"):  # imitation only: an explicit refusal
         with pytest.raises(EthogramError, match="no value function"):
             agent.value(state, obs, obs, config)
     else:
@@ -128,7 +128,7 @@ def test_the_search_distance_of_hiql_and_gcivl_controllers_comes_from_their_valu
 
 
 def test_an_agent_without_a_step_distance_is_refused_as_a_search_controller():
-    for agent in (gcbc, AGENTS["crl"]):
+    for agent in (gcbc, AGENTS["crl"], AGENTS["beso"]):
         config = tiny_config(agent)
         state = agent.init(jax.random.PRNGKey(0), Spec(2, 2), config)
         with pytest.raises(EthogramError, match="cannot use agent"):

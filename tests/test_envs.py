@@ -227,7 +227,11 @@ def test_dataset_name_suffixes_are_accepted(name):
 def test_every_known_dataset_parses_and_makes_its_env():
     for name in known_datasets():
         parsed = parse_dataset_name(name)
-        assert make_env(name).maze_type == parsed.maze
+        env = make_env(name)
+        if parsed.is_maze:
+            assert env.maze_type == parsed.maze
+        else:  # a task without a maze (avoiding): named by itself
+            assert env.maze is None and str(parsed) == f"{name}-v0" and parsed.env == name
 
 
 @pytest.mark.parametrize("name", ["pointmaze-tiny-navigate", "pointmaze-medium-explore", "humanoidmaze-medium",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from ethogram.agents import crl, gcbc, gciql, gcivl, hilp, hiql, qrl
+from ethogram.agents import beso, crl, gcbc, gciql, gcivl, hilp, hiql, qrl
 from ethogram.agents.base import robot_overrides
 from ethogram.errors import EthogramError
 
-AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl, gciql, qrl, crl, hiql, hilp)}
+AGENTS: dict[str, ModuleType] = {m.NAME: m for m in (gcbc, gcivl, gciql, qrl, crl, hiql, hilp, beso)}
 
 
 def get_agent(name: str) -> ModuleType:

@@ -25,6 +25,10 @@ Optional hooks, looked up only through `hook(agent, name)` (nobody else tests ab
   act_latent(state, obs, z, config)   a latent-conditioned policy (HILP: reward and demonstration prompts)
   act_plan(state, obs, goals, bank_phi, config, recursions, k)   a planner (HILP-Plan)
   goal_policy(config, state)    a stateful numpy policy answering goal prompts (the search agent, sns)
+  window(config)                states of history `act` reads (BESO's transformer): `make_policy` then passes
+                                observations (B, W, obs_dim), the last W of the episode (the first repeated)
+  ACT_SETTINGS                  config fields that change only how a trained agent acts (BESO's sampler, steps,
+                                guidance): `ethogram eval RUN --set KEY=VALUE` evaluates them without retraining
 """
 
 from __future__ import annotations
@@ -112,7 +116,8 @@ class Agent(Protocol):
 
 
 REQUIRED = ("NAME", "Config", "init", "update", "act", "value")
-HOOKS = ("PROMPTS", "ROBOT_OVERRIDES", "sample_batch", "distance", "phi", "act_latent", "act_plan", "goal_policy")
+HOOKS = ("PROMPTS", "ROBOT_OVERRIDES", "sample_batch", "distance", "phi", "act_latent", "act_plan", "goal_policy",
+         "window", "ACT_SETTINGS")
 
 
 def hook(agent: ModuleType, name: str):
@@ -176,17 +181,32 @@ def steps_to_goal(agent: ModuleType, state: dict, observations, goals, config) -
     return value_to_steps(agent.value(state, observations, goals, config), config.discount)
 
 
+def history_length(agent: ModuleType, config) -> int:
+    """States of history the agent's act reads (its `window` hook), 1 for most agents."""
+    window = hook(agent, "window")
+    return 1 if window is None else int(window(config))
+
+
 def make_policy(agent: ModuleType, config, state, act=None, seed: int = 0) -> Policy:
     """(obs, goals) -> actions as numpy, jitted. `act(state, obs, goals, key)` defaults to the agent's own act;
-    each call gets a fresh key (from `seed`) for agents whose act samples."""
+    each call gets a fresh key (from `seed`) for agents whose act samples. An agent with a history window (its
+    `window` hook) gets the batch's last W observations, kept here: one policy per batch of episodes."""
+    w = 1 if act is not None else history_length(agent, config)
     act = act or (lambda s, o, g, k: agent.act(s, o, g, config, k))
     base = jax.random.PRNGKey(seed)
     jitted = jax.jit(lambda s, o, g, t: act(s, o, g, jax.random.fold_in(base, t)))
     calls = [0]
+    history: list = []
 
     def policy(obs, goals):
         t = np.int32(calls[0])
         calls[0] += 1
+        if w > 1:
+            obs = np.asarray(obs)
+            if not history or history[-1].shape != obs.shape:  # a new batch of episodes
+                history[:] = [obs] * w
+            history[:] = [*history[1:], obs]
+            obs = np.stack(history, axis=1)
         return np.asarray(jitted(state, jnp.asarray(obs), jnp.asarray(goals), t))
 
     return policy

@@ -42,7 +42,12 @@ class CollectConfig:
     val_fraction: float = 0.1
 
 
+DEMO_NOISE = 0.1  # the avoiding demonstrator's action noise (in action units)
+
+
 def default_config(name: DatasetName, seed: int = 0) -> CollectConfig:
+    if not name.is_maze:  # a task's scripted demonstrations: variable length, at most the episode's 250 steps
+        return CollectConfig(episodes=1000, episode_steps=251, noise=DEMO_NOISE, seed=seed)
     if name.kind == "stitch":
         return CollectConfig(episodes=5000, episode_steps=201, seed=seed)
     if name.maze == "giant":
@@ -129,6 +134,41 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
     return {"observations": obs, "actions": actions, "terminals": terminals, "qpos": qpos_out, "qvel": qvel_out}
 
 
+def collect_demos(name: DatasetName, config: CollectConfig, progress: bool = True):
+    """A task's scripted demonstrations (envs/avoiding.py), all at once: (train, val, extra metadata). Episodes
+    end when the demonstrator crosses the finish line, so their lengths differ (`terminals` marks each end)."""
+    from ethogram.envs import avoiding
+
+    env = make_env(name.env)
+    validate_collect_config(config, env)
+    rng = np.random.default_rng(config.seed)
+    n_val = int(config.episodes * config.val_fraction)
+    b = config.episodes + n_val
+    with tqdm(total=b, desc=f"collect {name}", unit="episode", disable=not progress) as bar:
+        obs, actions, length, beh, success = avoiding.demonstrate(env, b, config.noise, rng,
+                                                                 steps=config.episode_steps - 1)
+        bar.update(b)
+    if not success.all():
+        raise EthogramError(f"{int((~success).sum())} of {b} demonstrations failed with noise {config.noise}.",
+                            "use less noise (--noise; default 0.1) or longer episodes (--episode-steps)")
+
+    def flat(sel: slice) -> dict[str, np.ndarray]:
+        rows = [(e, length[e] + 1) for e in range(b)[sel]]
+        o = np.concatenate([obs[e, :n] for e, n in rows]) if rows else np.zeros((0, 2), np.float32)
+        a = np.concatenate([actions[e, :n] for e, n in rows]) if rows else np.zeros((0, 2), np.float32)
+        term = np.concatenate([np.arange(n) == n - 1 for _, n in rows]) if rows else np.zeros(0, bool)
+        qpos = env.obs_positions(o).astype(np.float32)  # metres
+        starts = np.concatenate([[True], term[:-1]]) if len(term) else term
+        vel = np.where(starts[:, None], 0.0, np.diff(qpos, axis=0, prepend=qpos[:1])).astype(np.float32)
+        return {"observations": o, "actions": a, "terminals": term, "qpos": qpos, "qvel": vel}
+
+    counts = np.bincount(beh[: config.episodes], minlength=env.n_behaviours)
+    extra = {"behaviour_counts": [int(c) for c in counts],
+             "behaviour_probs": [round(float(p), 6) for p in avoiding.behaviour_probs()],
+             "mean_episode_length": round(float(length[: config.episodes].mean()), 2)}
+    return flat(slice(0, config.episodes)), flat(slice(config.episodes, None)), extra, int(length.sum() + b)
+
+
 def _flat(arrays: dict[str, np.ndarray], sl: slice) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v[sl].reshape((-1,) + v.shape[2:])) for k, v in arrays.items()}
 
@@ -154,10 +194,16 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
         for line in recover(out.parent, {p.name for p in targets}):
             (log or print)(f"note: {line}")
         start = time.perf_counter()
-        arrays = collect(name, config, progress=progress)
-        seconds = time.perf_counter() - start
         n_train = config.episodes
-        train, val = _flat(arrays, slice(0, n_train)), _flat(arrays, slice(n_train, None))
+        extra: dict = {}
+        if name.is_maze:
+            arrays = collect(name, config, progress=progress)
+            train, val = _flat(arrays, slice(0, n_train)), _flat(arrays, slice(n_train, None))
+            env_steps = arrays["observations"].shape[0] * arrays["observations"].shape[1]
+        else:
+            train, val, extra, env_steps = collect_demos(name, config, progress=progress)
+        seconds = time.perf_counter() - start
+        episodes = int(train["terminals"].sum()), int(val["terminals"].sum())
         meta = {
             "format": "ogbench-npz",
             "dataset": str(name),
@@ -165,8 +211,9 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
             "kind": name.kind,
             "collect_config": asdict(config),
             "train_episodes": n_train,
-            "val_episodes": int(arrays["observations"].shape[0] - n_train),
-            "transitions": int(n_train * (config.episode_steps - 1)),
+            "val_episodes": episodes[1],
+            "transitions": int(len(train["terminals"]) - episodes[0]),
+            **extra,
             "ethogram_version": __version__,
         }
         # An older collection's -val file never stays beside new data.
@@ -175,5 +222,4 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
             if meta["val_episodes"] > 0:
                 fs.write(val_path(out), npz_bytes(val))
             fs.commit(meta)
-    env_steps = arrays["observations"].shape[0] * arrays["observations"].shape[1]
     return {**meta, "seconds": seconds, "env_steps_per_second": env_steps / seconds}

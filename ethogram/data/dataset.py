@@ -77,8 +77,11 @@ def read_npz(path: str | Path, keys: tuple[str, ...] | None = KEYS, max_rows: in
 
 
 def validate_arrays(arrays: dict[str, np.ndarray], source: str, obs_dim: int | None = None,
-                    action_dim: int | None = None) -> None:
-    """Check keys, dtypes, shapes, episode boundaries and finiteness; raise a clear error on the first fault."""
+                    action_dim: int | None = None, env=None) -> None:
+    """Check keys, dtypes, shapes, episode boundaries and finiteness; raise a clear error on the first fault.
+    With `env`: its dimensions, and its own test that the data can come from it (`check_dataset`, envs/base.py)."""
+    if env is not None:
+        obs_dim, action_dim = env.obs_dim, env.action_dim
     missing = [k for k in REQUIRED if k not in arrays]
     if missing:
         raise EthogramError(f"dataset '{source}' is missing the key(s) {', '.join(missing)}.",
@@ -130,6 +133,9 @@ def validate_arrays(arrays: dict[str, np.ndarray], source: str, obs_dim: int | N
     if action_dim is not None and act.shape[1] != action_dim:
         raise EthogramError(f"dataset '{source}' has actions of dimension {act.shape[1]}, but the "
                             f"environment's are {action_dim}.", "use a dataset collected in this environment")
+    check = getattr(env, "check_dataset", None)
+    if check is not None:
+        check(arrays, source)
 
 
 def to_transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

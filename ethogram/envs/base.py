@@ -6,6 +6,12 @@ policy sees is `observe(state)`, which may hold more or less than the position (
 `pointvel`, observes 4 numbers; an ant observes its joints). Goals are positions (B, 2) in the maze, as in
 OGBench; `goal_observation(goal)` is the observation a goal-conditioned policy is given for them.
 
+A task without a maze (envs/avoiding.py) has `maze = None`, one evaluation task, and draws itself (`draw(ax)`).
+An environment whose episodes fall into named behaviours (D3IL's avoiding: which gap at each row of obstacles)
+defines `n_behaviours` and `behaviours(positions (B, T, 2)) -> (B,)` ints in [0, n_behaviours), -1 for none;
+evaluation then reports diversity and D3IL's score beside success (evaluate/metrics.py). `check_dataset(arrays,
+source)`, when defined, refuses a dataset that cannot come from this environment (collected in another one).
+
 Collection (data/collect.py) and evaluation (evaluate/) are written against `Env` only; the dataset expert is a
 navigator (envs/expert.py: BFS subgoals over the maze) feeding the robot's locomotor (registry.py).
 """
@@ -23,8 +29,8 @@ class Env(Protocol):
     obs_dim: int
     action_dim: int
     episode_steps: int  # steps of an evaluation episode (OGBench: 1000)
-    maze: Maze
-    tasks: list  # the evaluation tasks: objects with init_ij and goal_ij cells
+    maze: Maze | None  # None: a task without a maze (it draws itself: `draw(ax)`)
+    tasks: list  # the evaluation tasks: maze tasks have init_ij and goal_ij cells
 
     def reset(self, positions: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """States at `positions` (B, 2); with `rng`, the reset noise of data collection on the rest of the state."""

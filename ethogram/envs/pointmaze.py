@@ -59,6 +59,7 @@ class PointMaze:
 
         env = make_maze_env("point", "maze", maze_type=maze_type)
         self.maze_type = maze_type
+        self.name = f"pointmaze-{maze_type}"
         self.maze = Maze(np.asarray(env.maze_map))
         self.tasks = [Task(tuple(t["init_ij"]), tuple(t["goal_ij"])) for t in env.task_infos]
         info = env._teleport_info
@@ -83,6 +84,31 @@ class PointMaze:
             self.close()
         except Exception:
             pass
+
+    def check_dataset(self, arrays: dict, source: str) -> None:
+        """Positions inside the maze and outside its walls: a dataset of another maze or of the avoiding task
+        (whose states, in decimetres around the origin, fall in the maze's border walls) is refused."""
+        from ethogram.errors import EthogramError
+
+        xy = np.asarray(arrays["observations"], dtype=np.float64)[:, :2]
+        h, w = self.maze.shape
+        lo = self.maze.ij_to_xy((0, 0)) - self.maze.unit / 2
+        hi = self.maze.ij_to_xy((h - 1, w - 1)) + self.maze.unit / 2
+        outside = ~((xy >= lo) & (xy <= hi)).all(axis=1)
+        fix = f"use a dataset of {self.name}, e.g. ethogram collect {self.name}-navigate"
+        if outside.any():
+            row = int(np.argmax(outside))
+            raise EthogramError(f"dataset '{source}' does not fit {self.name}: its state at row {row} "
+                                f"{tuple(np.round(xy[row], 2))} lies outside the maze "
+                                f"({tuple(lo)} to {tuple(hi)}).", fix)
+        ij = self.maze.xy_to_ij(xy)
+        in_wall = self.maze.layout[ij[:, 0], ij[:, 1]] == 1
+        if in_wall.any():  # the ball's centre never enters a wall's square (our datasets and OGBench's: none do)
+            row = int(np.argmax(in_wall))
+            raise EthogramError(f"dataset '{source}' does not fit {self.name}: {int(in_wall.sum())} of its "
+                                f"{len(xy)} states lie inside walls (the first at row {row}, "
+                                f"{tuple(np.round(xy[row], 2))}); it was collected in another environment "
+                                "(another maze, or the avoiding task?).", fix)
 
     def add_noise(self, xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         noise = rng.uniform(-POSITION_NOISE, POSITION_NOISE, size=np.shape(xy)) * self.maze.unit / 4
@@ -156,6 +182,10 @@ class VelocityPointMaze(PointMaze):
     A goal is observed at rest: (x, y, 0, 0)."""
 
     obs_dim = 4
+
+    def __init__(self, maze_type: str):
+        super().__init__(maze_type)
+        self.name = f"pointvelmaze-{maze_type}"
 
     def reset(self, positions, rng=None):
         state = super().reset(positions, rng)

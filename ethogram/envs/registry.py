@@ -3,6 +3,9 @@
 OGBench names an environment `{robot}maze-{maze}` and a dataset `{robot}maze-{maze}-{kind}-v0`. Each robot row
 says which environment class steps it, which locomotor drives it toward the expert's subgoals (envs/expert.py)
 and which dataset kinds its expert collects. Adding a robot is a row here and its environment class.
+
+Tasks without a maze (TASKS: D3IL's `avoiding`) are named by themselves: environment `avoiding`, dataset
+`avoiding-v0`, collected by their own scripted demonstrator.
 """
 
 from __future__ import annotations
@@ -31,32 +34,49 @@ ROBOTS: dict[str, Robot] = {
     "pointvel": Robot("pointvel", "ethogram.envs.pointmaze:VelocityPointMaze", point_locomotor,
                       ("navigate", "stitch"), "the point observing its position and last displacement (4-D)"),
 }
+
+@dataclass(frozen=True)
+class TaskEnv:
+    name: str
+    env_class: str  # "module:Class"
+    note: str = ""
+
+
+TASKS: dict[str, TaskEnv] = {
+    "avoiding": TaskEnv("avoiding", "ethogram.envs.avoiding:Avoiding",
+                        "D3IL's obstacle-avoidance task: 24 ways past three rows of obstacles (REFERENCE.md §4)"),
+}
+DEMOS = "demos"  # the dataset kind of a task's scripted demonstrations
 # Recognised OGBench robots that ethogram cannot collect for yet, with the reason.
 PENDING = {"ant": ("navigate", "stitch", "explore")}
 
 
 def known_envs() -> list[str]:
-    return [f"{r}maze-{m}" for r in ROBOTS for m in MAZES]
+    return [f"{r}maze-{m}" for r in ROBOTS for m in MAZES] + list(TASKS)
 
 
 def known_datasets() -> list[str]:
-    return [f"{r}maze-{m}-{k}" for r, robot in ROBOTS.items() for m in MAZES for k in robot.kinds]
+    return [f"{r}maze-{m}-{k}" for r, robot in ROBOTS.items() for m in MAZES for k in robot.kinds] + list(TASKS)
 
 
 @dataclass(frozen=True)
 class DatasetName:
     """A parsed dataset name: the robot, the maze and how the data was collected."""
 
-    robot: str  # a key of ROBOTS ("point", "pointvel")
-    maze: str  # medium | large | giant | teleport
-    kind: str  # navigate | stitch | explore
+    robot: str  # a key of ROBOTS ("point", "pointvel"), or of TASKS ("avoiding")
+    maze: str  # medium | large | giant | teleport; "" for a task without a maze
+    kind: str  # navigate | stitch | explore; "demos" for a task's scripted demonstrations
 
     @property
     def env(self) -> str:
-        return f"{self.robot}maze-{self.maze}"
+        return f"{self.robot}maze-{self.maze}" if self.maze else self.robot
+
+    @property
+    def is_maze(self) -> bool:
+        return bool(self.maze)
 
     def __str__(self) -> str:
-        return f"{self.env}-{self.kind}-v0"
+        return f"{self.env}-{self.kind}-v0" if self.maze else f"{self.env}-v0"
 
 
 def _pending_error(name: str, robot: str) -> EthogramError:
@@ -80,7 +100,10 @@ def _robot(prefix: str) -> str | None:
 
 
 def parse_env_name(name: str) -> tuple[str, str]:
-    """'pointmaze-medium' (optionally '-v0') -> ('point', 'medium'), or a clear error."""
+    """'pointmaze-medium' (optionally '-v0') -> ('point', 'medium'); 'avoiding' -> ('avoiding', ''); or a clear
+    error."""
+    if _strip(name) in TASKS:
+        return _strip(name), ""
     parts = _strip(name).split("-")
     if len(parts) == 2 and parts[1] in MAZES:
         robot = _robot(parts[0])
@@ -93,6 +116,8 @@ def parse_env_name(name: str) -> tuple[str, str]:
 
 def parse_dataset_name(name: str) -> DatasetName:
     """'pointmaze-medium-navigate' (optionally '-v0' / '.npz') -> DatasetName, or a clear error."""
+    if _strip(name) in TASKS:
+        return DatasetName(_strip(name), "", DEMOS)
     parts = _strip(name).split("-")
     if len(parts) == 3 and parts[1] in MAZES:
         robot = _robot(parts[0])
@@ -108,6 +133,9 @@ def make_env(name: str):
     """The batched environment (envs/base.py) for an environment or dataset name."""
     import importlib
 
+    if _strip(name) in TASKS:
+        module, cls = TASKS[_strip(name)].env_class.split(":")
+        return getattr(importlib.import_module(module), cls)()
     parts = _strip(name).split("-")
     robot, maze = parse_env_name("-".join(parts[:2])) if len(parts) >= 2 else parse_env_name(name)
     if len(parts) > 2:

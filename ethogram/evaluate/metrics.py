@@ -7,6 +7,9 @@
   cells_in_order   imitation fidelity: the demonstration's cells visited in the same order (LCS / its length)
   mean_distance    imitation: mean distance from each demonstration state to the closest agent state
   final_distance   imitation: distance between the last agent and the last demonstration position
+  diversity        D3IL's behaviour entropy over the successful rollouts, normalised by ln(number of behaviours)
+  score            D3IL's 0.8 * success + 0.2 * diversity
+Diversity and score are reported for any environment that defines behaviours (envs/base.py: `behaviours`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ METRICS = {
     "cells_in_order": "demonstration cells visited in order, fraction (higher is better)",
     "mean_distance": "mean distance of the demonstration's states to the rollout (lower is better)",
     "final_distance": "distance between the final positions (lower is better)",
+    "diversity": "behaviour entropy of the successful rollouts / ln(behaviours), in [0, 1] (higher is better)",
+    "score": "0.8 * success + 0.2 * diversity, D3IL's score (higher is better)",
 }
 
 
@@ -64,3 +69,25 @@ def imitation(maze, demo: np.ndarray, agent: np.ndarray) -> dict:
         "mean_distance": float(d.min(axis=1).mean()),  # each demo state to the closest agent state
         "final_distance": float(np.linalg.norm(agent[-1, :2] - demo[-1, :2])),
     }
+
+
+def behaviour_entropy(counts: np.ndarray) -> float:
+    """Normalised entropy -sum p ln p / ln(M) of behaviour counts (M = len(counts)); 0 when nothing counts."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0 or len(counts) < 2:
+        return 0.0
+    p = counts[counts > 0] / total
+    return round(max(0.0, float(-(p * np.log(p)).sum() / np.log(len(counts)))), 6) + 0.0  # never -0.0
+
+
+def diversity(behaviours: np.ndarray, success: np.ndarray, n_behaviours: int) -> tuple[float, list[int]]:
+    """D3IL's diversity: the normalised entropy of the behaviours of the successful rollouts only, and the counts.
+    (A policy that always fails has diversity 0.)"""
+    b = np.asarray(behaviours)[np.asarray(success, dtype=bool)]
+    counts = np.bincount(b[b >= 0], minlength=n_behaviours)[:n_behaviours]
+    return behaviour_entropy(counts), [int(c) for c in counts]
+
+
+def d3il_score(success_rate: float, div: float) -> float:
+    return round(0.8 * float(success_rate) + 0.2 * float(div), 6)

@@ -37,9 +37,18 @@ def _write_json(path: Path, res: dict) -> None:
     atomic_write_bytes(path, json_bytes(res))
 
 
-def eval_file(spec: str, plan: bool = False) -> str:
-    """The JSON file an evaluation of `spec` writes."""
+def settings_text(settings: dict | None) -> str:
+    """'sampling_steps=10,guidance=2' (sorted by key): how act settings name an evaluation file and its agent."""
+    return ",".join(f"{k}={settings[k]}" for k in sorted(settings or {}))
+
+
+def eval_file(spec: str, plan: bool = False, settings: dict | None = None) -> str:
+    """The JSON file an evaluation of `spec` writes (with act settings: eval-set-KEY=VALUE,....json)."""
     kind, _ = parse_prompt(spec, plan)
+    if settings:
+        if kind != "goal" or plan:
+            raise EthogramError("--set applies to goal prompts only (without --plan).")
+        return f"eval-set-{settings_text(settings)}.json"
     if kind == "goal":
         return "eval-plan.json" if plan else "eval.json"
     return "eval-reward.json" if KINDS[kind] == "reward" else "eval-demo.json"
@@ -50,18 +59,43 @@ def _head(run: dict, run_dir: Path) -> dict:
             "train_step": rundir.checkpoint_step(run_dir) or None}
 
 
-def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
-    """Evaluate a trained run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json.
-    Returns (result, rollouts, env)."""
+def act_settings(agent, config, settings: dict | None):
+    """`config` with act settings applied (`ethogram eval --set`): only fields of the agent's ACT_SETTINGS hook,
+    which change how a trained network acts, never what was trained."""
+    from ethogram.agents.base import hook
+    from ethogram.config import apply_overrides, validate_agent_config
+
+    if not settings:
+        return config
+    allowed = hook(agent, "ACT_SETTINGS") or ()
+    bad = [k for k in settings if k not in allowed]
+    if bad:
+        raise EthogramError(f"eval --set {', '.join(bad)}: agent '{agent.NAME}' has no act setting of that name "
+                            "(training settings cannot change after training).",
+                            f"act settings of {agent.NAME}: {', '.join(allowed)}" if allowed else
+                            f"agent '{agent.NAME}' has none: evaluate without --set")
+    config = apply_overrides(config, settings)
+    validate_agent_config(config)
+    return config
+
+
+def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True,
+                 settings: dict | None = None):
+    """Evaluate a trained run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json (with act
+    settings: eval-set-....json, its agent named 'beso[sampling_steps=10]'). Returns (result, rollouts, env)."""
     check_episodes(episodes, seed)  # before any slow work
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
+    config = act_settings(agent, config, settings)
     check_writable_dir(run_dir)
     state = rundir.restore(run_dir, run, agent, config)
     env = make_env(run["env"])
     res, ro = evaluate(env, make_policy(agent, config, state, seed=seed), episodes, seed=seed, progress=progress)
     res = {**_head(run, run_dir), **res}
-    _write_json(run_dir / "eval.json", res)
+    if settings:
+        values = {k: getattr(config, k) for k in settings}
+        res = {**res, "agent": f"{run['agent']}[{settings_text(values)}]", "act_settings": values}
+    _write_json(run_dir / eval_file("goal", settings=settings), res)
     return res, ro, env
 
 
@@ -114,24 +148,32 @@ def parse_prompt(spec: str, plan: bool = False) -> tuple[str, str]:
 
 def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int = 50, seed: int = 0,
                         plan: bool = False, plan_bank: int = 50_000, feature: str = "auto",
-                        demo_method: str = "track", progress: bool = True) -> tuple[dict, dict, object]:
+                        demo_method: str = "track", progress: bool = True,
+                        settings: dict | None = None) -> tuple[dict, dict, object]:
     """Evaluate a run's answers to a prompt; writes eval.json (goal), eval-plan.json, eval-reward.json or
     eval-demo.json. Returns (result, paths for pictures, env)."""
     kind, arg = parse_prompt(spec, plan)
+    eval_file(spec, plan, settings)  # --set with another prompt: refused before any slow work
     if rundir.is_search_run(run_dir):
+        if settings:
+            raise EthogramError("the search agent (sns) has no act settings: evaluate it without --set.")
         if kind != "goal" or plan:
             raise EthogramError(f"the search agent (sns) answers goal prompts only, not '{spec}'"
                                 f"{' with --plan' if plan else ''}.", f"run: ethogram eval {run_dir}")
         res, ro, env = evaluate_search_run(run_dir, episodes, seed, progress)
         return res, {"graph": ro}, env
     if kind == "goal" and not plan:
-        res, ro, env = evaluate_run(run_dir, episodes, seed, progress)
+        res, ro, env = evaluate_run(run_dir, episodes, seed, progress, settings)
         return res, {"rollouts": ro}, env
     check_episodes(episodes, seed)  # before any slow work
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     check_writable_dir(run_dir)
     env = make_env(run["env"])
+    if env.maze is None:
+        raise EthogramError(f"'{run['env']}' has no maze: its runs answer goal prompts only (the reward and "
+                            "demonstration tasks and HILP-Plan's prompts are defined on mazes).",
+                            f"run: ethogram eval {run_dir}")
     prompts.check_kind(agent, KINDS[kind], plan)  # before any slow work
     state = rundir.restore(run_dir, run, agent, config)
     data = load_dataset(run["dataset"], env.obs_dim, env.action_dim)
@@ -206,34 +248,38 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
 
 def eval_command(run_dir: str | Path, prompt: str = "goal", episodes: int = 50, seed: int = 0, plan: bool = False,
                  plan_bank: int = 50_000, feature: str = "auto", demo_method: str = "track",
-                 progress: bool = True) -> tuple[dict, str]:
+                 progress: bool = True, settings: dict | None = None) -> tuple[dict, str]:
     """What `ethogram eval` does: evaluate, draw the pictures, and return (result, text to print)."""
 
     run_dir = Path(run_dir)
-    name = eval_file(prompt, plan)
+    name = eval_file(prompt, plan, settings)
     rundir.read_config(run_dir)  # a clear error for a path that is not a run, before the lock
     # The JSON and its pictures are one set: the JSON (written last) names each picture's sha256.
     with rundir.lock(run_dir), FileSet(rundir.run_file(run_dir, name)):
         res, text = _evaluate_and_draw(run_dir, prompt, episodes, seed, plan, plan_bank, feature, demo_method,
-                                       progress)
+                                       progress, settings)
     return res, text
 
 
-def _evaluate_and_draw(run_dir: Path, prompt, episodes, seed, plan, plan_bank, feature, demo_method, progress):
+def _evaluate_and_draw(run_dir: Path, prompt, episodes, seed, plan, plan_bank, feature, demo_method, progress,
+                       settings=None):
     from ethogram.report import plots, tables
 
     res, paths, env = evaluate_prompt_run(run_dir, prompt, episodes=episodes, seed=seed, plan=plan,
                                           plan_bank=plan_bank, feature=feature, demo_method=demo_method,
-                                          progress=progress)
+                                          progress=progress, settings=settings)
     if "graph" in paths:
         text = (tables.to_markdown(tables.success_table(res)) +
                 f"\nwrote {run_dir / 'eval.json'} and graph.png ({res['seconds']:.1f} s)")
     elif "rollouts" in paths:
-        name = "rollouts-plan.png" if plan else "rollouts.png"
+        json_name = eval_file(prompt, plan, settings)
+        name = "rollouts-plan.png" if plan else "rollouts" + json_name[len("eval"):-len(".json")] + ".png"
+        extra = "".join(f", {k} {v:.2f}" for k, v in res["metrics"].items() if k != "success")
         plots.plot_rollouts(env, paths["rollouts"], run_dir / name,
-                            title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}")
-        text = (tables.to_markdown(tables.success_table(res)) +
-                f"\nwrote {run_dir / ('eval-plan.json' if plan else 'eval.json')} and {name} ({res['seconds']:.1f} s)")
+                            title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}{extra}")
+        text = (tables.to_markdown(tables.success_table(res)) + (f"\nmetrics: {tables.metrics_text(res)}" if extra
+                                                                 else "") +
+                f"\nwrote {run_dir / json_name} and {name} ({res['seconds']:.1f} s)")
     elif res["prompt"] == "reward":
         def label(k, p):
             v = res["tasks"][k]

@@ -35,7 +35,11 @@ def draw_maze(ax, maze) -> None:
 
 
 def plot_rollouts(env, rollouts, path: str | Path, title: str = "") -> None:
-    """Maze walls, each episode's path coloured by task, starts (o), goals (*), failures dashed."""
+    """Maze walls, each episode's path coloured by task, starts (o), goals (*), failures dashed. A task without a
+    maze (avoiding) draws its paths coloured by behaviour (`plot_behaviour_paths`)."""
+    if env.maze is None:
+        plot_behaviour_paths(env, {title or "evaluation rollouts": rollouts_paths(rollouts)}, path)
+        return
     maze = env.maze
     h, w = maze.shape
     fig, ax = plt.subplots(figsize=(0.6 * w + 1.5, 0.6 * h + 1.0), dpi=110)
@@ -93,4 +97,57 @@ def plot_panels(env, panels: dict[str, dict[str, np.ndarray]], path: str | Path,
         ax.set_title(name, fontsize=9)
         ax.legend(loc="lower left", fontsize=6, frameon=True)
     fig.suptitle(title, fontsize=10)
+    save_png(fig, path)
+
+
+# ---------------------------------------------------------------------------------- behaviours (avoiding)
+
+BEHAVIOUR_CMAP = "tab20b"
+
+
+def rollouts_paths(rollouts) -> list[np.ndarray]:
+    """Each episode's positions up to its end, with whether it succeeded: [(T_b, 2)], [bool]."""
+    return [(rollouts.positions[b, : rollouts.length[b] + 1], bool(rollouts.success[b]))
+            for b in range(len(rollouts.task_ids))]
+
+
+def behaviour_colour(k: int, n: int):
+    return plt.get_cmap(BEHAVIOUR_CMAP)(k % 20) if n <= 20 else plt.get_cmap("gist_rainbow")(k / max(n - 1, 1))
+
+
+def plot_behaviour_paths(env, panels: dict[str, list], path: str | Path, max_paths: int = 100) -> None:
+    """One panel per policy: the task drawn (`env.draw`), up to `max_paths` paths coloured by their behaviour,
+    failures grey and dashed. `panels`: {title: [(positions (T, 2), success)]}."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 4.6), dpi=110, squeeze=False)
+    for ax, (name, paths) in zip(axes[0], panels.items(), strict=True):
+        env.draw(ax)
+        if len(paths) > max_paths:  # evenly over the batch, so every task is drawn
+            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_paths).astype(int)]
+        labels = env.behaviours(np.stack([_pad(p, max(len(q) for q, _ in paths)) for p, _ in paths])) \
+            if paths else []
+        for (p, ok), k in zip(paths, labels, strict=True):
+            if ok and k >= 0:
+                ax.plot(p[:, 0], p[:, 1], color=behaviour_colour(int(k), env.n_behaviours), lw=0.9, alpha=0.8)
+            else:
+                ax.plot(p[:, 0], p[:, 1], color="#888888", lw=0.7, alpha=0.6, ls="--")
+        ax.set_title(name, fontsize=9)
+    save_png(fig, path)
+
+
+def _pad(p: np.ndarray, t: int) -> np.ndarray:
+    return np.concatenate([p, np.repeat(p[-1:], t - len(p), axis=0)]) if len(p) < t else p
+
+
+def plot_behaviour_bars(names: list[str], freqs: dict[str, np.ndarray], path: str | Path, title: str = "") -> None:
+    """Grouped bars: the frequency of each behaviour under each policy (and the data's)."""
+    m, k = len(names), len(freqs)
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.45 * m * max(k, 2) / 2), 3.6), dpi=110)
+    width = 0.8 / k
+    for j, (label, f) in enumerate(freqs.items()):
+        ax.bar(np.arange(m) + (j - (k - 1) / 2) * width, f, width, label=label)
+    ax.set_xticks(np.arange(m), names, rotation=90, fontsize=7)
+    ax.set_ylabel("fraction of successful episodes")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=9)
     save_png(fig, path)

@@ -56,7 +56,9 @@ def run_result(run_dir: str | Path, eval_file: str = "eval.json", last_evals: in
         out = {"agent": ev.get("agent", cfg["agent"]), "dataset": cfg["dataset_name"].removesuffix("-v0"),
                "seed": cfg["train_config"]["seed"],
                "train_steps": ev.get("train_step") or cfg["train_config"]["steps"],
-               "config": cfg["agent_config"], "episodes": ev["episodes_per_task"],
+               # act settings of `ethogram eval --set` (BESO's sampler, steps, guidance) are part of the config
+               "config": {**cfg["agent_config"], **(ev.get("act_settings") or {})},
+               "episodes": ev["episodes_per_task"],
                # Evaluations name their metrics; files written before that hold success alone.
                "metrics": dict(ev.get("metrics") or {"success": ev["success"]})}
     except (KeyError, TypeError, AttributeError, ValueError) as e:

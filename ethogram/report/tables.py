@@ -33,6 +33,11 @@ def success_table(result: dict, baseline: dict | None = None, baseline_name: str
     return Table(columns, rows, bold_last=True)
 
 
+def metrics_text(result: dict) -> str:
+    """'success 0.92, diversity 0.81, score 0.90': every metric of an evaluation."""
+    return ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items())
+
+
 def reward_table(result: dict) -> Table:
     """Returns of the agent, a random policy and the scripted reference on each reward task."""
     rows = [(name, *(f"{r[k]['return_mean']:.1f} ± {r[k]['return_std']:.1f}" if k in r else "n/a"

@@ -41,6 +41,14 @@ def default_config(mode: str) -> SNSConfig:
     return SNSConfig(explore=False, replan_on_reach=False, reach=2.5, patience=10, link=24.0, novelty=4.0)
 
 
+def _need_maze(env_name: str) -> None:
+    from ethogram.envs.registry import TASKS
+
+    if env_name.removesuffix("-v0") in TASKS:
+        raise EthogramError(f"the search plans over a maze, and '{env_name}' has none (a cognitive graph over its "
+                            "table is not defined).", "search a maze, e.g. ethogram search pointmaze-medium")
+
+
 def _resolve_target(target: str, controller: str | None):
     """(env name, dataset name or None, dataset path or None) from a maze or dataset name or an .npz path."""
     from ethogram.data.dataset import dataset_name_of
@@ -51,7 +59,9 @@ def _resolve_target(target: str, controller: str | None):
         if not path.is_file():
             raise EthogramError(f"dataset file '{target}' does not exist.", "collect it with ethogram collect")
         name = dataset_name_of(path)
+        _need_maze(name.env)
         return name.env, str(name), path
+    _need_maze(target)
     parts = target.removesuffix("-v0").split("-")
     if len(parts) >= 3:
         name = parse_dataset_name(target)
