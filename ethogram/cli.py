@@ -88,7 +88,7 @@ def cmd_search(args) -> int:
     from ethogram.search.run import search
 
     stats = search(args.target, args.out, controller=args.controller, steps=args.steps, seed=args.seed,
-                   nodes=args.nodes, force=args.force, progress=not args.quiet)
+                   nodes=args.nodes, force=args.force, progress=not args.quiet, distance=args.distance)
     print(f"sns ({stats['mode']}): graph of {stats['nodes']} nodes, {stats['edges']} edges in {stats['seconds']:.1f} s"
           f" -> {args.out}; evaluate with: ethogram eval {args.out}")
     for k, v in stats.items():
@@ -279,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--controller", help="a trained run (e.g. gcivl, hilp, qrl) driving each edge; its learned value "
                    "measures distances. Without it: straight-line controller (online search, or the x-y roadmap "
                    "reference)")
+    q.add_argument("--distance", metavar="RUN_DIR", help="a trained run whose learned distance measures the graph "
+                   "while --controller's policy drives the edges (for a controller that learns none, e.g. beso)")
     q.add_argument("--steps", type=int, default=20000, help="online search: env step budget per task")
     q.add_argument("--nodes", type=int, default=500, help="with a dataset: at most this many graph nodes (from "
                    "3x as many sampled states)")

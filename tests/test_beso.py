@@ -361,3 +361,40 @@ def test_gcbc_on_the_bimodal_data_takes_the_mean():
     state, _ = jax.jit(make_train_chunk(gcbc, config, 500))(state, data, jax.random.PRNGKey(1))
     a = np.asarray(gcbc.act(state, jnp.zeros((10, 2)), jnp.zeros((10, 2)), config))[:, 0]
     assert np.abs(a).max() < 0.2  # the mean of +-0.8
+
+
+def test_beso_answers_goal_prompts_through_the_prompt_interface_and_refuses_rewards(bimodal_beso):
+    from ethogram import prompts
+
+    config, state = bimodal_beso
+    goal = np.zeros(2, np.float32)
+    policy = prompts.answer(beso, config, state, prompts.Goal(goal), obs_dim=2)
+    a = policy(np.zeros((6, 2), np.float32), None)
+    assert a.shape == (6, 2) and np.isfinite(a).all()
+    with pytest.raises(EthogramError, match="beso"):
+        prompts.answer(beso, config, state, prompts.Reward(fn=lambda o, n: np.zeros(len(o))), obs_dim=2)
+
+
+def test_beso_drives_the_search_with_another_runs_distance_and_alone_is_refused_with_the_fix(tmp_path, capsys,
+                                                                                              navigate_small):
+    from ethogram.search.run import load_search_run
+
+    small = ["--eval-every", "0", "--quiet", "--set", "actor_hidden_dims=32,32", "--set", "batch_size=64"]
+    assert main(["train", "beso", "--dataset", str(navigate_small), "--out", str(tmp_path / "beso"), "--steps",
+                 "100", *small]) == 0
+    assert main(["train", "gcivl", "--dataset", str(navigate_small), "--out", str(tmp_path / "gcivl"), "--steps",
+                 "100", *small, "--set", "value_hidden_dims=32,32"]) == 0
+    assert main(["search", str(navigate_small), "--controller", str(tmp_path / "beso"), "--out",
+                 str(tmp_path / "alone"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot use agent 'beso'" in err and "--distance" in err and not (tmp_path / "alone").exists()
+    assert main(["search", str(navigate_small), "--distance", str(tmp_path / "gcivl"), "--out",
+                 str(tmp_path / "nodist"), "--quiet"]) == 2
+    assert "give both" in capsys.readouterr().err
+    run = tmp_path / "sns"
+    assert main(["search", str(navigate_small), "--controller", str(tmp_path / "beso"), "--distance",
+                 str(tmp_path / "gcivl"), "--out", str(run), "--nodes", "30", "--quiet"]) == 0
+    cfg, g, ctrl, _ = load_search_run(run)
+    assert cfg["controller_agent"] == "beso+gcivl" and ctrl.name == "beso+gcivl" and g.n >= 1
+    assert main(["eval", str(run), "--episodes", "1", "--quiet"]) == 0
+    assert json.loads((run / "eval.json").read_text())["mode"] == "learned"

@@ -328,4 +328,5 @@ def window(config: Config) -> int:
 
 def value(state: dict, observations, goals, config: Config):
     no_value(NAME, "BESO imitates the data's actions with a diffusion model and learns no value; as the search's "
-             "edge controller, pair it with a distance from another run")
+             "edge controller, pair it with another run's distance: ethogram search DATASET --controller BESO_RUN "
+             "--distance GCIVL_RUN")

@@ -9,6 +9,8 @@ no-data mode (the agent's own path-integrated position) and the raw-coordinate r
 distance (never the observations' coordinates): `agents.base.steps_to_goal`, i.e. the agent's `distance` hook
 (QRL's quasimetric) or its value V(s, g) turned into steps by inverting V = -(1 - gamma^k) / (1 - gamma)
 (GCIVL, GCIQL, HIQL, and HILP's -||phi(s) - phi(g)||).
+`Paired` drives each edge with one trained agent and measures with another: an imitation policy that learns no
+distance (BESO) with the value of a GCIVL / GCIQL / HIQL / QRL / HILP run trained on the same environment.
 """
 
 from __future__ import annotations
@@ -96,8 +98,55 @@ def distance_matrix(ctrl, a: np.ndarray, b: np.ndarray, rows_per_call: int | Non
     return out
 
 
-def controller_from_run(run_dir: str | Path) -> Learned:
-    """A learned controller from a trained run directory (clear errors when it is missing or unusable)."""
+@dataclass
+class Paired:
+    """Edges driven by one agent's act (sampling with a fresh key per call), distances from another controller."""
+
+    agent: types.ModuleType
+    config: object
+    state: dict
+    measure: Learned
+    seed: int = 0
+    learned = True
+
+    def __post_init__(self):
+        agent, config = self.agent, self.config
+        self.name = f"{agent.NAME}+{self.measure.name}"
+        base = jax.random.PRNGKey(self.seed)
+        self._act = jax.jit(lambda s, o, g, t: agent.act(s, o, g, config, jax.random.fold_in(base, t)))
+        self._calls = 0
+
+    def act(self, obs, goals) -> np.ndarray:
+        self._calls += 1
+        return np.asarray(self._act(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32),
+                                    np.int32(self._calls)))
+
+    def distance(self, obs, goals) -> np.ndarray:
+        return self.measure.distance(obs, goals)
+
+
+def _load_run(run_dir: Path, role: str):
+    if not run_dir.is_dir():
+        raise EthogramError(f"{role} run '{run_dir}' does not exist.",
+                            "train one first, e.g. ethogram train gcivl --dataset ... --out RUN_DIR")
+    run, agent, config = rundir.load(run_dir)
+    if not rundir.run_file(run_dir, rundir.CHECKPOINT).exists():
+        raise EthogramError(f"{role} run '{run_dir}' has no checkpoint.",
+                            f"train it: ethogram train --resume {run_dir}")
+    return run, agent, config, rundir.restore(run_dir, run, agent, config)
+
+
+def controller_from_run(run_dir: str | Path, distance_run: str | Path | None = None) -> Learned | Paired:
+    """A learned controller from a trained run directory (clear errors when it is missing or unusable); with
+    `distance_run`, the run's act paired with the other run's distance (both of the same environment)."""
+    if distance_run is not None:
+        measure = controller_from_run(distance_run)
+        run, agent, config, state = _load_run(Path(run_dir), "controller")
+        other = rundir.read_config(distance_run)
+        if other["env"] != run["env"] or other["obs_dim"] != run["obs_dim"]:
+            raise EthogramError(f"the controller run '{run_dir}' is of {run['env']} and the distance run "
+                                f"'{distance_run}' of {other['env']}.", "pair two runs of the same environment")
+        return Paired(agent, config, jax.tree_util.tree_map(jnp.asarray, state), measure)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise EthogramError(f"controller run '{run_dir}' does not exist.",

@@ -137,28 +137,33 @@ def make_searcher(g: G.Graph, ctrl, cfg: SNSConfig, env, mode: str) -> Searcher:
 
 
 def search(target: str, out: str | Path, controller: str | None = None, steps: int = 20000, seed: int = 0,
-           nodes: int = 500, force: bool = False, progress: bool = True) -> dict:
-    """Build a search run directory (see the module docstring); returns its search summary."""
+           nodes: int = 500, force: bool = False, progress: bool = True, distance: str | None = None) -> dict:
+    """Build a search run directory (see the module docstring); returns its search summary. `distance`: a run
+    whose learned distance measures the graph while `controller`'s act drives its edges (for a controller that
+    learns no distance, e.g. BESO)."""
     from ethogram.envs.registry import make_env
 
     if steps < 1 or nodes < 2:
         raise EthogramError(f"--steps must be >= 1 and --nodes >= 2 (got {steps}, {nodes}).")
+    if distance and not controller:
+        raise EthogramError("--distance pairs a distance with a --controller run; give both.",
+                            "ethogram search DATASET --controller BESO_RUN --distance GCIVL_RUN --out RUN")
     env_name, dataset_name, dataset_path = _resolve_target(target, controller)
     out = Path(out)
     if out.exists():
         rundir.create(out, force=force, stale=())  # refuses a file or a non-empty directory before any work
-    ctrl = controller_from_run(controller) if controller else StraightLine()
+    ctrl = controller_from_run(controller, distance) if controller else StraightLine()
     mode = "learned" if controller else ("xy-roadmap" if dataset_path else "online")
     env = make_env(env_name)
     cfg = default_config(mode)
     rundir.create(out, force=force, stale=("eval.json",))
     with rundir.lock(out):  # one writer per run directory
         return _search(out, env, ctrl, cfg, mode, env_name, dataset_name, dataset_path, controller, steps, seed,
-                       nodes, progress)
+                       nodes, progress, distance)
 
 
 def _search(out: Path, env, ctrl, cfg, mode: str, env_name: str, dataset_name, dataset_path, controller, steps: int,
-            seed: int, nodes: int, progress: bool) -> dict:
+            seed: int, nodes: int, progress: bool, distance: str | None = None) -> dict:
     t0 = time.perf_counter()
     if mode == "online":
         g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
@@ -180,6 +185,7 @@ def _search(out: Path, env, ctrl, cfg, mode: str, env_name: str, dataset_name, d
            "env": env_name, "dataset": str(Path(dataset_path).resolve()) if dataset_path else None,
            "dataset_name": dataset_name or f"{env_name}-online",
            "controller": str(Path(controller).resolve()) if controller else None,
+           "distance_run": str(Path(distance).resolve()) if distance else None,
            "controller_agent": getattr(ctrl, "name", None), "obs_dim": env.obs_dim, "action_dim": env.action_dim,
            "ethogram_version": __version__}
     from ethogram.search.plots import plot_graph
@@ -213,5 +219,5 @@ def load_search_run(run_dir: str | Path):
     except (ValueError, KeyError, TypeError) as e:
         raise EthogramError(f"'{run_dir / 'config.json'}' is not a readable search run ({e}).",
                             "run ethogram search again") from None
-    ctrl = controller_from_run(run["controller"]) if mode == "learned" else StraightLine()
+    ctrl = controller_from_run(run["controller"], run.get("distance_run")) if mode == "learned" else StraightLine()
     return run, load_graph(run_dir / "graph.npz"), ctrl, cfg
