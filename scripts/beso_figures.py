@@ -55,8 +55,8 @@ def main() -> None:
     args = p.parse_args()
     root = Path(args.runs) / "avoiding"
     env = make_env("avoiding")
-    beso = sorted(root.glob("beso-s*"))
-    gcbc = sorted(root.glob("gcbc-s*"))
+    beso = sorted(p for p in root.glob("beso-s*") if p.is_dir())
+    gcbc = sorted(p for p in root.glob("gcbc-s*") if p.is_dir())
     data = Path(args.sidecar).with_suffix(".npz")
     panels = {"demonstrator (100 of the dataset)": demonstrations(data, env),
               "BESO (3 DDIM steps), seed 0": rollouts_of(beso[0], env),
