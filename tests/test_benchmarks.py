@@ -76,3 +76,15 @@ def test_init_agent_and_the_published_overrides_work_with_either_ethogram_api(mo
     assert common.published_overrides("gcivl", "stitch", "medium", "point") == {"actor_p_trajgoal": 0.5,
                                                                                 "actor_p_randomgoal": 0.5}
     assert common.published_overrides("gcivl", "navigate", "giant", "point") == {"discount": 0.995}
+
+
+@pytest.mark.slow
+def test_bench_beso_quick_writes_every_sampler(tmp_path):
+    out = tmp_path / "beso.json"
+    r = subprocess.run([sys.executable, "-m", "benchmarks.bench_beso", "--quick", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert [(s["sampler"], s["steps"]) for s in res["sampling"]] == [("ddim", 1), ("ddim", 3), ("ddim", 10),
+                                                                    ("ddpm", 25)]
+    assert all(s["ms_per_call"] > 0 for s in res["sampling"]) and res["train"]["steps_per_s"] > 0
