@@ -153,12 +153,14 @@ def collect_demos(name: DatasetName, config: CollectConfig, progress: bool = Tru
                             "use less noise (--noise; default 0.1) or longer episodes (--episode-steps)")
 
     def flat(sel: slice) -> dict[str, np.ndarray]:
-        rows = [(e, length[e] + 1) for e in range(b)[sel]]
-        o = np.concatenate([obs[e, :n] for e, n in rows]) if rows else np.zeros((0, 2), np.float32)
-        a = np.concatenate([actions[e, :n] for e, n in rows]) if rows else np.zeros((0, 2), np.float32)
-        term = np.concatenate([np.arange(n) == n - 1 for _, n in rows]) if rows else np.zeros(0, bool)
+        """Episodes `sel`, each cut after the state that crossed the line, one after another."""
+        n = length[sel] + 1
+        keep = np.arange(obs.shape[1])[None] < n[:, None]  # (episodes, T + 1)
+        o, a = obs[sel][keep], actions[sel][keep]
+        term = np.zeros(len(o), dtype=bool)
+        term[np.cumsum(n) - 1] = True
         qpos = env.obs_positions(o).astype(np.float32)  # metres
-        starts = np.concatenate([[True], term[:-1]]) if len(term) else term
+        starts = np.concatenate([[True], term[:-1]])
         vel = np.where(starts[:, None], 0.0, np.diff(qpos, axis=0, prepend=qpos[:1])).astype(np.float32)
         return {"observations": o, "actions": a, "terminals": term, "qpos": qpos, "qvel": vel}
 

@@ -174,7 +174,7 @@ class Avoiding:
         positions = np.asarray(positions, dtype=np.float64)
         out = np.zeros(len(positions), dtype=np.int64)
         ok = np.ones(len(positions), dtype=bool)
-        for level, (y, xs) in enumerate(zip(LEVEL_Y, OBSTACLES, strict=True)):
+        for y, xs in zip(LEVEL_Y, OBSTACLES, strict=True):
             above = positions[:, :, 1] >= y
             crossed = above.any(axis=1)
             t = np.argmax(above, axis=1)
@@ -182,7 +182,6 @@ class Avoiding:
             gap = np.searchsorted(xs, x)  # 0 = left of every obstacle of the row
             ok &= crossed
             out = out * (len(xs) + 1) + gap
-            del level
         return np.where(ok, out, -1)
 
     def draw(self, ax) -> None:

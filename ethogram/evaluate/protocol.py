@@ -87,27 +87,18 @@ def evaluate(env, policy: Policy, episodes: int, seed: int = 0, tasks: list[int]
     result = {
         "success": success,
         "tasks": per_task,
-        "metrics": behaviour_metrics(env, ro, success) if behaviours_of(env) else {"success": success},
+        "metrics": {"success": success},
         "episodes_per_task": episodes,
         "eval_seed": seed,  # the episodes' start noise and dynamics noise, not the training seed
         "mean_episode_length": float(ro.length.mean()),
         "seconds": round(time.perf_counter() - start, 3),
     }
-    if behaviours_of(env):
-        result["behaviour_counts"] = metrics.diversity(behaviours_of(env)(ro.positions), ro.success,
-                                                       env.n_behaviours)[1]
+    behaviours = getattr(env, "behaviours", None)  # optional in the environment contract (envs/base.py)
+    if behaviours is not None:
+        div, counts = metrics.diversity(behaviours(ro.positions), ro.success, env.n_behaviours)
+        result["metrics"].update(diversity=div, score=metrics.d3il_score(success, div))
+        result["behaviour_counts"] = counts
     return result, ro
-
-
-def behaviours_of(env):
-    """The environment's behaviour labelling `behaviours(positions) -> (B,)`, or None (envs/base.py)."""
-    return getattr(env, "behaviours", None)
-
-
-def behaviour_metrics(env, ro: Rollouts, success: float) -> dict:
-    """success, diversity and D3IL's score of rollouts in an environment that defines behaviours."""
-    div, _ = metrics.diversity(behaviours_of(env)(ro.positions), ro.success, env.n_behaviours)
-    return {"success": success, "diversity": div, "score": metrics.d3il_score(success, div)}
 
 
 def random_policy(action_dim: int, seed: int = 0) -> Policy:

@@ -139,21 +139,13 @@ def _load_run(run_dir: Path, role: str):
 def controller_from_run(run_dir: str | Path, distance_run: str | Path | None = None) -> Learned | Paired:
     """A learned controller from a trained run directory (clear errors when it is missing or unusable); with
     `distance_run`, the run's act paired with the other run's distance (both of the same environment)."""
-    if distance_run is not None:
-        measure = controller_from_run(distance_run)
-        run, agent, config, state = _load_run(Path(run_dir), "controller")
-        other = rundir.read_config(distance_run)
-        if other["env"] != run["env"] or other["obs_dim"] != run["obs_dim"]:
-            raise EthogramError(f"the controller run '{run_dir}' is of {run['env']} and the distance run "
-                                f"'{distance_run}' of {other['env']}.", "pair two runs of the same environment")
-        return Paired(agent, config, jax.tree_util.tree_map(jnp.asarray, state), measure)
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise EthogramError(f"controller run '{run_dir}' does not exist.",
-                            "train one first, e.g. ethogram train gcivl --dataset ... --out RUN_DIR")
-    run, agent, config = rundir.load(run_dir)
-    if not rundir.run_file(run_dir, rundir.CHECKPOINT).exists():
-        raise EthogramError(f"controller run '{run_dir}' has no checkpoint.",
-                            f"train it: ethogram train --resume {run_dir}")
-    state = rundir.restore(run_dir, run, agent, config)
-    return Learned(agent, config, jax.tree_util.tree_map(jnp.asarray, state), name=run["agent"])
+    run, agent, config, state = _load_run(Path(run_dir), "controller")
+    state = jax.tree_util.tree_map(jnp.asarray, state)
+    if distance_run is None:
+        return Learned(agent, config, state, name=run["agent"])
+    other, d_agent, d_config, d_state = _load_run(Path(distance_run), "distance")
+    if other["env"] != run["env"] or other["obs_dim"] != run["obs_dim"]:
+        raise EthogramError(f"the controller run '{run_dir}' is of {run['env']} and the distance run "
+                            f"'{distance_run}' of {other['env']}.", "pair two runs of the same environment")
+    measure = Learned(d_agent, d_config, jax.tree_util.tree_map(jnp.asarray, d_state), name=other["agent"])
+    return Paired(agent, config, state, measure)
