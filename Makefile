@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint bench clean browser
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -16,10 +16,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	MUJOCO_GL=egl $(BIN)/ethogram demo --out runs/demo --force
 
-test: $(STAMP)
+# Debian's Chromium for the report's browser test (tests/test_report.py skips it, saying why, where it is missing)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "note: Chromium could not be installed here; the browser test will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
 
-test-all: $(STAMP)
+test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 tests
 
 lint: $(STAMP)

@@ -81,6 +81,17 @@ def cmd_eval(args) -> int:
                            plan_bank=args.plan_bank, feature=args.feature, demo_method=args.demo_method,
                            progress=not args.quiet, settings=parse_set_args(args.set) or None)
     print(text)
+    from ethogram.report.html import write_report
+
+    print(f"report: {write_report([args.run_dir], video=False if args.no_video else None)}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from ethogram.report.html import write_report
+
+    out = write_report(args.run_dirs, args.out, video=False if args.no_video else None, title=args.title)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, self-contained: open it in any browser)")
     return 0
 
 
@@ -271,7 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=int, default=50, help="episodes per task (OGBench: 50)")
     e.add_argument("--seed", type=seed_type, default=0)
     e.add_argument("--quiet", action="store_true")
+    e.add_argument("--no-video", action="store_true", help="write report.html without the rollout video")
     e.set_defaults(func=cmd_eval)
+
+    h = sub.add_parser("report", help="one self-contained HTML page (tables, curves, pictures, rollout videos) "
+                                      "for one run or a group of runs")
+    h.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="evaluated run directories (ethogram eval)")
+    h.add_argument("--out", help="the page (default: RUN_DIR/report.html for one run, report.html for several)")
+    h.add_argument("--title", help="the page's title (default: agent and dataset, or the number of runs)")
+    h.add_argument("--no-video", action="store_true",
+                   help="leave out rollout videos (also: ETHOGRAM_REPORT_VIDEO=0); they take seconds per run")
+    h.set_defaults(func=cmd_report)
 
     q = sub.add_parser("search", help="behavioural search (SNS): a cognitive graph that plans, executes and mutates")
     q.add_argument("target", help="a maze (pointmaze-medium: no data, online search) or a dataset (name or .npz)")

@@ -15,6 +15,9 @@ os.environ["JAX_PLATFORMS"] = "cpu"  # deterministic, and the same on every mach
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "ethogram-tests-xla-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+# `ethogram eval` writes report.html; its rollout video takes seconds to render, so pages in the suite leave it out
+# except in tests/test_report.py, which renders and plays videos on purpose.
+os.environ.setdefault("ETHOGRAM_REPORT_VIDEO", "0")
 
 import pytest  # noqa: E402
 from helpers import NAVIGATE, STITCH, collect_small  # noqa: E402

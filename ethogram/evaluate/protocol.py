@@ -28,6 +28,39 @@ class Rollouts:
     length: np.ndarray  # (B,) steps taken
 
 
+ROLLOUT_KEYS = ("task_ids", "positions", "goals", "success", "length")
+
+
+def save_rollouts(ro: Rollouts, path) -> None:
+    """Rollouts as an .npz (positions float32) beside the evaluation that made them, so that a report can draw or
+    replay them (report/video.py) without evaluating again."""
+    import io
+
+    from ethogram.io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, task_ids=ro.task_ids.astype(np.int32), positions=ro.positions.astype(np.float32),
+                        goals=ro.goals.astype(np.float32), success=ro.success.astype(bool),
+                        length=ro.length.astype(np.int32))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_rollouts(path) -> Rollouts:
+    """Rollouts written by `save_rollouts`, read through the hardened npz reader (never unpickles)."""
+    from ethogram.io import read_npz_arrays
+
+    a, _ = read_npz_arrays(path, "rollouts file", "evaluate the run again (ethogram eval RUN_DIR)", keys=ROLLOUT_KEYS)
+    missing = [k for k in ROLLOUT_KEYS if k not in a]
+    b = len(a.get("task_ids", ()))
+    if missing or a["positions"].ndim != 3 or a["positions"].shape[0] != b or a["positions"].shape[2] != 2 or any(
+            len(a[k]) != b for k in ("goals", "success", "length")):
+        raise EthogramError(f"'{path}' is not a rollouts file of ethogram (arrays {', '.join(ROLLOUT_KEYS)} of one "
+                            "batch).", "evaluate the run again: ethogram eval RUN_DIR")
+    length = np.clip(a["length"].astype(int), 0, a["positions"].shape[1] - 1)
+    return Rollouts(a["task_ids"].astype(int), a["positions"].astype(np.float64), a["goals"].astype(np.float64),
+                    a["success"].astype(bool), length)
+
+
 def check_episodes(episodes, seed: int = 0, tasks: int = 5, steps: int = 1000) -> None:
     """Episodes per task a positive integer whose rollouts fit in memory (positions of every step, float64,
     with the policy's batch), and a 32-bit seed."""

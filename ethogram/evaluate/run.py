@@ -23,7 +23,7 @@ from ethogram.envs.registry import make_env
 from ethogram.errors import EthogramError
 from ethogram.evaluate.metrics import cell_sequence
 from ethogram.evaluate.prompts import evaluate_imitation, evaluate_reward
-from ethogram.evaluate.protocol import check_episodes, evaluate, random_policy
+from ethogram.evaluate.protocol import check_episodes, evaluate, random_policy, save_rollouts
 from ethogram.io import FileSet, atomic_write_bytes, check_writable_dir, json_bytes
 
 PROMPT_SPECS = "goal | reward:TASK | reward:all | reward-file:PATH | demo:TASK | demo:all | demo-file:PATH"
@@ -269,12 +269,14 @@ def _evaluate_and_draw(run_dir: Path, prompt, episodes, seed, plan, plan_bank, f
                                           plan_bank=plan_bank, feature=feature, demo_method=demo_method,
                                           progress=progress, settings=settings)
     if "graph" in paths:
+        save_rollouts(paths["graph"], run_dir / "rollouts.npz")  # a member of eval.json's set: the report replays it
         text = (tables.to_markdown(tables.success_table(res)) +
                 f"\nwrote {run_dir / 'eval.json'} and graph.png ({res['seconds']:.1f} s)")
     elif "rollouts" in paths:
         json_name = eval_file(prompt, plan, settings)
         name = "rollouts-plan.png" if plan else "rollouts" + json_name[len("eval"):-len(".json")] + ".png"
         extra = "".join(f", {k} {v:.2f}" for k, v in res["metrics"].items() if k != "success")
+        save_rollouts(paths["rollouts"], run_dir / (name[:-len(".png")] + ".npz"))  # the report replays them
         plots.plot_rollouts(env, paths["rollouts"], run_dir / name,
                             title=f"{res['agent']} on {res['dataset']}: success {res['success']:.2f}{extra}")
         text = (tables.to_markdown(tables.success_table(res)) + (f"\nmetrics: {tables.metrics_text(res)}" if extra

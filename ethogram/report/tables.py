@@ -1,5 +1,5 @@
 """Tables as rows: every table ethogram shows is a `Table` (column names, rows of cells), rendered by one function
-per format (`to_markdown` here; an HTML renderer is one function more)."""
+per format (`to_markdown`, `to_html`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ def to_markdown(table: Table) -> str:
     for i, r in enumerate(table.rows):
         out.append(row(r, table.bold_last and i == len(table.rows) - 1))
     return "\n".join(out)
+
+
+def to_html(table: Table) -> str:
+    """The same rows as an HTML <table> (cells escaped; a summary last row in bold)."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
+    body = []
+    for i, r in enumerate(table.rows):
+        cls = ' class="summary"' if table.bold_last and i == len(table.rows) - 1 else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def success_table(result: dict, baseline: dict | None = None, baseline_name: str = "random policy") -> Table:
