@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -76,7 +77,7 @@ def test_train_without_agent_or_dataset_is_a_clear_error(capsys):
 def test_an_evaluation_cut_off_by_an_interruption_is_made_up_on_resume(navigate_small, tmp_path, monkeypatch):
     # Killed after the checkpoint at step 100 was written but before its periodic evaluation was: the resumed
     # run evaluates step 100 first, so its learning curve equals the uninterrupted run's.
-    import ethogram.train as train_module
+    train_module = importlib.import_module("ethogram.train")  # the module (ethogram.train is the API function)
 
     def args(out):
         return ["train", "gcivl", "--dataset", str(navigate_small), "--out", str(out), "--steps", "200", "--seed",
