@@ -28,6 +28,8 @@ __all__ = ["__version__", *_API]
 def __getattr__(name: str):
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
+    if name in ("api", "prompts", "errors"):  # `ethogram.api.report(...)` without importing ethogram.api first
+        return importlib.import_module(f"ethogram.{name}")
     raise AttributeError(f"module 'ethogram' has no attribute {name!r}")
 
 

@@ -72,14 +72,16 @@ def test_collect_defaults_to_ogbench_sizes_and_data_dir():
 def run_demo_cli(out, capsys, eval_episodes: int) -> dict:
     assert main(["demo", "--out", str(out), "--episodes", "3", "--steps", "50"]) == 0
     stdout = capsys.readouterr().out
-    assert "[4/4]" in stdout and "report.md" in stdout
+    assert "[4/4]" in stdout and f"report: {out / 'report.html'}" in stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["episodes"] == 3 and summary["train_steps"] == 50
+    assert summary["episodes"] == 3 and summary["train_steps"] == 50 and summary["agent"] == "hiql"
     assert 0.0 <= summary["success"] <= 1.0 and 0.0 <= summary["random_success"] <= 1.0
-    report = (out / "report.md").read_text()
-    assert "gcivl" in report and "random" in report
+    assert "report.html" in json.loads((out / "summary.json").read_text())["files"]  # one set
+    report = (out / "report.html").read_text()
+    assert "hiql" in report and "random policy" in report and "0.79 ± 0.05" in report  # published HIQL
     run = out / "run"
-    for name in ("config.json", "metrics.csv", "checkpoint.safetensors", "eval.json", "rollouts.png"):
+    for name in ("config.json", "metrics.csv", "checkpoint.safetensors", "eval.json", "rollouts.png",
+                 "rollouts.npz"):
         assert (run / name).exists(), name
     assert json.loads((run / "eval.json").read_text())["episodes_per_task"] == eval_episodes
     data = list((out / "data").glob("*.npz"))
@@ -92,6 +94,7 @@ def test_demo(tmp_path, capsys, monkeypatch):
     import ethogram.quickstart
 
     monkeypatch.setattr(ethogram.quickstart, "EVAL_EPISODES", 2)
+    monkeypatch.setattr(ethogram.quickstart, "RANDOM_EPISODES", 2)
     out = tmp_path / "demo"
     run_demo_cli(out, capsys, eval_episodes=2)
 

@@ -238,7 +238,7 @@ def _run_section(run: dict, tmp: Path, video: bool) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def render_page(runs: list[dict], video: bool = True, title: str | None = None) -> str:
+def render_page(runs: list[dict], video: bool = True, title: str | None = None, preface: str = "") -> str:
     from ethogram import __version__
 
     with tempfile.TemporaryDirectory(prefix="ethogram-report-") as tmp:
@@ -261,6 +261,7 @@ def render_page(runs: list[dict], video: bool = True, title: str | None = None) 
 <h1>ethogram report: {_esc(title)}</h1>
 <p class="note">ethogram {_esc(__version__)}, written {stamp} on {_esc(cpu_name())}; runs:
 {", ".join(f"<code>{_esc(r['dir'])}</code>" for r in runs)}</p>
+{preface}
 {results}
 {"".join(sections)}
 </body></html>
@@ -271,10 +272,19 @@ def video_enabled(video: bool | None) -> bool:
     return (os.environ.get(VIDEO_ENV, "1") != "0") if video is None else video
 
 
+def preface_section(heading: str, tables: list, notes: str = "") -> str:
+    """A section above the runs' own (the demo's agent beside a random policy): report/tables.Table rows."""
+    from ethogram.report.tables import to_html
+
+    return (f"<h2>{_esc(heading)}</h2>" + "".join(to_html(t) for t in tables)
+            + (f'<p class="note">{_esc(notes)}</p>' if notes else ""))
+
+
 def write_report(run_dirs: list[str | Path], out: str | Path | None = None, video: bool | None = None,
-                 title: str | None = None) -> Path:
+                 title: str | None = None, preface: str = "") -> Path:
     """Write the HTML page for `run_dirs` to `out` (default: RUN/report.html for one run, report.html for
-    several) and return its path. All runs are read and checked first: an error writes nothing."""
+    several) and return its path. All runs are read and checked first: an error writes nothing. `preface`:
+    HTML placed above the results (`preface_section`)."""
     if not run_dirs:
         raise EthogramError("report needs at least one run directory.", "ethogram report RUN_DIR [RUN_DIR ...]")
     runs = [read_run(d) for d in run_dirs]
@@ -284,6 +294,6 @@ def write_report(run_dirs: list[str | Path], out: str | Path | None = None, vide
         raise EthogramError(f"--out '{out}' is a directory.", "give a file name, e.g. --out report.html")
     if not out.parent.exists():
         raise EthogramError(f"the directory of --out '{out}' does not exist.", "create it, or choose another --out")
-    page = render_page(runs, video=video_enabled(video), title=title)
+    page = render_page(runs, video=video_enabled(video), title=title, preface=preface)
     atomic_write_text(out, page)
     return out
