@@ -183,6 +183,8 @@ def cmd_reproduce(args) -> int:
                     command=command)
     print(f"{res['finished']} of {res['runs']} runs evaluated; wrote {Path(args.out) / 'results.md'}, "
           f"{args.json or Path(args.out) / 'results.json'} and {Path(args.out) / 'success_vs_steps.png'}")
+    if res.get("report"):
+        print(f"report: {res['report']}")
     return 0
 
 

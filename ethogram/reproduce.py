@@ -312,6 +312,13 @@ def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Pa
                           f"({grid.eval_episodes} episodes per task). Command: `{command}`\n\n{table}\n")
         write_records(records, json_path or out / "results.json")
         plot_success_curves(success_curves(finished), out / "success_vs_steps.png", grid.budget())
+        from ethogram.report.html import preface_section, write_report
+
+        preface = preface_section(f"Results: {grid.budget()}", [results_table(records)],
+                                  f"Each seed: {per_seed} ({grid.eval_episodes} episodes per task); mean ± std over "
+                                  f"the training seeds. Command: {command}")
+        result["report"] = str(write_report(finished, out / "report.html", preface=preface, results=False,
+                                            title=f"reproduce: {grid.budget()}"))
         log(table)
         result.update(records=records, table=table)
     if failures:

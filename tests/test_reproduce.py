@@ -66,6 +66,8 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     table = (out / "results.md").read_text()
     assert "| pointmaze-medium-navigate | gcbc |" in table and "0.09 ± 0.06" in table  # the published number
     assert (out / "success_vs_steps.png").read_bytes().startswith(b"\x89PNG")
+    page = (out / "report.html").read_text()  # the grid's HTML report: its table, then every run's section
+    assert "reduced budget: 100 steps" in page and "0.09 ± 0.06" in page and page.count("<h2>gcbc on") == 2
 
     # The published protocol's averaging of the last evaluations: final + the periodic one at step 50.
     import csv

@@ -238,7 +238,8 @@ def _run_section(run: dict, tmp: Path, video: bool) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def render_page(runs: list[dict], video: bool = True, title: str | None = None, preface: str = "") -> str:
+def render_page(runs: list[dict], video: bool = True, title: str | None = None, preface: str = "",
+                results: bool = True) -> str:
     from ethogram import __version__
 
     with tempfile.TemporaryDirectory(prefix="ethogram-report-") as tmp:
@@ -248,7 +249,7 @@ def render_page(runs: list[dict], video: bool = True, title: str | None = None, 
             show_video = video and key not in seen and len(seen) < MAX_VIDEOS
             seen.add(key)
             sections.append(_run_section(run, Path(tmp), show_video))
-        results = _results_section(runs)
+        table = _results_section(runs) if results else ""
     if title is None:
         first = runs[0]["config"]
         title = (f"{first.get('agent')} on {first.get('dataset_name')}" if len(runs) == 1
@@ -262,7 +263,7 @@ def render_page(runs: list[dict], video: bool = True, title: str | None = None, 
 <p class="note">ethogram {_esc(__version__)}, written {stamp} on {_esc(cpu_name())}; runs:
 {", ".join(f"<code>{_esc(r['dir'])}</code>" for r in runs)}</p>
 {preface}
-{results}
+{table}
 {"".join(sections)}
 </body></html>
 """
@@ -281,10 +282,11 @@ def preface_section(heading: str, tables: list, notes: str = "") -> str:
 
 
 def write_report(run_dirs: list[str | Path], out: str | Path | None = None, video: bool | None = None,
-                 title: str | None = None, preface: str = "") -> Path:
+                 title: str | None = None, preface: str = "", results: bool = True) -> Path:
     """Write the HTML page for `run_dirs` to `out` (default: RUN/report.html for one run, report.html for
     several) and return its path. All runs are read and checked first: an error writes nothing. `preface`:
-    HTML placed above the results (`preface_section`)."""
+    HTML placed above the results (`preface_section`); `results=False` leaves out the table over seeds (a caller
+    whose preface holds its own, as `reproduce` does with OGBench's averaging of the last evaluations)."""
     if not run_dirs:
         raise EthogramError("report needs at least one run directory.", "ethogram report RUN_DIR [RUN_DIR ...]")
     runs = [read_run(d) for d in run_dirs]
@@ -294,6 +296,6 @@ def write_report(run_dirs: list[str | Path], out: str | Path | None = None, vide
         raise EthogramError(f"--out '{out}' is a directory.", "give a file name, e.g. --out report.html")
     if not out.parent.exists():
         raise EthogramError(f"the directory of --out '{out}' does not exist.", "create it, or choose another --out")
-    page = render_page(runs, video=video_enabled(video), title=title, preface=preface)
+    page = render_page(runs, video=video_enabled(video), title=title, preface=preface, results=results)
     atomic_write_text(out, page)
     return out
