@@ -185,3 +185,25 @@ def test_rollouts_file_of_another_kind_is_refused(tmp_path):
     save_rollouts(ro, tmp_path / "r.npz")
     back = load_rollouts(tmp_path / "r.npz")
     assert back.task_ids.tolist() == [1, 2] and back.success.tolist() == [True, False]
+
+
+def test_report_of_a_search_run_shows_its_graph(tmp_path):
+    run = tmp_path / "sns"
+    assert main(["search", "pointmaze-medium", "--out", str(run), "--steps", "3000", "--quiet"]) == 0
+    assert main(["eval", str(run), "--episodes", "1", "--quiet"]) == 0
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html"), "--no-video"]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "sns on pointmaze-medium" in page and "graph.png" in page and "online" in page
+
+
+def test_report_shows_prompt_evaluations(navigate_small, tmp_path):
+    run = tmp_path / "hilp"
+    assert main(["train", "hilp", "--dataset", str(navigate_small), "--out", str(run), "--steps", "50", "--fuse",
+                 "50", "--eval-every", "0", "--set", "batch_size=64", "--set", "actor_hidden_dims=32,32",
+                 "--set", "value_hidden_dims=32,32", "--quiet"]) == 0
+    for prompt in ("reward:move-east", "demo:demo1"):
+        assert main(["eval", str(run), "--prompt", prompt, "--episodes", "1", "--quiet"]) == 0
+    assert main(["report", str(run), "--no-video"]) == 0
+    page = (run / "report.html").read_text()
+    assert "reward prompts (returns)" in page and "move-east" in page
+    assert "demonstration prompts" in page and "cells in order" in page
