@@ -32,6 +32,8 @@ Sizes. Commands are written for a user at full size; only here are they made tin
   ethogram demo        --episodes 4 --steps 40 (added)
   python               steps=N -> 40, episodes=N -> 4, batch_size=N -> 32, *hidden_dims=(...) -> (32, 32),
                        plan_bank=N -> 200 (keyword arguments in the code's text)
+Rollout videos (report.html, written by every `ethogram eval`) are rendered only for docs/report.md; elsewhere
+ETHOGRAM_REPORT_VIDEO=0 leaves them out, since each takes seconds to render.
 What a block computes at this size is meaningless; that it runs, with the files and names the document says, is
 what is checked. Compiled XLA programs go to the suite's persistent cache (conftest.py), so the same tiny networks
 in several files compile once.
@@ -72,6 +74,7 @@ SKIPPED_COMMANDS = {
     ("pip",): "installs packages",
     ("python", "-m", "pip"): "installs packages",
 }
+VIDEO_DOCS = {"report.md"}  # the pages whose reports render rollout videos; elsewhere ETHOGRAM_REPORT_VIDEO=0
 FILE_COMMANDS = {"cmp", "diff", "ls", "cat", "head", "tail", "mkdir", "cp", "mv", "rm", "test", "du", "wc"}
 
 
@@ -340,6 +343,8 @@ def test_doc_runs(path, tmp_path, monkeypatch):
     """The file's bash and python blocks, in order, in one directory, at the tiny size."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MUJOCO_GL", os.environ.get("MUJOCO_GL", "egl"))
+    if path.name not in VIDEO_DOCS:  # every `ethogram eval` writes report.html; its video takes seconds to render
+        monkeypatch.setenv("ETHOGRAM_REPORT_VIDEO", "0")
     run = DocRun(tmp_path)
     print(f"\n{_doc_id(path)}:")
     t0 = time.perf_counter()
