@@ -364,16 +364,32 @@ def test_fences_say_their_language():
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
+def anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces as '-',
+    repeats numbered."""
+    seen: dict[str, int] = {}
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    for heading in re.findall(r"^#{1,6}\s+(.*?)\s*#*\s*$", text, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        seen[slug] = seen.get(slug, -1) + 1
+        if seen[slug]:
+            seen[f"{slug}-{seen[slug]}"] = 0
+    return set(seen)
+
+
 def test_relative_links_exist():
-    """Every relative link or picture in README.md and docs/*.md names a file (or folder) that exists."""
+    """Every relative link or picture in README.md and docs/*.md names a file (or folder) that exists, and a link
+    to a heading of a Markdown file names one it has."""
     missing = []
     for path in DOC_FILES:
-        text = path.read_text()
-        text = re.sub(r"```.*?```", "", text, flags=re.S)  # links inside code blocks are code
+        text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)  # links inside code blocks are code
         for target in LINK.findall(text):
-            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-                continue  # a URL, a mail address, an anchor in the same page
-            file = target.split("#")[0]
-            if not (path.parent / file).exists():
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                continue  # a URL or a mail address
+            file, _, anchor = target.partition("#")
+            dest = path.parent / file if file else path
+            if not dest.exists():
                 missing.append(f"{_doc_id(path)}: {target}")
-    assert not missing, "links to files that do not exist: " + ", ".join(missing)
+            elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+                missing.append(f"{_doc_id(path)}: {target} (no such heading)")
+    assert not missing, "links to files or headings that do not exist: " + ", ".join(missing)
