@@ -393,3 +393,22 @@ def test_relative_links_exist():
             elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
                 missing.append(f"{_doc_id(path)}: {target} (no such heading)")
     assert not missing, "links to files or headings that do not exist: " + ", ".join(missing)
+
+
+def test_tiny_sizes_rewrite_only_sizes():
+    """The rewriting of sizes (module doc) keeps every name and path, and makes each size tiny."""
+    argv = shlex.split("train gcivl --dataset data/x.npz --out runs/a --steps 100000 --set batch_size=512 "
+                       "--set actor_hidden_dims=256,256,256 --set lr=2e-3 --eval-every 10000")
+    assert tiny_argv(argv) == ["train", "gcivl", "--dataset", "data/x.npz", "--out", "runs/a", "--steps", "40",
+                               "--set", "batch_size=32", "--set", "actor_hidden_dims=32,32", "--set", "lr=2e-3",
+                               "--eval-every", "20", "--eval-episodes", "4", "--set", "value_hidden_dims=32,32"]
+    assert tiny_argv(["train", "--resume", "runs/a", "--steps", "200000"]) == ["train", "--resume", "runs/a",
+                                                                              "--steps", "80"]
+    assert tiny_argv(["eval", "runs/a", "--prompt", "reward:all"]) == ["eval", "runs/a", "--prompt", "reward:all",
+                                                                      "--episodes", "4"]
+    assert tiny_argv(["collect", "avoiding"]) == ["collect", "avoiding", "--episodes", "10"]
+    assert tiny_argv(["summarize", "runs/a", "--json", "r.json"]) == ["summarize", "runs/a", "--json", "r.json"]
+    assert tiny_python("TrainConfig(steps=20_000), gcivl.Config(actor_hidden_dims=(256, 256), batch_size=512)") \
+        == "TrainConfig(steps=40), gcivl.Config(actor_hidden_dims=(32,32), batch_size=32)"
+    assert commands_of("ethogram eval r && ethogram eval r --set a=1  # note") == [
+        ["ethogram", "eval", "r"], ["ethogram", "eval", "r", "--set", "a=1"]]
