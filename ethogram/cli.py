@@ -158,7 +158,7 @@ def cmd_demo(args) -> int:
 
     run_demo(Path(args.out), force=args.force, episodes=args.episodes, steps=args.steps, seed=args.seed,
              agent=args.agent, dataset=args.dataset, progress=not args.quiet,
-             video=False if args.no_video else None)
+             video=False if args.no_video else None, search=not args.no_search)
     return 0
 
 
@@ -331,18 +331,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "OGBench's protocol: 3, at 800k, 900k and 1M steps). Default 1: the final one")
     s.set_defaults(func=cmd_summarize)
 
-    d = sub.add_parser("demo", help="collect, train, evaluate and write an HTML report, in minutes on 2 cores")
+    d = sub.add_parser("demo", help="collect, train, evaluate, search and write an HTML report, in minutes on 2 "
+                                    "cores")
     d.add_argument("--out", default="runs/demo")
-    d.add_argument("--agent", default="hiql", help="hiql (default), gcivl, gcbc, gciql, qrl, crl, hilp, beso: each "
-                   "with the small budget the demo gives it")
+    d.add_argument("--agent", default="gcivl", help="gcivl (default), hiql, gcbc, gciql, qrl, crl, hilp, beso: "
+                   "each with the small budget the demo gives it")
     d.add_argument("--dataset", default="pointmaze-medium-navigate",
                    help="any dataset name `ethogram collect` knows (default pointmaze-medium-navigate)")
-    d.add_argument("--episodes", type=int, default=None, help="dataset episodes (default: 500 for a maze)")
+    d.add_argument("--episodes", type=int, default=None, help="dataset episodes (default: 300 for a maze)")
     d.add_argument("--steps", type=int, default=None, help="training steps (default: the agent's demo budget)")
     d.add_argument("--seed", type=seed_type, default=0)
     d.add_argument("--force", action="store_true")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
-    d.add_argument("--no-video", action="store_true", help="a report without the rollout video")
+    d.add_argument("--no-video", action="store_true", help="a report without the rollout videos")
+    d.add_argument("--no-search", action="store_true", help="leave out the behavioural search stage")
     d.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("reproduce", help="a grid agents x datasets x seeds beside the published numbers "

@@ -72,13 +72,15 @@ def test_collect_defaults_to_ogbench_sizes_and_data_dir():
 def run_demo_cli(out, capsys, eval_episodes: int) -> dict:
     assert main(["demo", "--out", str(out), "--episodes", "3", "--steps", "50"]) == 0
     stdout = capsys.readouterr().out
-    assert "[4/4]" in stdout and f"report: {out / 'report.html'}" in stdout
+    assert "[5/5] writing the report" in stdout and f"report: {out / 'report.html'}" in stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["episodes"] == 3 and summary["train_steps"] == 50 and summary["agent"] == "hiql"
+    assert summary["episodes"] == 3 and summary["train_steps"] == 50 and summary["agent"] == "gcivl"
     assert 0.0 <= summary["success"] <= 1.0 and 0.0 <= summary["random_success"] <= 1.0
+    assert summary["success"] == summary["search_success"] and 0.0 <= summary["agent_success"] <= 1.0
     assert "report.html" in json.loads((out / "summary.json").read_text())["files"]  # one set
     report = (out / "report.html").read_text()
-    assert "hiql" in report and "random policy" in report and "0.79 ± 0.05" in report  # published HIQL
+    assert "search over gcivl" in report and "random" in report and "0.63 ± 0.06" in report  # published GCIVL
+    assert (out / "search" / "graph.png").is_file() and "sns on pointmaze-medium-navigate" in report
     run = out / "run"
     for name in ("config.json", "metrics.csv", "checkpoint.safetensors", "eval.json", "rollouts.png",
                  "rollouts.npz"):

@@ -77,9 +77,13 @@ def _add_trail(scene, path: np.ndarray, rgba) -> None:
     for p0, p1 in zip(path[:-1], path[1:], strict=True):
         if scene.ngeom < scene.maxgeom and np.any(p0 != p1):
             geom = scene.geoms[scene.ngeom]
+            # every field set first (mjv_connector sets only the pose and size: a slot's stale texture or mesh
+            # ids crash the renderer)
+            mujoco.mjv_initGeom(geom, mujoco.mjtGeom.mjGEOM_CAPSULE, np.zeros(3), np.zeros(3), np.eye(3).ravel(),
+                                np.asarray(rgba, np.float32))
             mujoco.mjv_connector(geom, mujoco.mjtGeom.mjGEOM_CAPSULE, 0.12, np.array([p0[0], p0[1], 0.15]),
                                  np.array([p1[0], p1[1], 0.15]))
-            geom.rgba[:] = rgba
+            geom.specular, geom.emission = 0.0, 0.0
             scene.ngeom += 1
 
 
