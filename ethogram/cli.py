@@ -227,14 +227,61 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+EXAMPLES = {
+    "collect": """\
+  ethogram collect pointmaze-medium-navigate                      # -> data/pointmaze-medium-navigate-v0.npz
+  ethogram collect pointmaze-medium-stitch --episodes 300 --out data/stitch.npz""",
+    "train": """\
+  ethogram train gcivl --dataset data/pointmaze-medium-navigate-v0.npz --out runs/gcivl --steps 20000
+  ethogram train hilp --dataset data/pm.npz --out runs/hilp --set batch_size=256 --set lr=1e-3
+  ethogram train --resume runs/gcivl                              # continue an interrupted run
+  ethogram train --resume runs/gcivl --steps 40000                # extend a finished run to 40000 steps""",
+    "eval": """\
+  ethogram eval runs/gcivl                                        # goals, OGBench's protocol -> eval.json
+  ethogram eval runs/hilp --prompt reward:all                     # -> eval-reward.json, reward.png
+  ethogram eval runs/hilp --prompt reward-file:labels.npz         # -> eval-reward-file-labels.json
+  ethogram eval runs/hilp --prompt demo:demo1                     # -> eval-demo-demo1.json
+  ethogram eval runs/hilp --plan --plan-bank 10000                # HILP-Plan -> eval-plan.json
+  ethogram eval runs/beso --set sampling_steps=10                 # -> eval-set-sampling_steps=10.json""",
+    "report": """\
+  ethogram report runs/gcivl                                      # -> runs/gcivl/report.html
+  ethogram report runs/gcivl runs/hiql --out compare.html --no-video""",
+    "search": """\
+  ethogram search pointmaze-medium --out runs/sns-online          # no data: search the maze online
+  ethogram search data/pm.npz --controller runs/gcivl --out runs/sns
+  ethogram search data/pm.npz --controller runs/beso --distance runs/gcivl --out runs/sns-beso""",
+    "repair": """\
+  ethogram repair runs/gcivl                                      # a run directory
+  ethogram repair data/pointmaze-medium-navigate-v0.npz           # a dataset and its -val and .json files""",
+    "summarize": """\
+  ethogram summarize runs/gcivl-s0 runs/gcivl-s1 runs/gcivl-s2 --json results.json
+  ethogram summarize runs/hilp-s* --eval-file eval-reward.json
+  ethogram summarize runs/hilp-s* --eval-file eval-reward-file-labels.json""",
+    "demo": """\
+  ethogram demo                                                   # collect, train, evaluate, search -> runs/demo
+  ethogram demo --agent hiql --out runs/demo-hiql --no-video --quiet""",
+    "reproduce": """\
+  ethogram reproduce --agents gcivl,hiql --datasets pointmaze-medium-navigate --seeds 0,1,2
+  ethogram reproduce --agents gcbc --datasets pointmaze-medium-stitch --steps 20000 --nets 256x2 --jobs 2""",
+}
+
+
+def add_command(sub, name: str, help_text: str):
+    """A subcommand whose --help ends with its examples (EXAMPLES)."""
+    return sub.add_parser(name, help=help_text, epilog=f"examples:\n{EXAMPLES[name]}" if name in EXAMPLES else None,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from ethogram import __version__
     from ethogram.agents import AGENTS
 
     p = Parser(prog="ethogram", description="Learn goal-directed behaviours from reward-free "
                                 "trajectories: collect datasets, train agents, evaluate them.")
+    p.add_argument("--version", action="version", version=f"ethogram {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("collect", help="collect an OGBench-layout dataset with the scripted expert")
+    c = add_command(sub, "collect", "collect an OGBench-layout dataset with the scripted expert")
     c.add_argument("dataset", help="e.g. pointmaze-medium-navigate (OGBench name, -v0 optional)")
     c.add_argument("--episodes", type=int, help="training episodes (default: OGBench's; +10%% go to the -val file)")
     c.add_argument("--episode-steps", type=int, help="stored steps per episode (default: OGBench's)")
@@ -245,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_collect)
 
-    t = sub.add_parser("train", help="train an agent on a dataset into a run directory")
+    t = add_command(sub, "train", "train an agent on a dataset into a run directory")
     t.add_argument("agent", nargs="?", help=f"{', '.join(AGENTS)} (sns: `ethogram search`)")
     t.add_argument("--dataset", help="dataset .npz (ours or OGBench's)")
     t.add_argument("--steps", type=int, default=None,
@@ -266,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("eval", help="evaluate a run's answers to a prompt (default: goals, the OGBench protocol)")
+    e = add_command(sub, "eval", "evaluate a run's answers to a prompt (default: goals, the OGBench protocol)")
     e.add_argument("run_dir")
     e.add_argument("--prompt", default="goal", help="goal (OGBench protocol, eval.json); reward:TASK|all "
                    "(reach-region, move-east, approach; eval-reward.json); reward-file:PATH (.npz with "
@@ -289,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-video", action="store_true", help="write report.html without the rollout video")
     e.set_defaults(func=cmd_eval)
 
-    h = sub.add_parser("report", help="one self-contained HTML page (tables, curves, pictures, rollout videos) "
+    h = add_command(sub, "report", "one self-contained HTML page (tables, curves, pictures, rollout videos) "
                                       "for one run or a group of runs")
     h.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="evaluated run directories (ethogram eval)")
     h.add_argument("--out", help="the page (default: RUN_DIR/report.html for one run, report.html for several)")
@@ -298,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out rollout videos (also: ETHOGRAM_REPORT_VIDEO=0); they take seconds per run")
     h.set_defaults(func=cmd_report)
 
-    q = sub.add_parser("search", help="behavioural search (SNS): a cognitive graph that plans, executes and mutates")
+    q = add_command(sub, "search", "behavioural search (SNS): a cognitive graph that plans, executes and mutates")
     q.add_argument("target", help="a maze (pointmaze-medium: no data, online search) or a dataset (name or .npz)")
     q.add_argument("--out", required=True, help="run directory (evaluate it with ethogram eval)")
     q.add_argument("--controller", help="a trained run (e.g. gcivl, hilp, qrl) driving each edge; its learned value "
@@ -314,12 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(func=cmd_search)
 
-    f = sub.add_parser("repair", help="complete or undo what an interrupted command left in a run directory or "
+    f = add_command(sub, "repair", "complete or undo what an interrupted command left in a run directory or "
                                       "beside a dataset")
     f.add_argument("path", help="a run directory, or a dataset .npz")
     f.set_defaults(func=cmd_repair)
 
-    s = sub.add_parser("summarize", help="aggregate evaluated runs over seeds into a results table (+ JSON)")
+    s = add_command(sub, "summarize", "aggregate evaluated runs over seeds into a results table (+ JSON)")
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--json", help="write the records to this JSON file (docs/results/*.json)")
     s.add_argument("--command", help="the command that produced the runs, stored in each record")
@@ -331,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "OGBench's protocol: 3, at 800k, 900k and 1M steps). Default 1: the final one")
     s.set_defaults(func=cmd_summarize)
 
-    d = sub.add_parser("demo", help="collect, train, evaluate, search and write an HTML report, in minutes on 2 "
+    d = add_command(sub, "demo", "collect, train, evaluate, search and write an HTML report, in minutes on 2 "
                                     "cores")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--agent", default="gcivl", help="gcivl (default), hiql, gcbc, gciql, qrl, crl, hilp, beso: "
@@ -347,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-search", action="store_true", help="leave out the behavioural search stage")
     d.set_defaults(func=cmd_demo)
 
-    r = sub.add_parser("reproduce", help="a grid agents x datasets x seeds beside the published numbers "
+    r = add_command(sub, "reproduce", "a grid agents x datasets x seeds beside the published numbers "
                                          "(parallel, resumable)")
     r.add_argument("--agents", required=True, help="comma-separated, e.g. gcivl,gciql,qrl,crl,hiql")
     r.add_argument("--datasets", required=True, help="comma-separated, e.g. pointmaze-medium-navigate")
