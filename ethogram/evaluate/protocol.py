@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
-from ethogram.agents.base import Policy
 from ethogram.errors import EthogramError
 from ethogram.evaluate import metrics
+
+if TYPE_CHECKING:  # the protocol itself needs no JAX (a rollout video's renderer process imports it)
+    from ethogram.agents.base import Policy
 
 
 @dataclass

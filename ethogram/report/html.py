@@ -38,9 +38,9 @@ h3 { font-size: 1.05em; margin-top: 1.4em; }
 table { border-collapse: collapse; margin: .6em 0; font-size: .92em; }
 th, td { border: 1px solid #d0d0d0; padding: .25em .6em; text-align: left; }
 th { background: #f0f0f0; } tr.summary td { font-weight: bold; }
-figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
-figure img, figure video { max-width: 100%; border: 1px solid #ddd; }
-figcaption { font-size: .85em; color: #555; max-width: 520px; }
+figure { margin: .5em 0; } .media { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+figure img { max-width: 560px; width: 100%; border: 1px solid #ddd; } figure video { border: 1px solid #ddd; }
+figcaption { font-size: .85em; color: #555; max-width: 480px; }
 .note { color: #555; font-size: .9em; } code { background: #f4f4f4; padding: 0 .2em; }
 details summary { cursor: pointer; color: #335; }
 """
@@ -217,7 +217,7 @@ def _video(run: dict, tmp: Path) -> str:
     info = rollout_video(env, run["rollouts"], path, env_name=run["config"]["env"])
     caption = (f"one episode of each task (the first of the evaluation in eval.json), colour = task as in the "
                f"rollouts picture, disc = goal of success radius; {info.note}; {info.frames} frames")
-    return ("<h3>Rollout video</h3><figure><video controls muted loop autoplay playsinline preload=\"auto\" "
+    return ("<figure><video controls muted loop autoplay playsinline preload=\"auto\" "
             f'width="480" src="{_data_uri(path.read_bytes(), "video/mp4")}"></video>'
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
@@ -225,16 +225,19 @@ def _video(run: dict, tmp: Path) -> str:
 def _run_section(run: dict, tmp: Path, video: bool) -> str:
     cfg = run["config"]
     parts = [f"<h2>{_esc(cfg.get('agent'))} on {_esc(cfg.get('dataset_name'))} "
-             f"<span class=\"note\">({_esc(run['dir'])})</span></h2>", _config_section(run)]
-    parts += [_eval_section(n, ev) for n, ev in run["evals"].items()]
+             f"<span class=\"note\">({_esc(run['dir'])})</span></h2>"]
+    boxes = [_config_section(run), *(_eval_section(n, ev) for n, ev in run["evals"].items())]
+    parts.append('<div class="media">' + "".join(f"<div>{b}</div>" for b in boxes) + "</div>")
     parts.append(_curves(run, tmp))
     shown = {k: v for k, v in run["pictures"].items() if k != "learning_curve.png"}
-    if shown:
-        parts.append("<h3>Pictures</h3>" + "".join(_img(data, name, name) for name, data in shown.items()))
+    media = "".join(_img(data, name, name) for name, data in shown.items())
     if video:
-        parts.append(_video(run, tmp))
+        media += _video(run, tmp)
     elif run["rollouts"] is not None:
-        parts.append(f'<p class="note">rollout video left out ({VIDEO_ENV}=0 or --no-video).</p>')
+        media += f'<p class="note">rollout video left out ({VIDEO_ENV}=0 or --no-video).</p>'
+    if media:
+        parts.append(f"<h3>Pictures{' and rollout video' if video and run['rollouts'] is not None else ''}</h3>"
+                     f'<div class="media">{media}</div>')
     return "\n".join(p for p in parts if p)
 
 
