@@ -140,7 +140,8 @@ def drawn_frames(env, ro, chosen: np.ndarray, times: np.ndarray, radius: float) 
     lines, dots = [], []
     for b in chosen:
         c = _colour(int(ro.task_ids[b]))
-        ax.add_patch(plt.Circle(ro.goals[b], radius, color=c, alpha=0.35, lw=0))
+        if env.maze is not None:  # a task without a maze has no goal disc (avoiding: a finish line)
+            ax.add_patch(plt.Circle(ro.goals[b], radius, color=c, alpha=0.35, lw=0))
         lines.append(ax.plot([], [], color=c, lw=1.5)[0])
         dots.append(ax.plot([], [], "o", color=c, ms=8, mec="black", mew=0.6)[0])
     fig.subplots_adjust(0.01, 0.01, 0.99, 0.99)
