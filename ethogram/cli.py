@@ -136,10 +136,17 @@ def cmd_repair(args) -> int:
 
 
 def cmd_summarize(args) -> int:
-    from ethogram.report.results import aggregate, aggregate_prompts, prompt_table, results_table, write_records
+    from ethogram.report.results import (
+        aggregate,
+        aggregate_prompts,
+        is_prompt_eval,
+        prompt_table,
+        results_table,
+        write_records,
+    )
     from ethogram.report.tables import to_markdown
 
-    if args.eval_file in ("eval-reward.json", "eval-demo.json"):
+    if is_prompt_eval(args.eval_file):
         records = aggregate_prompts(args.run_dirs, args.command or "", args.eval_file)
         table = to_markdown(prompt_table(records))
     else:
@@ -201,11 +208,15 @@ def seed_type(text: str) -> int:
 
 
 def eval_file_type(text: str) -> str:
-    if text in ("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json") or (
-            text.startswith("eval-set-") and text.endswith(".json") and "/" not in text):
+    """An evaluation file's name, as `ethogram eval` names them (evaluate/run.py eval_file)."""
+    import re
+
+    if text in ("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json") or re.fullmatch(
+            r"eval-(set|reward|demo)-[A-Za-z0-9._=,-]+\.json", text):
         return text
     raise argparse.ArgumentTypeError(f"'{text}' is not an evaluation file: use eval.json, eval-plan.json, "
-                                     "eval-reward.json, eval-demo.json or eval-set-KEY=VALUE.json")
+                                     "eval-reward.json, eval-reward-TASK.json, eval-reward-file-STEM.json, "
+                                     "eval-demo*.json of the same forms, or eval-set-KEY=VALUE.json")
 
 
 def finite_float(text: str) -> float:
@@ -316,9 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = add_command(sub, "eval", "evaluate a run's answers to a prompt (default: goals, the OGBench protocol)")
     e.add_argument("run_dir")
     e.add_argument("--prompt", default="goal", help="goal (OGBench protocol, eval.json); reward:TASK|all "
-                   "(reach-region, move-east, approach; eval-reward.json); reward-file:PATH (.npz with "
-                   "observations, next_observations, rewards); demo:TASK|all (demo1..demo3; eval-demo.json); "
-                   "demo-file:PATH (.npz with observations)")
+                   "(reach-region, move-east, approach; eval-reward-TASK.json or eval-reward.json); "
+                   "reward-file:PATH (.npz with observations, next_observations, rewards; scored by a regression "
+                   "of the labels where it fits them; eval-reward-file-STEM.json); demo:TASK|all (demo1..demo3; "
+                   "eval-demo-TASK.json or eval-demo.json); demo-file:PATH (.npz with observations; "
+                   "eval-demo-file-STEM.json)")
     e.add_argument("--plan", action="store_true", help="goal prompts with HILP-Plan (eval-plan.json, agent hilp-plan)")
     e.add_argument("--plan-bank", type=int, default=50_000,
                    help="dataset states in HILP-Plan's bank (the paper: 50000; fewer is faster)")
@@ -372,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--command", help="the command that produced the runs, stored in each record")
     s.add_argument("--eval-file", default="eval.json", type=eval_file_type,
                    help="which evaluation to aggregate: eval.json (goals), eval-plan.json (HILP-Plan), "
-                        "eval-reward.json, eval-demo.json, or eval-set-....json (goals with act settings)")
+                        "eval-reward.json, eval-reward-TASK.json, eval-reward-file-STEM.json, eval-demo*.json, "
+                        "or eval-set-....json (goals with act settings)")
     s.add_argument("--last-evals", type=int, default=1, metavar="K",
                    help="each seed's success: the mean of its last K evaluations (final + periodic ones before it; "
                         "OGBench's protocol: 3, at 800k, 900k and 1M steps). Default 1: the final one")

@@ -61,8 +61,9 @@ METRICS = "metrics.csv"
 EVALS = "evals.csv"
 LOCK = ".lock"
 TRAINING_FILES = (METRICS, EVALS, "eval.json", CHECKPOINT, CHECKPOINT_RECORD)
-# Evaluations of an earlier training, removed with it (--force): every eval-*.json and its pictures.
-EVAL_GLOBS = ("eval-*.json", "rollouts*.png", "reward.png", "demo.png")
+# Evaluations of an earlier training, removed with it (--force): every eval-*.json, its pictures and rollouts
+# (each prompt spec has files of its own: evaluate/run.py).
+EVAL_GLOBS = ("eval-*.json", "rollouts*.png", "rollouts*.npz", "reward*.png", "demo*.png")
 MAX_CSV_BYTES = 256 << 20
 
 
@@ -230,7 +231,7 @@ class GoalEval(TypedDict):
 
 
 class PromptEval(TypedDict):
-    """eval-reward.json / eval-demo.json (evaluate/run.py)."""
+    """eval-reward*.json / eval-demo*.json (evaluate/run.py)."""
 
     tasks: dict[str, dict]
     prompt: str
@@ -241,6 +242,15 @@ EVAL_SCHEMAS = {"eval.json": TypeAdapter(GoalEval), "eval-plan.json": TypeAdapte
                 "eval-reward.json": TypeAdapter(PromptEval), "eval-demo.json": TypeAdapter(PromptEval)}
 
 
+def eval_schema(name: str):
+    """The schema of an evaluation file named by its prompt spec: eval-set-* (goals), eval-reward-*, eval-demo-*."""
+    for prefix, known in (("eval-set-", "eval.json"), ("eval-reward-", "eval-reward.json"),
+                          ("eval-demo-", "eval-demo.json")):
+        if name.startswith(prefix):
+            return EVAL_SCHEMAS[known]
+    return None
+
+
 def read_eval(run_dir: str | Path, name: str = "eval.json", fix: str | None = None) -> dict:
     """An evaluation record of a run, checked: whole (its set with the pictures; io.verify) and typed."""
     run_dir = Path(run_dir)
@@ -249,7 +259,7 @@ def read_eval(run_dir: str | Path, name: str = "eval.json", fix: str | None = No
     if not path.exists() and not path.is_symlink():
         raise EthogramError(f"run '{run_dir}' has no {name}.", fix)
     verify(path, repair_fix(run_dir))
-    schema = EVAL_SCHEMAS.get(name) or (EVAL_SCHEMAS["eval.json"] if name.startswith("eval-set-") else None)
+    schema = EVAL_SCHEMAS.get(name) or eval_schema(name)
     return read_json(path, "evaluation record", fix, schema=schema)
 
 

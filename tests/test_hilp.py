@@ -176,15 +176,16 @@ def test_prompt_files_from_the_cli(hilp_run, tmp_path):
     np.savez(tmp_path / "demo.npz", observations=demo)
     assert main(["eval", str(hilp_run), "--prompt", f"demo-file:{tmp_path / 'demo.npz'}", "--episodes", "2",
                  "--quiet"]) == 0
-    assert "demo" in json.loads((hilp_run / "eval-demo.json").read_text())["tasks"]
+    assert "demo" in json.loads((hilp_run / "eval-demo-file-demo.json").read_text())["tasks"]
     rng = np.random.default_rng(0)
     obs = rng.uniform(-1, 21, size=(500, 2)).astype(np.float32)
     nxt = obs + rng.uniform(-0.2, 0.2, size=(500, 2)).astype(np.float32)
     np.savez(tmp_path / "labels.npz", observations=obs, next_observations=nxt, rewards=nxt[:, 0] - obs[:, 0])
     assert main(["eval", str(hilp_run), "--prompt", f"reward-file:{tmp_path / 'labels.npz'}", "--episodes", "2",
                  "--quiet"]) == 0
-    res = json.loads((hilp_run / "eval-reward.json").read_text())
+    res = json.loads((hilp_run / "eval-reward-file-labels.json").read_text())
     assert list(res["tasks"]) == ["labels.npz"] and res["tasks"]["labels.npz"]["feature"] == "diff"
+    assert res["tasks"]["labels.npz"]["scored"] and (hilp_run / "reward-file-labels.png").exists()
 
 
 def test_demo_tracking_pointer_never_goes_back(hilp_run):

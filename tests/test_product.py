@@ -4,11 +4,19 @@ writes, checked through the command line on tiny real data."""
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 
+import numpy as np
 import pytest
 
-from ethogram import __version__
+from ethogram import __version__, rundir
 from ethogram.cli import build_parser, main
+from ethogram.envs import tasks
+from ethogram.envs.registry import make_env
+from ethogram.evaluate import metrics
+from ethogram.evaluate.prompts import LabelledReward, file_reward_task
+from ethogram.evaluate.run import eval_file, prompt_picture
 
 
 def subcommands() -> list[str]:
@@ -33,3 +41,90 @@ def test_every_command_help_ends_with_examples(command, capsys):
 
 def test_the_commands_with_examples_are_all_there():
     assert {"collect", "train", "eval", "search", "repair", "summarize", "demo", "reproduce"} <= set(subcommands())
+
+
+# ------------------------------------------------------------------ reward files and per-prompt evaluation files
+
+def labels(path, rewards_of, n=2000, seed=0):
+    """A reward file: random transitions over the maze labelled by `rewards_of(obs, next_obs)`."""
+    rng = np.random.default_rng(seed)
+    obs = rng.uniform(-1, 21, size=(n, 2)).astype(np.float32)
+    nxt = obs + rng.uniform(-0.2, 0.2, size=(n, 2)).astype(np.float32)
+    np.savez(path, observations=obs, next_observations=nxt, rewards=rewards_of(obs, nxt))
+    return path
+
+
+def test_a_labelled_reward_recovers_the_reward_it_was_labelled_with():
+    env = make_env("pointmaze-medium")
+    rng = np.random.default_rng(1)
+    paths = np.cumsum(rng.uniform(-0.2, 0.2, size=(4, 60, 2)), axis=1) + 10.0  # inside the labelled square
+    for name, features in (("move-east", "displacement"), ("approach", "position")):
+        task = tasks.reward_tasks(env)[name]
+        obs = rng.uniform(-1, 21, size=(4000, 2))
+        nxt = obs + rng.uniform(-0.2, 0.2, size=(4000, 2))
+        labelled = file_reward_task(env, "labels.npz", obs, nxt, task.reward(obs, nxt))
+        fitted = labelled.reward
+        assert fitted.scored and fitted.fit["features"] == features and fitted.fit["held_out_r2"] > 0.9, name
+        true, estimate = metrics.episode_returns(task, paths), metrics.episode_returns(labelled, paths)
+        assert np.allclose(estimate, true, rtol=0.2, atol=0.5), name
+        assert fitted.coverage(paths) > 0.8 and fitted.coverage(10 * paths + 100.0) < 0.1  # steps or places unseen
+    noise = LabelledReward(obs, nxt, rng.normal(size=len(obs)))
+    assert not noise.scored and "R^2" in noise.fit["why"]
+    assert not LabelledReward(obs[:5], nxt[:5], np.arange(5.0)).scored
+
+
+@pytest.fixture(scope="module")
+def hilp_tiny(tmp_path_factory, navigate_small):
+    """600 steps of a tiny HILP: enough for its reward prompts to be answered (not answered well)."""
+    run = tmp_path_factory.mktemp("hilp_tiny") / "run"
+    assert main(["train", "hilp", "--dataset", str(navigate_small), "--out", str(run), "--steps", "600",
+                 "--eval-every", "0", "--quiet", "--set", "batch_size=64", "--set", "actor_hidden_dims=32",
+                 "--set", "value_hidden_dims=32", "--set", "latent_dim=8", "--set", "lr=2e-3",
+                 "--set", "tau=0.05"]) == 0
+    return run
+
+
+def test_reward_prompts_each_keep_their_own_files(hilp_tiny, tmp_path, capsys):
+    run = hilp_tiny
+    east = labels(tmp_path / "east.npz", lambda o, n: n[:, 0] - o[:, 0])
+    noise = labels(tmp_path / "noise.npz", lambda o, n: np.random.default_rng(2).normal(size=len(o)))
+    for spec in ("reward:move-east", f"reward-file:{east}", f"reward-file:{noise}"):
+        assert main(["eval", str(run), "--prompt", spec, "--episodes", "3", "--quiet", "--no-video"]) == 0
+    out = capsys.readouterr().out
+    names = {"move-east": "eval-reward-move-east.json", "east": "eval-reward-file-east.json",
+             "noise": "eval-reward-file-noise.json"}
+    ev = {k: json.loads((run / v).read_text()) for k, v in names.items()}
+    for picture in ("reward-move-east.png", "reward-file-east.png", "reward-file-noise.png"):
+        assert (run / picture).read_bytes().startswith(b"\x89PNG")
+    assert not (run / "eval-reward.json").exists()
+
+    # The labels of move-east score the same random policy (same starts, same seed) as move-east itself.
+    truth, scored = ev["move-east"]["tasks"]["move-east"], ev["east"]["tasks"]["east.npz"]
+    assert scored["scored"] and scored["scoring"]["held_out_r2"] > 0.9
+    assert scored["random"]["return_mean"] == pytest.approx(truth["random"]["return_mean"], rel=0.2, abs=0.5)
+    assert set(scored["scoring"]["coverage"]) == {"agent", "random"}
+    assert "held-out R^2" in out
+
+    # Labels that nothing about the maze explains: answered, drawn, and plainly not scored.
+    unscored = ev["noise"]["tasks"]["noise.npz"]
+    assert unscored["scored"] is False and "agent" not in unscored and "random" not in unscored
+    assert "noise.npz: answered but not scored" in out and "0.0 ± 0.0" not in out
+
+    # summarize reads every one of them; train --force removes every one of them.
+    for name in names.values():
+        assert main(["summarize", str(run), "--eval-file", name]) == 0
+    table = capsys.readouterr().out
+    assert "east.npz" in table and "move-east" in table
+    assert main(["summarize", str(run), "--eval-file", "eval-reward-../x.json"]) == 2
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    rundir.create(copy, force=True)
+    assert not [p.name for p in copy.iterdir() if p.name.startswith(("eval", "reward", "rollouts"))]
+
+
+def test_each_prompt_spec_names_its_files():
+    assert [eval_file(s) for s in ("goal", "reward:all", "reward:approach", "reward-file:a/b c.npz", "demo:all",
+                                   "demo:demo2", "demo-file:/x/my demo.npz")] == [
+        "eval.json", "eval-reward.json", "eval-reward-approach.json", "eval-reward-file-b_c.json", "eval-demo.json",
+        "eval-demo-demo2.json", "eval-demo-file-my_demo.json"]
+    assert prompt_picture("reward-file:a/b c.npz") == "reward-file-b_c.png" and prompt_picture("demo:all") == "demo.png"

@@ -7,6 +7,7 @@ Reward tasks (the reward is a function of a transition (s, s'), so it can label 
 A reward of the state (the region, the distance) is regressed on phi(s') - mean phi, a progress reward (moving
 east) on phi(s') - phi(s) (ethogram/prompts.py). The scripted reference drives the maze's BFS oracle (the dataset
 expert without noise) to the best place for the reward: the region, the reachable cell furthest east, the point p.
+Each task carries a `RewardMark`, what it rewards (a region, a direction, a point), drawn on its picture.
 
 Demonstration tasks: a noise-free expert trajectory from task k's start cell, through task k+1's goal cell, to task
 k's goal cell (k = 1, 2, 3): a route through specific cells that is not the shortest path, so that imitating it
@@ -28,13 +29,24 @@ MAX_DEMO_STEPS = 3000
 
 
 @dataclass(frozen=True)
+class RewardMark:
+    """What a reward task rewards, in maze x-y: 'region' (cells (K, 2) as (i, j)), 'direction' (a unit vector),
+    'point' (x, y) or 'points' (x-y positions (K, 2), e.g. where labelled rewards are highest)."""
+
+    kind: str
+    value: np.ndarray
+    label: str
+
+
+@dataclass(frozen=True)
 class RewardTask:
     name: str
     description: str
     reward: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (obs (N, d), next_obs (N, d)) -> (N,)
-    target_xy: np.ndarray  # where the scripted reference goes
+    target_xy: np.ndarray | None  # where the scripted reference goes (None: no reference)
     feature: str = "diff"  # regression features that suit the reward (see ethogram/prompts.py)
     horizon: int = REWARD_HORIZON
+    mark: RewardMark | None = None  # drawn on the reward picture
 
 
 def reward_tasks(env) -> dict[str, RewardTask]:
@@ -60,10 +72,12 @@ def reward_tasks(env) -> dict[str, RewardTask]:
     east_cell = max(free, key=lambda c: (c[1], -c[0]))
     return {
         "reach-region": RewardTask("reach-region", f"1 per step inside cells {region} (task 1's goal area)",
-                                   in_region, maze.ij_to_xy(goal), feature="next"),
-        "move-east": RewardTask("move-east", "x' - x per step: keep moving east", east, maze.ij_to_xy(east_cell)),
+                                   in_region, maze.ij_to_xy(goal), feature="next",
+                                   mark=RewardMark("region", region_arr, "rewarded region")),
+        "move-east": RewardTask("move-east", "x' - x per step: keep moving east", east, maze.ij_to_xy(east_cell),
+                                mark=RewardMark("direction", np.array([1.0, 0.0]), "rewarded direction (east)")),
         "approach": RewardTask("approach", f"-distance to {tuple(point)} / 4 per step (task 3's goal)", approach,
-                               point, feature="next"),
+                               point, feature="next", mark=RewardMark("point", point, "rewarded point")),
     }
 
 

@@ -1,15 +1,22 @@
 """`ethogram eval`: evaluate a run directory's answers to a prompt and write the results beside it.
 
-  goal (default)   the OGBench protocol (evaluate/protocol.py) -> eval.json, rollouts.png
-  goal with plan   HILP-Plan -> eval-plan.json, rollouts-plan.png
-  reward:TASK|all, reward-file:PATH     returns beside random and the scripted reference -> eval-reward.json
-  demo:TASK|all, demo-file:PATH         fidelity to demonstrations beside random -> eval-demo.json
+  goal (default)     the OGBench protocol (evaluate/protocol.py) -> eval.json, rollouts.png
+  goal with plan     HILP-Plan -> eval-plan.json, rollouts-plan.png
+  reward:all         returns beside random and the scripted reference -> eval-reward.json, reward.png
+  reward:TASK        one reward task -> eval-reward-TASK.json, reward-TASK.png
+  reward-file:PATH   labelled transitions, scored by a regression of the labels when it fits them
+                     (evaluate/prompts.py) -> eval-reward-file-STEM.json, reward-file-STEM.png
+  demo:all, demo:TASK, demo-file:PATH   fidelity to demonstrations beside random -> eval-demo.json, demo.png;
+                     eval-demo-TASK.json, demo-TASK.png; eval-demo-file-STEM.json, demo-file-STEM.png
+Each prompt spec has files of its own, so evaluating one never replaces another's (STEM: the file's name without
+its extension, characters other than letters, digits, '.', '_', '=' and '-' replaced by '_').
 Any run answers through ethogram/prompts.py: a trained agent (rundir.py) or a search run (search/agent.py, whose
 goal prompts are answered by its Searcher through the agent's `goal_policy` hook).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -22,7 +29,7 @@ from ethogram.envs import tasks as maze_tasks
 from ethogram.envs.registry import make_env
 from ethogram.errors import EthogramError
 from ethogram.evaluate.metrics import cell_sequence
-from ethogram.evaluate.prompts import evaluate_imitation, evaluate_reward
+from ethogram.evaluate.prompts import evaluate_imitation, evaluate_reward, file_reward_task
 from ethogram.evaluate.protocol import check_episodes, evaluate, random_policy, save_rollouts
 from ethogram.io import FileSet, atomic_write_bytes, check_writable_dir, json_bytes
 
@@ -43,7 +50,8 @@ def settings_text(settings: dict | None) -> str:
 
 
 def eval_file(spec: str, plan: bool = False, settings: dict | None = None) -> str:
-    """The JSON file an evaluation of `spec` writes (with act settings: eval-set-KEY=VALUE,....json)."""
+    """The JSON file an evaluation of `spec` writes (with act settings: eval-set-KEY=VALUE,....json); every prompt
+    spec has its own (the module docstring)."""
     kind, _ = parse_prompt(spec, plan)
     if settings:
         if kind != "goal" or plan:
@@ -51,7 +59,22 @@ def eval_file(spec: str, plan: bool = False, settings: dict | None = None) -> st
         return f"eval-set-{settings_text(settings)}.json"
     if kind == "goal":
         return "eval-plan.json" if plan else "eval.json"
-    return "eval-reward.json" if KINDS[kind] == "reward" else "eval-demo.json"
+    return f"eval-{prompt_picture(spec)[:-len('.png')]}.json"
+
+
+def file_stem(text: str) -> str:
+    """A safe part of a file name: letters, digits, '.', '_', '=' and '-' kept, anything else '_'."""
+    return re.sub(r"[^A-Za-z0-9._=-]", "_", text) or "_"
+
+
+def prompt_picture(spec: str) -> str:
+    """The picture of a reward or demonstration prompt's evaluation: reward.png (reward:all), reward-TASK.png,
+    reward-file-STEM.png, and the same for demo."""
+    kind, arg = parse_prompt(spec)
+    base = "reward" if KINDS[kind] == "reward" else "demo"
+    if kind.endswith("-file"):
+        return f"{base}-file-{file_stem(Path(arg).stem)}.png"
+    return f"{base}.png" if arg == "all" else f"{base}-{file_stem(arg)}.png"
 
 
 def _head(run: dict, run_dir: Path) -> dict:
@@ -150,8 +173,8 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
                         plan: bool = False, plan_bank: int = 50_000, feature: str = "auto",
                         demo_method: str = "track", progress: bool = True,
                         settings: dict | None = None) -> tuple[dict, dict, object]:
-    """Evaluate a run's answers to a prompt; writes eval.json (goal), eval-plan.json, eval-reward.json or
-    eval-demo.json. Returns (result, paths for pictures, env)."""
+    """Evaluate a run's answers to a prompt; writes the spec's evaluation file (`eval_file`: eval.json for goals,
+    eval-plan.json, eval-reward*.json, eval-demo*.json). Returns (result, paths for pictures, env)."""
     kind, arg = parse_prompt(spec, plan)
     eval_file(spec, plan, settings)  # --set with another prompt: refused before any slow work
     if rundir.is_search_run(run_dir):
@@ -193,33 +216,31 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
     if kind in ("reward", "reward-file"):
         if kind == "reward":
             names = list(maze_tasks.reward_tasks(env)) if arg == "all" else [arg]
-            chosen = [maze_tasks.get_reward_task(env, n) for n in names]
+            chosen = [(maze_tasks.get_reward_task(env, n), None) for n in names]
         else:
             a = _read_prompt_file(arg, ("observations", "next_observations", "rewards"))
-            chosen = [None]
-        results, paths = {}, {}
-        for task in chosen:
-            if task is None:
-                prompt = prompts.Reward(observations=a["observations"], next_observations=a["next_observations"],
-                                        rewards=a["rewards"], feature="diff" if feature == "auto" else feature)
-            else:
+            labels = prompts.Reward(observations=a["observations"], next_observations=a["next_observations"],
+                                    rewards=a["rewards"], feature="diff" if feature == "auto" else feature)
+            obs, nxt, r = prompts.labelled_transitions(labels, obs_dim)  # checked before the regression
+            chosen = [(file_reward_task(env, arg, obs, nxt, r, seed), labels)]
+        results, paths, marks = {}, {}, {}
+        for task, prompt in chosen:
+            if prompt is None:
                 prompt = prompts.Reward(fn=task.reward, feature=task.feature if feature == "auto" else feature)
             z = prompts.reward_latent(agent, config, state, prompt, obs_dim, data, seed)
-            policies = {"agent": prompts.latent_policy(agent, config, state, z),
-                        "random": random_policy(env.action_dim, seed)}
-            if task is None:
-                task = maze_tasks.RewardTask(Path(arg).name, f"labelled transitions from {arg}",
-                                             lambda o, n: np.zeros(len(o)), np.zeros(2))
-            else:
+            policies = {"agent": prompts.latent_policy(agent, config, state, z)}
+            if getattr(task.reward, "scored", True):  # the comparisons only where there are returns to compare
+                policies["random"] = random_policy(env.action_dim, seed)
+            if task.target_xy is not None:
                 policies["reference"] = maze_tasks.reference_policy(env, task.target_xy)
             r, p = evaluate_reward(env, policies, task, episodes, seed, progress=progress)
             r["z"] = [round(float(v), 6) for v in z]
             r["feature"] = prompt.feature
-            results[task.name], paths[task.name] = r, p
+            results[task.name], paths[task.name], marks[task.name] = r, p, task.mark
         res = {**head, "prompt": "reward", "metric": "return", "feature": feature, "tasks": results,
                "seconds": round(time.perf_counter() - start, 3)}
-        _write_json(run_dir / "eval-reward.json", res)
-        return res, paths, env
+        _write_json(run_dir / eval_file(spec), res)
+        return res, {"paths": paths, "marks": marks}, env
 
     # Demonstrations.
     if kind == "demo":
@@ -242,7 +263,7 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
         paths[demo.name] = {"agent": p, "demo": env.obs_positions(demo.observations)}
     res = {**head, "prompt": "demonstration", "metric": "cells_in_order", "method": demo_method, "tasks": results,
            "seconds": round(time.perf_counter() - start, 3)}
-    _write_json(run_dir / "eval-demo.json", res)
+    _write_json(run_dir / eval_file(spec), res)
     return res, paths, env
 
 
@@ -285,17 +306,33 @@ def _evaluate_and_draw(run_dir: Path, prompt, episodes, seed, plan, plan_bank, f
     elif res["prompt"] == "reward":
         def label(k, p):
             v = res["tasks"][k]
+            if not v.get("scored", True):
+                return f"{k}: answered, not scored"
             return f"{k}: " + " / ".join(f"{n} {v[n]['return_mean']:.1f}" for n in p)
 
-        plots.plot_panels(env, {label(k, p): p for k, p in paths.items()}, run_dir / "reward.png",
-                          title=f"{res['agent']}: zero-shot reward prompts (returns)")
-        text = (tables.to_markdown(tables.reward_table(res)) +
-                f"\nwrote {run_dir / 'eval-reward.json'} and reward.png ({res['seconds']:.1f} s)")
+        picture = prompt_picture(prompt)
+        panels = {label(k, p): p for k, p in paths["paths"].items()}
+        plots.plot_panels(env, panels, run_dir / picture, title=f"{res['agent']}: zero-shot reward prompts (returns)",
+                          marks=dict(zip(panels, paths["marks"].values(), strict=True)))
+        text = (tables.to_markdown(tables.reward_table(res)) + "".join(
+            f"\n{scoring_text(k, v)}" for k, v in res["tasks"].items() if "scored" in v) +
+                f"\nwrote {run_dir / eval_file(prompt)} and {picture} ({res['seconds']:.1f} s)")
     else:
+        picture = prompt_picture(prompt)
         plots.plot_panels(env, {f"{k}: cells in order {res['tasks'][k]['cells_in_order']['mean']:.2f}": p
-                                for k, p in paths.items()}, run_dir / "demo.png", thick="demo",
+                                for k, p in paths.items()}, run_dir / picture, thick="demo",
                           title=f"{res['agent']}: imitating demonstrations ({res['method']})")
         text = (tables.to_markdown(tables.imitation_table(res)) +
-                f"\nwrote {run_dir / 'eval-demo.json'} and demo.png ({res['seconds']:.1f} s)")
+                f"\nwrote {run_dir / eval_file(prompt)} and {picture} ({res['seconds']:.1f} s)")
     return res, text
+
+
+def scoring_text(name: str, r: dict) -> str:
+    """How a reward file's returns were scored, or why they were not, in one line."""
+    fit = r["scoring"]
+    if not r["scored"]:
+        return f"{name}: answered but not scored: {fit['why']}."
+    cover = ", ".join(f"{k} {v:.0%}" for k, v in fit["coverage"].items())
+    return (f"{name}: returns estimated by {fit['method']} ({fit['features']}), held-out R^2 "
+            f"{fit['held_out_r2']:.2f}; rollout transitions within the labelled data's reach: {cover}")
 

@@ -71,10 +71,11 @@ def save_png(fig, path, dpi: float | None = None, tight_bbox: bool = True, rect=
 
 
 def plot_panels(env, panels: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "",
-                thick: str | None = None, max_paths: int = 10) -> None:
+                thick: str | None = None, max_paths: int = 10, marks: dict | None = None) -> None:
     """One maze per panel, with a set of paths (B, T, 2) per named policy drawn in its own colour.
 
-    `thick` names a single path (T, 2) drawn on top in black (e.g. the demonstration).
+    `thick` names a single path (T, 2) drawn on top in black (e.g. the demonstration); `marks` maps a panel to
+    what its reward task rewards (envs/tasks.py RewardMark), drawn under the paths.
     """
     maze = env.maze
     h, w = maze.shape
@@ -82,6 +83,8 @@ def plot_panels(env, panels: dict[str, dict[str, np.ndarray]], path: str | Path,
     fig, axes = plt.subplots(1, n, figsize=(n * (0.45 * w + 0.5), 0.45 * h + 1.2), dpi=100, squeeze=False)
     for ax, (name, paths) in zip(axes[0], panels.items(), strict=True):
         draw_maze(ax, maze)
+        if (marks or {}).get(name) is not None:
+            draw_mark(ax, maze, marks[name])
         for c, (label, p) in enumerate(paths.items()):
             if label == thick:
                 continue
@@ -98,6 +101,31 @@ def plot_panels(env, panels: dict[str, dict[str, np.ndarray]], path: str | Path,
         ax.legend(loc="lower left", fontsize=6, frameon=True)
     fig.suptitle(title, fontsize=10)
     save_png(fig, path)
+
+
+MARK_COLOUR = "#d4a017"
+
+
+def draw_mark(ax, maze, mark) -> None:
+    """What a reward task rewards: its region shaded, its direction an arrow across the maze, its point a ring,
+    or the positions where labelled rewards are highest as dots; labelled in the panel's legend."""
+    value = np.asarray(mark.value, dtype=np.float64)
+    if mark.kind == "region":
+        for k, ij in enumerate(value.astype(int)):
+            x, y = maze.ij_to_xy(tuple(ij))
+            ax.add_patch(plt.Rectangle((x - maze.unit / 2, y - maze.unit / 2), maze.unit, maze.unit,
+                                       color=MARK_COLOUR, alpha=0.35, lw=0, label=mark.label if k == 0 else None))
+    elif mark.kind == "direction":
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        centre, half = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), 0.3 * min(x1 - x0, y1 - y0)
+        ax.annotate("", xy=centre + half * value, xytext=centre - half * value, zorder=5,
+                    arrowprops={"arrowstyle": "-|>,head_width=0.5,head_length=0.9", "lw": 3, "color": MARK_COLOUR})
+        ax.plot([], [], color=MARK_COLOUR, lw=3, label=f"{mark.label} →")
+    elif mark.kind == "point":
+        ax.plot(*value[:2], "o", ms=16, mfc="none", mec=MARK_COLOUR, mew=3, zorder=5, label=mark.label)
+        ax.plot(*value[:2], "+", ms=10, color=MARK_COLOUR, mew=2, zorder=5)
+    else:  # points
+        ax.plot(value[:, 0], value[:, 1], ".", ms=4, color=MARK_COLOUR, alpha=0.7, zorder=1, label=mark.label)
 
 
 # ---------------------------------------------------------------------------------- behaviours (avoiding)

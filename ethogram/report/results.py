@@ -118,9 +118,19 @@ def write_records(records: list[dict], path: str | Path) -> None:
     atomic_write_text(path, json.dumps(records, indent=2) + "\n")
 
 
+def is_prompt_eval(eval_file: str) -> bool:
+    """Whether an evaluation file holds reward or demonstration prompts (eval-reward*.json, eval-demo*.json)."""
+    return is_reward_eval(eval_file) or eval_file.startswith("eval-demo")
+
+
+def is_reward_eval(eval_file: str) -> bool:
+    return eval_file.startswith("eval-reward")
+
+
 def aggregate_prompts(run_dirs: list[str | Path], command: str, eval_file: str) -> list[dict]:
-    """Records of reward prompts (eval-reward.json: returns of the agent, random and the reference per task) or
-    demonstration prompts (eval-demo.json: fidelity of the agent and random per demonstration), over seeds."""
+    """Records of reward prompts (eval-reward*.json: returns of the agent, random and the reference per task) or
+    demonstration prompts (eval-demo*.json: fidelity of the agent and random per demonstration), over seeds. A
+    reward file's task that was answered but not scored (evaluate/prompts.py) has no returns to aggregate."""
     groups: dict[tuple, list[float]] = defaultdict(list)
     seeds: dict[tuple, list[int]] = defaultdict(list)
     meta: dict[tuple, dict] = {}
@@ -129,15 +139,15 @@ def aggregate_prompts(run_dirs: list[str | Path], command: str, eval_file: str) 
         try:
             cfg = rundir.read_config(d)
             ev = rundir.read_eval(d, eval_file, f"evaluate it first: ethogram eval {d} --prompt "
-                                  f"{'reward:all' if 'reward' in eval_file else 'demo:all'}")
+                                  f"{'reward:all' if is_reward_eval(eval_file) else 'demo:all'}")
             tasks = ev["tasks"]
         except (KeyError, TypeError) as e:
             raise EthogramError(f"run '{d}' has a malformed {eval_file} ({e}).") from None
         dataset = cfg["dataset_name"].removesuffix("-v0")
         for task, r in tasks.items():
-            if eval_file == "eval-reward.json":
+            if is_reward_eval(eval_file):
                 values = {f"return/{who}": r[who]["return_mean"]
-                          for who in ("agent", "random", "reference") if who in r}
+                          for who in ("agent", "random", "reference") if who in r and r.get("scored", True)}
             else:
                 values = {f"{m}/{who}": (r[m] if who == "agent" else r["random"][m])["mean"]
                           for m in ("cells_in_order", "mean_distance", "final_distance") for who in ("agent", "random")}

@@ -51,8 +51,10 @@ def metrics_text(result: dict) -> str:
 
 
 def reward_table(result: dict) -> Table:
-    """Returns of the agent, a random policy and the scripted reference on each reward task."""
-    rows = [(name, *(f"{r[k]['return_mean']:.1f} ± {r[k]['return_std']:.1f}" if k in r else "n/a"
+    """Returns of the agent, a random policy and the scripted reference on each reward task (a reward file whose
+    labels the regression does not fit: 'not scored', evaluate/prompts.py)."""
+    rows = [(name, *(("not scored" if not r.get("scored", True) else
+                      f"{r[k]['return_mean']:.1f} ± {r[k]['return_std']:.1f}" if k in r else "n/a")
                      for k in ("agent", "random", "reference")))
             for name, r in result["tasks"].items()]
     return Table(("reward task", "agent", "random", "reference"), rows)
