@@ -34,7 +34,6 @@ def cmd_collect(args) -> int:
 def cmd_train(args) -> int:
     from ethogram.config import TrainConfig, parse_set_args
     from ethogram.rundir import prepare_run
-    from ethogram.train import train
 
     if args.resume:
         given = [flag for flag, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out),
@@ -45,6 +44,10 @@ def cmd_train(args) -> int:
             raise EthogramError(f"--resume RUN_DIR continues a run with its saved config; it does not take "
                                 f"{', '.join(given)} (only --steps to extend the run, --save-every, --force).",
                                 f"run: ethogram train --resume {args.resume}")
+        if args.save_every is None and _report_finished(args.resume, args.steps):
+            return 0
+        from ethogram.train import train  # JAX loads here, once there is training to do
+
         res = train(args.resume, progress=not args.quiet, resume=True, save_every=args.save_every,
                     steps=args.steps, force=args.force)
         out = args.resume
@@ -65,12 +68,26 @@ def cmd_train(args) -> int:
                          save_every=given(args.save_every, min(d.save_every, max(steps, 1))))
         run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force)
         print(f"training {run['agent']} on {run['dataset_name']} for {tc.steps} steps -> {args.out}")
+        from ethogram.train import train
+
         res = train(args.out, progress=not args.quiet)
         out = args.out
     done = res["steps"] - res["resumed_from"]
     print(f"done: {res['steps']} steps ({done} in this call) in {res['seconds']:.1f} s "
           f"({done / max(res['seconds'], 1e-9):.1f} steps/s); evaluate with: ethogram eval {out}")
     return 0
+
+
+def _report_finished(run_dir: str, steps: int | None) -> bool:
+    """Say so, without loading JAX or the dataset, when resuming `run_dir` (to `steps`) has nothing to train."""
+    from ethogram.rundir import finished_step
+
+    done = finished_step(run_dir)
+    if done is None or (steps is not None and steps != done):
+        return False
+    print(f"{run_dir} is finished: its checkpoint is at step {done} of {done}; nothing to train. Extend it with: "
+          f"ethogram train --resume {run_dir} --steps {2 * done}; evaluate it with: ethogram eval {run_dir}")
+    return True
 
 
 def cmd_eval(args) -> int:
@@ -283,9 +300,13 @@ def add_command(sub, name: str, help_text: str):
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+# The agents' names, as ethogram/agents/__init__.py registers them (a test keeps the two equal): the parser is built
+# without importing the agents, so that commands which need no JAX (--help, --version, a finished resume) start fast.
+AGENT_NAMES = ("gcbc", "gcivl", "gciql", "qrl", "crl", "hiql", "hilp", "beso")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ethogram import __version__
-    from ethogram.agents import AGENTS
 
     p = Parser(prog="ethogram", description="Learn goal-directed behaviours from reward-free "
                                 "trajectories: collect datasets, train agents, evaluate them.")
@@ -304,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_collect)
 
     t = add_command(sub, "train", "train an agent on a dataset into a run directory")
-    t.add_argument("agent", nargs="?", help=f"{', '.join(AGENTS)} (sns: `ethogram search`)")
+    t.add_argument("agent", nargs="?", help=f"{', '.join(AGENT_NAMES)} (sns: `ethogram search`)")
     t.add_argument("--dataset", help="dataset .npz (ours or OGBench's)")
     t.add_argument("--steps", type=int, default=None,
                    help="training steps (default 1000000); with --resume: extend the run to this many")

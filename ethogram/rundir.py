@@ -21,15 +21,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Any, NotRequired
+from typing import TYPE_CHECKING, Annotated, Any, NotRequired
 
-import jax
 from pydantic import Field, StringConstraints, TypeAdapter
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
-from ethogram import checkpoint
-from ethogram.agents import dataset_overrides, get_agent
-from ethogram.agents.base import AgentConfig, Spec
 from ethogram.config import (
     TrainConfig,
     apply_overrides,
@@ -65,6 +61,9 @@ TRAINING_FILES = (METRICS, EVALS, "eval.json", CHECKPOINT, CHECKPOINT_RECORD)
 # (each prompt spec has files of its own: evaluate/run.py).
 EVAL_GLOBS = ("eval-*.json", "rollouts*.png", "rollouts*.npz", "reward*.png", "demo*.png")
 MAX_CSV_BYTES = 256 << 20
+
+if TYPE_CHECKING:  # JAX and the agents load on first use: reading a run's files needs neither
+    from ethogram.agents.base import Spec
 
 
 def run_file(run_dir: str | Path, name: str) -> Path:
@@ -164,6 +163,8 @@ def is_search_run(run_dir: str | Path) -> bool:
 
 def load(run_dir: str | Path) -> tuple[dict, ModuleType, object]:
     """(run description, agent module, agent config) of a trained run, every field checked."""
+    from ethogram.agents import get_agent
+
     run = read_config(run_dir)
     path = Path(run_dir) / CONFIG
     try:
@@ -191,11 +192,17 @@ def train_config(run: dict) -> TrainConfig:
 
 
 def spec_of(run: dict) -> Spec:
+    from ethogram.agents.base import Spec
+
     return Spec(run["obs_dim"], run["action_dim"])
 
 
 def restore(run_dir: str | Path, run: dict, agent: ModuleType, config):
     """The run's latest checkpoint, arranged like a fresh state of its agent and config."""
+    import jax
+
+    from ethogram import checkpoint
+
     template = agent.init(jax.random.PRNGKey(0), spec_of(run), config)
     record = checkpoint_record(run_dir) or {}
     expected = (record.get("files") or {}).get(CHECKPOINT)
@@ -285,8 +292,22 @@ def checkpoint_step(run_dir: str | Path) -> int:
     return 0 if record is None else record["step"]
 
 
+def finished_step(run_dir: str | Path) -> int | None:
+    """The step budget of a run whose checkpoint has reached it, else None (training left to do). Reads config.json
+    and checkpoint.json alone (under the lock, after completing an interrupted write): no JAX, no dataset."""
+    run = read_config(run_dir)
+    steps = run.get("train_config", {}).get("steps") if isinstance(run.get("train_config"), dict) else None
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        return None  # a malformed config: the full resume names the problem
+    with lock(run_dir):
+        done = checkpoint_step(run_dir)
+    return steps if done >= steps else None
+
+
 def save_checkpoint(run_dir: str | Path, state, step: int, run: dict | None = None) -> None:
     """The checkpoint and its record, committed as one set: a kill at any point leaves the old pair or the new."""
+    from ethogram import checkpoint
+
     run_dir = Path(run_dir)
     with FileSet(run_file(run_dir, CHECKPOINT_RECORD)) as fs:
         fs.write(run_file(run_dir, CHECKPOINT), checkpoint.encode(state))
@@ -385,6 +406,8 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     `overrides`: agent config fields as `--set` strings or typed values ({"actor_hidden_dims": (64, 64)}), or a
     whole config object of the agent (`gcivl.Config(batch_size=256)`), used as it is."""
     from ethogram import __version__
+    from ethogram.agents import dataset_overrides, get_agent
+    from ethogram.agents.base import AgentConfig
     from ethogram.data.dataset import dataset_name_of, read_dataset_file, validate_arrays
     from ethogram.envs.registry import make_env
 

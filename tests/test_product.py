@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from ethogram import __version__, rundir
-from ethogram.cli import build_parser, main
+from ethogram.agents import AGENTS
+from ethogram.cli import AGENT_NAMES, build_parser, main
 from ethogram.envs import tasks
 from ethogram.envs.registry import make_env
 from ethogram.evaluate import metrics
@@ -128,3 +131,42 @@ def test_each_prompt_spec_names_its_files():
         "eval.json", "eval-reward.json", "eval-reward-approach.json", "eval-reward-file-b_c.json", "eval-demo.json",
         "eval-demo-demo2.json", "eval-demo-file-my_demo.json"]
     assert prompt_picture("reward-file:a/b c.npz") == "reward-file-b_c.png" and prompt_picture("demo:all") == "demo.png"
+
+
+# ------------------------------------------------------------------------------------------ resuming a run
+
+TINY = ["--set", "batch_size=32", "--set", "actor_hidden_dims=16", "--set", "value_hidden_dims=16"]
+
+
+def tiny_train(dataset, out, steps=40, *extra):
+    argv = ["train", "gcivl", "--dataset", str(dataset), "--out", str(out), "--steps", str(steps), "--fuse", "20",
+            "--log-every", "20", "--eval-every", "0", "--quiet", *TINY, *extra]
+    assert main(argv) == 0
+    return out
+
+
+def test_the_parser_names_every_agent():
+    assert set(AGENT_NAMES) == set(AGENTS)
+
+
+def test_a_finished_run_is_extended_with_steps(navigate_small, tmp_path, capsys):
+    run = tiny_train(navigate_small, tmp_path / "run")
+    assert rundir.checkpoint_step(run) == 40
+    assert main(["train", "--resume", str(run), "--steps", "80", "--quiet"]) == 0
+    assert "80 steps (40 in this call)" in capsys.readouterr().out
+    assert rundir.checkpoint_step(run) == 80 and rundir.read_config(run)["train_config"]["steps"] == 80
+    assert [int(r["step"]) for r in rundir.csv_rows(run / "metrics.csv")] == [20, 40, 60, 80]
+    assert main(["train", "--resume", str(run), "--steps", "60", "--quiet"]) == 2
+    assert "fewer than the 80 steps" in capsys.readouterr().err
+
+
+def test_resuming_a_finished_run_says_so_without_loading_jax(navigate_small, tmp_path):
+    run = tiny_train(navigate_small, tmp_path / "run")
+    before = (run / "checkpoint.safetensors").read_bytes()
+    code = ("import sys; from ethogram.cli import main; rc = main(['train', '--resume', sys.argv[1]]); "
+            "print('jax loaded:', 'jax' in sys.modules); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "is finished" in proc.stdout and f"--resume {run} --steps 80" in proc.stdout
+    assert "jax loaded: False" in proc.stdout
+    assert (run / "checkpoint.safetensors").read_bytes() == before
