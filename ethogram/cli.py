@@ -115,14 +115,16 @@ def cmd_report(args) -> int:
 def cmd_search(args) -> int:
     from ethogram.search.run import search
 
+    print(f"searching {args.target} -> {args.out}", flush=True)
     stats = search(args.target, args.out, controller=args.controller, steps=args.steps, seed=args.seed,
                    nodes=args.nodes, force=args.force, progress=not args.quiet, distance=args.distance)
     print(f"sns ({stats['mode']}): graph of {stats['nodes']} nodes, {stats['edges']} edges in {stats['seconds']:.1f} s"
           f" -> {args.out}; evaluate with: ethogram eval {args.out}")
     for k, v in stats.items():
         if k.startswith("task"):
-            print(f"  {k}: first success after {v['steps_to_first_success']} env steps "
-                  f"({v['seconds_to_first_success']} s)")
+            print(f"  {k}: " + (f"no success within {v['steps']} env steps" if v["steps_to_first_success"] is None
+                                else f"first success after {v['steps_to_first_success']} env steps "
+                                     f"({v['seconds_to_first_success']} s)"))
     return 0
 
 

@@ -4,6 +4,7 @@ writes, checked through the command line on tiny real data."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import subprocess
@@ -170,3 +171,31 @@ def test_resuming_a_finished_run_says_so_without_loading_jax(navigate_small, tmp
     assert "is finished" in proc.stdout and f"--resume {run} --steps 80" in proc.stdout
     assert "jax loaded: False" in proc.stdout
     assert (run / "checkpoint.safetensors").read_bytes() == before
+
+
+# ------------------------------------------------------------------------------------------------ search runs
+
+@pytest.fixture(scope="module")
+def search_run(tmp_path_factory):
+    """An online search of pointmaze-medium with a budget of 3000 env steps per task, and its stderr."""
+    run = tmp_path_factory.mktemp("search") / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        err = io.StringIO()
+        mp.setattr(sys, "stderr", err)
+        assert main(["search", "pointmaze-medium", "--out", str(run), "--steps", "3000"]) == 0
+    return run, err.getvalue()
+
+
+def test_the_search_bar_ends_at_what_the_search_did(search_run):
+    _, err = search_run
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "100%" in last and "15.0k/15.0k" in last and "task 5 (5/5)" in last
+
+
+def test_eval_plan_of_a_search_run_is_refused_and_writes_nothing(search_run, capsys):
+    run, _ = search_run
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["eval", str(run), "--plan", "--episodes", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is a search run" in err and f"without --plan: ethogram eval {run}" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

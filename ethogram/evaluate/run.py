@@ -180,9 +180,13 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
     if rundir.is_search_run(run_dir):
         if settings:
             raise EthogramError("the search agent (sns) has no act settings: evaluate it without --set.")
-        if kind != "goal" or plan:
-            raise EthogramError(f"the search agent (sns) answers goal prompts only, not '{spec}'"
-                                f"{' with --plan' if plan else ''}.", f"run: ethogram eval {run_dir}")
+        if plan:
+            raise EthogramError(f"'{run_dir}' is a search run: --plan is HILP-Plan, the planner of a trained HILP "
+                                "run, and the search agent (sns) already plans over its own graph for every goal.",
+                                f"evaluate it without --plan: ethogram eval {run_dir}")
+        if kind != "goal":
+            raise EthogramError(f"the search agent (sns) answers goal prompts only, not '{spec}'.",
+                                f"run: ethogram eval {run_dir}")
         res, ro, env = evaluate_search_run(run_dir, episodes, seed, progress)
         return res, {"graph": ro}, env
     if kind == "goal" and not plan:

@@ -83,9 +83,13 @@ def search_online(env, searcher: Searcher, task_ids: list[int], budget: int, see
     env steps and wall time to the first success (None when the budget ran out)."""
     rng = np.random.default_rng(seed)
     out = {}
-    bar = tqdm(total=len(task_ids) * budget, desc="search", unit="step", disable=not progress, mininterval=1.0)
-    for k in task_ids:
+    # The bar counts each task's whole budget; a task that ends early (its successes done) skips the rest of it,
+    # so the bar ends at 100 % and its ETA is at most what is left.
+    bar = tqdm(total=len(task_ids) * budget, desc="search", unit="step", unit_scale=True, disable=not progress,
+               mininterval=1.0)
+    for n, k in enumerate(task_ids, 1):
         steps, wins, first, first_s, t0 = 0, 0, None, None, time.perf_counter()
+        bar.set_description(f"search task {k} ({n}/{len(task_ids)})")
         while steps < budget and wins < after_success:
             state, goal = env.task_starts(np.array([k]), rng)
             goal_obs = env.goal_observation(goal)
@@ -101,6 +105,8 @@ def search_online(env, searcher: Searcher, task_ids: list[int], budget: int, see
                     if first is None:
                         first, first_s = steps, time.perf_counter() - t0
                     break
+            bar.set_postfix(successes=f"{wins}/{after_success}", nodes=searcher.g.n, refresh=False)
+        bar.update(budget - steps)
         out[f"task{k}"] = {"steps_to_first_success": first, "seconds_to_first_success":
                            None if first_s is None else round(first_s, 3), "steps": steps, "nodes": searcher.g.n}
     bar.close()
