@@ -52,6 +52,12 @@ def make_train_chunk(agent: types.ModuleType, config, n_steps: int):
     return chunk
 
 
+def loss_postfix(metrics: dict[str, float]) -> dict[str, str]:
+    """The losses shown beside the training bar, each by its own name ('value/loss' -> value_loss,
+    'skill/critic_loss' -> skill_critic_loss), so that an agent's several losses are told apart."""
+    return {k.replace("/loss", "_loss").replace("/", "_"): f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")}
+
+
 def _set_save_every(run_dir: Path, run: dict, save_every: int) -> dict:
     """A new checkpoint interval for a resumed run, accepted only when it keeps every chunk `fuse` steps long
     (each chunk's keys come from its first step, so then the results stay those of the uninterrupted run)."""
@@ -135,7 +141,8 @@ def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, s
     window_t, window_steps = time.perf_counter(), 0
 
     def periodic_eval(state, step: int) -> dict:
-        res, _ = evaluate(env, make_policy(agent, config, state, seed=tc.seed), tc.eval_episodes, seed=tc.seed)
+        res, _ = evaluate(env, make_policy(agent, config, state, seed=tc.seed), tc.eval_episodes, seed=tc.seed,
+                          progress=progress)
         rundir.append_csv(evals_csv, {"step": step, "success": res["success"], **res["tasks"]})
         bar.write(f"step {step}: success {res['success']:.3f}")
         return res
@@ -168,8 +175,7 @@ def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, s
             rundir.append_csv(metrics_csv, {"step": step, "wall_s": round(wall0 + now - start, 3),
                                             "steps_per_s": round(sps, 2),
                                             **{k: round(v, 6) for k, v in metrics.items()}})
-            shown = {k.split("/")[-1]: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")}
-            bar.set_postfix(sps=f"{sps:.0f}", **shown)
+            bar.set_postfix(sps=f"{sps:.0f}", **loss_postfix(metrics))
         if step % tc.save_every == 0 or step == tc.steps:
             rundir.save_checkpoint(run_dir, state, step, run)
         if tc.eval_every and step % tc.eval_every == 0 and step != tc.steps:

@@ -21,6 +21,7 @@ from ethogram.envs.registry import make_env
 from ethogram.evaluate import metrics
 from ethogram.evaluate.prompts import LabelledReward, file_reward_task
 from ethogram.evaluate.run import eval_file, prompt_picture
+from ethogram.train import loss_postfix
 
 
 def subcommands() -> list[str]:
@@ -199,3 +200,15 @@ def test_eval_plan_of_a_search_run_is_refused_and_writes_nothing(search_run, cap
     err = capsys.readouterr().err
     assert "is a search run" in err and f"without --plan: ethogram eval {run}" in err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+# --------------------------------------------------------------------------------------------- progress bars
+
+def test_the_training_bar_names_each_loss(navigate_small, tmp_path, capsys):
+    argv = ["train", "gcivl", "--dataset", str(navigate_small), "--out", str(tmp_path / "run"), "--steps", "40",
+            "--fuse", "20", "--log-every", "20", "--eval-every", "0", *TINY]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "value_loss=" in err and "actor_loss=" in err and " loss=" not in err
+    assert loss_postfix({"high_actor/loss": 1.0, "skill/critic_loss": 2.0, "value/v_mean": 3.0}) == {
+        "high_actor_loss": "1", "skill_critic_loss": "2"}
