@@ -21,6 +21,7 @@ from ethogram.envs.registry import make_env
 from ethogram.evaluate import metrics
 from ethogram.evaluate.prompts import LabelledReward, file_reward_task
 from ethogram.evaluate.run import eval_file, prompt_picture
+from ethogram.report.curves import plot_run, step_label
 from ethogram.train import loss_postfix
 
 
@@ -212,3 +213,15 @@ def test_the_training_bar_names_each_loss(navigate_small, tmp_path, capsys):
     assert "value_loss=" in err and "actor_loss=" in err and " loss=" not in err
     assert loss_postfix({"high_actor/loss": 1.0, "skill/critic_loss": 2.0, "value/v_mean": 3.0}) == {
         "high_actor_loss": "1", "skill_critic_loss": "2"}
+
+
+# ------------------------------------------------------------------------------------------------- pictures
+
+def test_the_learning_curve_ends_with_the_final_evaluation(navigate_small, tmp_path):
+    run = tiny_train(navigate_small, tmp_path / "run", 40, "--eval-every", "20", "--eval-episodes", "1")
+    assert main(["eval", str(run), "--episodes", "1", "--quiet", "--no-video"]) == 0
+    final = json.loads((run / "eval.json").read_text())
+    points = plot_run(run, tmp_path / "curve.png")
+    assert sorted(points) == [20, 40] and points[40] == final["success"]
+    assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
+    assert [step_label(x) for x in (800, 20_000, 1_500_000)] == ["800", "20k", "1.5M"]

@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from ethogram import rundir  # noqa: E402
 from ethogram.report.plots import save_png  # noqa: E402
@@ -21,26 +22,50 @@ from ethogram.report.published import published  # noqa: E402
 from ethogram.report.results import run_evaluations  # noqa: E402
 
 
-def plot_run(run_dir: str | Path, path: str | Path, losses: tuple[str, ...] = ("value/loss", "actor/loss")) -> None:
-    """One run: its losses (metrics.csv, log scale) and its periodic success (evals.csv)."""
+def plot_run(run_dir: str | Path, path: str | Path,
+             losses: tuple[str, ...] = ("value/loss", "actor/loss")) -> dict[int, float]:
+    """One run: its losses (metrics.csv, log scale) and its success at every evaluation: the periodic ones
+    (evals.csv) and the final one (eval.json), which is marked. Returns the success drawn at each step."""
     run_dir = Path(run_dir)
     rows = rundir.csv_rows(rundir.run_file(run_dir, rundir.METRICS))
-    evals = rundir.csv_rows(rundir.run_file(run_dir, rundir.EVALS))
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), dpi=110)
     steps = [int(r["step"]) for r in rows]
     for key in losses:
         if rows and key in rows[0]:
             axes[0].plot(steps, [float(r[key]) for r in rows], label=key)
     axes[0].set_yscale("log")
-    axes[0].set_xlabel("training step")
-    axes[0].legend(fontsize=8)
+    axes[0].set_ylabel("loss (log scale)")
+    if axes[0].has_data():
+        axes[0].legend(fontsize=8)
     axes[0].set_title("losses", fontsize=9)
+    evals = run_evaluations(run_dir)
     if evals:
-        axes[1].plot([int(r["step"]) for r in evals], [float(r["success"]) for r in evals], "o-")
-    axes[1].set_ylim(0, 1)
-    axes[1].set_xlabel("training step")
-    axes[1].set_title("success rate (periodic evaluation)", fontsize=9)
+        order = sorted(evals)
+        axes[1].plot(order, [evals[s] for s in order], "o-", ms=4, label="evaluations")
+    if (run_dir / "eval.json").exists():
+        final = rundir.read_eval(run_dir)
+        step = final.get("train_step") or rundir.read_config(run_dir)["train_config"]["steps"]
+        axes[1].plot([step], [final["success"]], "*", ms=13, color="C3", mec="black", mew=0.6,
+                     label=f"final (eval.json): {final['success']:.2f}")
+        axes[1].legend(fontsize=8, loc="best")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].set_ylabel("success rate")
+    axes[1].set_title("success (periodic evaluations and the final one)", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: step_label(x)))
+        ax.grid(alpha=0.3)
     save_png(fig, path, tight_bbox=False)
+    return evals
+
+
+def step_label(x: float) -> str:
+    """A training step as a short tick label: 800, 20k, 1.5M."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.0f}"
 
 
 def success_curves(run_dirs: list[Path]) -> dict[tuple[str, str], dict[int, list[float]]]:
