@@ -51,9 +51,15 @@ NO_DISTANCE = ("gcbc", "beso")  # no learned value or representation to measure 
 
 
 def budget(agent: str) -> tuple[int, dict]:
+    """(steps, overrides) of the demo for `agent`: only the fields its config has (GCBC has no value network)."""
+    from ethogram.agents import AGENTS
+    from ethogram.agents.base import config_fields
+
     if agent not in BUDGETS:
         raise EthogramError(f"the demo has no budget for agent '{agent}'.", f"choose one of: {', '.join(BUDGETS)}")
-    return BUDGETS[agent]
+    steps, overrides = BUDGETS[agent]
+    fields = config_fields(AGENTS[agent])
+    return steps, {k: v for k, v in overrides.items() if k in fields}
 
 
 def run_demo(out: Path, force: bool = False, episodes: int | None = None, steps: int | None = None,

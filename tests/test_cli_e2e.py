@@ -115,6 +115,24 @@ def test_demo_with_the_full_evaluation_protocol(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--episodes", "3", "--steps", "50", "--force"]) == 0
 
 
+def test_demo_with_another_agent_and_dataset(tmp_path, capsys, monkeypatch):
+    """`--agent gcbc --dataset avoiding`: no learned distance and no maze, so no search stage (four stages)."""
+    import ethogram.quickstart
+
+    monkeypatch.setattr(ethogram.quickstart, "EVAL_EPISODES", 2)
+    monkeypatch.setattr(ethogram.quickstart, "RANDOM_EPISODES", 2)
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--agent", "gcbc", "--dataset", "avoiding", "--episodes", "20",
+                 "--steps", "50", "--quiet", "--no-video"]) == 0
+    stdout = capsys.readouterr().out
+    assert "[4/4] writing the report" in stdout and "behavioural search" not in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["agent"] == "gcbc" and summary["search_success"] is None and not (out / "search").exists()
+    assert "gcbc on avoiding-v0" in (out / "report.html").read_text()
+    assert main(["demo", "--out", str(tmp_path / "other"), "--agent", "sns"]) == 2
+    assert "no budget for agent 'sns'" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("args", [["--episodes", "0"], ["--steps", "0"], ["--episodes", "-2"]])
 def test_demo_rejects_empty_sizes(tmp_path, capsys, args):
     assert main(["demo", "--out", str(tmp_path / "demo"), *args]) != 0
