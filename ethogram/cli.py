@@ -25,6 +25,7 @@ def cmd_collect(args) -> int:
     cfg = dataclasses.replace(cfg, **changes)
     validate_collect_config(cfg)
     out = args.out or f"data/{name}.npz"
+    print(f"collecting {name}: {cfg.episodes} episodes of {cfg.episode_steps} steps -> {out}", flush=True)
     meta = collect_to_file(name, cfg, out, force=args.force, progress=not args.quiet)
     print(f"wrote {out} ({meta['transitions']} transitions, {meta['train_episodes']} episodes) and its -val file "
           f"in {meta['seconds']:.1f} s ({meta['env_steps_per_second']:.0f} env steps/s)")
@@ -92,11 +93,14 @@ def _report_finished(run_dir: str, steps: int | None) -> bool:
 
 def cmd_eval(args) -> int:
     from ethogram.config import parse_set_args
-    from ethogram.evaluate.run import eval_command
+    from ethogram.evaluate.run import eval_command, eval_file
 
+    settings = parse_set_args(args.set) or None
+    print(f"evaluating {args.run_dir} ({args.prompt}{' with --plan' if args.plan else ''}, {args.episodes} episodes "
+          f"per task) -> {Path(args.run_dir) / eval_file(args.prompt, args.plan, settings)}", flush=True)
     _, text = eval_command(args.run_dir, args.prompt, episodes=args.episodes, seed=args.seed, plan=args.plan,
                            plan_bank=args.plan_bank, feature=args.feature, demo_method=args.demo_method,
-                           progress=not args.quiet, settings=parse_set_args(args.set) or None)
+                           progress=not args.quiet, settings=settings)
     print(text)
     from ethogram.report.html import write_report
 
@@ -206,7 +210,7 @@ def cmd_reproduce(args) -> int:
                 dataset_episodes=args.dataset_episodes)
     command = "ethogram " + " ".join(sys.argv[1:]) if args.command_text is None else args.command_text
     res = reproduce(grid, out=args.out, data_dir=args.data_dir, jobs=args.jobs, json_path=args.json,
-                    command=command)
+                    command=command, progress=not args.quiet)
     print(f"{res['finished']} of {res['runs']} runs evaluated; wrote {Path(args.out) / 'results.md'}, "
           f"{args.json or Path(args.out) / 'results.json'} and {Path(args.out) / 'success_vs_steps.png'}")
     if res.get("report"):
@@ -451,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs/reproduce", help="directory of the runs and the report")
     r.add_argument("--data-dir", default="data", help="where datasets are read from, or collected to")
     r.add_argument("--json", default=None, help="records file (default OUT/results.json), e.g. docs/results/x.json")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--command-text", default=None, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_reproduce)
     return p

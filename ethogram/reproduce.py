@@ -7,6 +7,8 @@ run with a config.json continues with `train --resume` (from its last checkpoint
 Missing datasets are collected first with our collector.
 At the end: OUT/results.md (ours, mean ± std over seeds, beside the published number), the records as JSON
 (report/results.py) and OUT/success_vs_steps.png (success against training steps, mean ± std over seeds).
+A progress bar counts the grid's runs as they finish (its ETA: the runs left at the pace of those done); each
+run's own output goes to OUT/<dataset>/<agent>-s<seed>.log.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import subprocess
 import sys
 import time
 import typing
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tqdm import tqdm
 
 from ethogram import rundir
 from ethogram.agents import get_agent
@@ -146,7 +150,7 @@ def dataset_path(data_dir: Path, name: str) -> Path:
     return data_dir / f"{parse_dataset_name(name)}.npz"
 
 
-def ensure_dataset(data_dir: Path, name: str, episodes: int | None, log=print) -> Path:
+def ensure_dataset(data_dir: Path, name: str, episodes: int | None, log=print, progress: bool = False) -> Path:
     """The dataset file, collected with our collector (seed 0) if it is missing."""
     from ethogram.data.collect import collect_to_file, default_config
 
@@ -158,7 +162,7 @@ def ensure_dataset(data_dir: Path, name: str, episodes: int | None, log=print) -
             cfg = dataclasses.replace(cfg, episodes=episodes)
         log(f"collecting {parsed} ({cfg.episodes} episodes) -> {path}")
         data_dir.mkdir(parents=True, exist_ok=True)
-        collect_to_file(parsed, cfg, path, progress=False)
+        collect_to_file(parsed, cfg, path, progress=progress)
     return path
 
 
@@ -258,8 +262,9 @@ def run_job(job: Job, grid: Grid, log=print, cpu: int | None = None) -> str:
 # ------------------------------------------------------------------------------------------------ reports
 
 def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Path = "data", jobs: int = 2,
-              json_path: str | Path | None = None, command: str = "", log=print) -> dict:
-    """Run the grid (resumably) and write the table, the JSON records and the learning-curve plot."""
+              json_path: str | Path | None = None, command: str = "", log=print, progress: bool = False) -> dict:
+    """Run the grid (resumably) and write the table, the JSON records and the learning-curve plot; `progress`: a
+    bar over the grid's runs (and over a missing dataset's collection)."""
     from ethogram.report.curves import plot_success_curves, success_curves
     from ethogram.report.results import aggregate, results_table, write_records
     from ethogram.report.tables import to_markdown
@@ -269,9 +274,10 @@ def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Pa
         raise EthogramError(f"--jobs must be at least 1 (got {jobs}).")
     out, data_dir = Path(out), Path(data_dir)
     for d in grid.datasets:
-        ensure_dataset(data_dir, d, grid.dataset_episodes, log)
+        ensure_dataset(data_dir, d, grid.dataset_episodes, log, progress)
     todo = jobs_of(grid, out, data_dir)
-    log(f"reproduce: {len(todo)} runs ({grid.budget()}), {jobs} at a time -> {out}")
+    log(f"reproduce: {len(todo)} runs ({grid.budget()}), {jobs} at a time -> {out} (each run's output: "
+        f"{out / '<dataset>' / '<agent>-s<seed>.log'})")
     for key, lacking in skipped_sets(grid).items():
         if lacking:
             log(f"note: --set {key} does not apply to {', '.join(lacking)} (no such field); they run without it")
@@ -281,20 +287,33 @@ def reproduce(grid: Grid, out: str | Path = "runs/reproduce", data_dir: str | Pa
     for c in cpus or [None] * jobs:
         free.put(c)
 
+    finished_before = sum((j.run_dir / "eval.json").exists() for j in todo)
+    bar = tqdm(total=len(todo), initial=finished_before, desc="reproduce", unit="run", disable=not progress,
+               dynamic_ncols=True)
+
+    def say(message: str) -> None:  # above the bar, which is drawn again below it
+        with tqdm.external_write_mode():
+            log(message)
+
     def on_a_free_core(j: Job) -> str:
         cpu = free.get()
         try:
-            return run_job(j, grid, log, cpu)
+            return run_job(j, grid, say, cpu)
         finally:
             free.put(cpu)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(on_a_free_core, j): j for j in todo}
-        for fut, j in futures.items():
+        for fut in as_completed(futures):
+            j = futures[fut]
             try:
                 done[j.run_dir] = fut.result()
             except EthogramError as e:
                 failures.append(e.problem)
+            if done.get(j.run_dir, "").startswith("skipped"):
+                continue  # counted from the start
+            bar.update(1)
+    bar.close()
     finished = [j.run_dir for j in todo if (j.run_dir / "eval.json").exists()]
     result = {"runs": len(todo), "finished": len(finished), "done": {str(k): v for k, v in done.items()},
               "failures": failures}

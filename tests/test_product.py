@@ -225,3 +225,29 @@ def test_the_learning_curve_ends_with_the_final_evaluation(navigate_small, tmp_p
     assert sorted(points) == [20, 40] and points[40] == final["success"]
     assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
     assert [step_label(x) for x in (800, 20_000, 1_500_000)] == ["800", "20k", "1.5M"]
+
+
+@pytest.mark.parametrize("command", ["collect", "train", "eval", "search", "demo", "reproduce"])
+def test_every_command_with_a_bar_has_quiet(command, capsys):
+    assert main([command, "--help"]) == 0
+    assert "--quiet" in capsys.readouterr().out
+
+
+def test_collect_says_where_it_writes_first_and_quiet_turns_its_bar_off(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    base = ["collect", "pointmaze-medium-navigate", "--episodes", "2", "--episode-steps", "11", "--out", str(out)]
+    assert main(base) == 0
+    printed, bar = capsys.readouterr()
+    assert printed.splitlines()[0] == f"collecting pointmaze-medium-navigate-v0: 2 episodes of 11 steps -> {out}"
+    assert "100%" in bar
+    assert main([*base, "--force", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_eval_says_where_it_writes_first(navigate_small, tmp_path, capsys):
+    run = tiny_train(navigate_small, tmp_path / "run", 20)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--episodes", "1", "--no-video"]) == 0
+    printed, bar = capsys.readouterr()
+    assert printed.splitlines()[0] == f"evaluating {run} (goal, 1 episodes per task) -> {run / 'eval.json'}"
+    assert "evaluate" in bar and "100%" in bar

@@ -50,6 +50,9 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     argv = ["reproduce", "--agents", "gcbc", "--datasets", "pointmaze-medium-navigate", "--seeds", "0,1",
             *TINY, "--out", str(out), "--data-dir", str(data), "--json", str(tmp_path / "records.json")]
     assert main(argv) == 0
+    first = capsys.readouterr()  # a bar over the grid's runs, and where each run's output goes
+    assert "reproduce: 100%" in first.err.replace("\r", "\n") and "2/2" in first.err
+    assert "<agent>-s<seed>.log" in first.out
     assert (data / "pointmaze-medium-navigate-v0.npz").exists()  # collected because it was missing
     runs = [out / "pointmaze-medium-navigate" / f"gcbc-s{s}" for s in (0, 1)]
     for run in runs:
@@ -89,9 +92,10 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     (runs[1] / "eval.json").unlink()
     before = (runs[0] / "eval.json").read_bytes()
     capsys.readouterr()
-    assert main(argv) == 0
-    printed = capsys.readouterr().out
+    assert main([*argv, "--quiet"]) == 0
+    printed, bars = capsys.readouterr()
     assert "seed 1: resumed and evaluated" in printed and "seed 0:" not in printed
+    assert "reproduce:" not in bars
     assert (runs[0] / "eval.json").read_bytes() == before and (runs[1] / "eval.json").exists()
 
     # The budget tables (scripts/budget_table.py): steps -> minutes through a rates file, two configurations.
