@@ -52,12 +52,6 @@ def make_train_chunk(agent: types.ModuleType, config, n_steps: int):
     return chunk
 
 
-def loss_postfix(metrics: dict[str, float]) -> dict[str, str]:
-    """The losses shown beside the training bar, each by its own name ('value/loss' -> value_loss,
-    'skill/critic_loss' -> skill_critic_loss), so that an agent's several losses are told apart."""
-    return {k.replace("/loss", "_loss").replace("/", "_"): f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")}
-
-
 def _set_save_every(run_dir: Path, run: dict, save_every: int) -> dict:
     """A new checkpoint interval for a resumed run, accepted only when it keeps every chunk `fuse` steps long
     (each chunk's keys come from its first step, so then the results stay those of the uninterrupted run)."""
@@ -175,7 +169,9 @@ def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, s
             rundir.append_csv(metrics_csv, {"step": step, "wall_s": round(wall0 + now - start, 3),
                                             "steps_per_s": round(sps, 2),
                                             **{k: round(v, 6) for k, v in metrics.items()}})
-            bar.set_postfix(sps=f"{sps:.0f}", **loss_postfix(metrics))
+            # each loss by its own name (value/loss -> value_loss, skill/critic_loss -> skill_critic_loss)
+            bar.set_postfix(sps=f"{sps:.0f}", **{k.replace("/loss", "_loss").replace("/", "_"): f"{v:.3g}"
+                                                 for k, v in metrics.items() if k.endswith("loss")})
         if step % tc.save_every == 0 or step == tc.steps:
             rundir.save_checkpoint(run_dir, state, step, run)
         if tc.eval_every and step % tc.eval_every == 0 and step != tc.steps:

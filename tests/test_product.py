@@ -22,7 +22,6 @@ from ethogram.evaluate import metrics
 from ethogram.evaluate.prompts import LabelledReward, file_reward_task
 from ethogram.evaluate.run import eval_file, prompt_picture
 from ethogram.report.curves import plot_run, step_label
-from ethogram.train import loss_postfix
 
 
 def subcommands() -> list[str]:
@@ -211,8 +210,6 @@ def test_the_training_bar_names_each_loss(navigate_small, tmp_path, capsys):
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "value_loss=" in err and "actor_loss=" in err and " loss=" not in err
-    assert loss_postfix({"high_actor/loss": 1.0, "skill/critic_loss": 2.0, "value/v_mean": 3.0}) == {
-        "high_actor_loss": "1", "skill_critic_loss": "2"}
 
 
 # ------------------------------------------------------------------------------------------------- pictures
