@@ -201,9 +201,14 @@ def test_report_shows_prompt_evaluations(navigate_small, tmp_path):
     assert main(["train", "hilp", "--dataset", str(navigate_small), "--out", str(run), "--steps", "50", "--fuse",
                  "50", "--eval-every", "0", "--set", "batch_size=64", "--set", "actor_hidden_dims=32,32",
                  "--set", "value_hidden_dims=32,32", "--quiet"]) == 0
-    for prompt in ("reward:move-east", "demo:demo1"):
+    with np.load(navigate_small) as f:
+        obs = f["observations"][:1000]
+    np.savez(tmp_path / "labels.npz", observations=obs[:-1], next_observations=obs[1:],
+             rewards=obs[1:, 0] - obs[:-1, 0])
+    for prompt in ("reward:move-east", "demo:demo1", f"reward-file:{tmp_path / 'labels.npz'}"):
         assert main(["eval", str(run), "--prompt", prompt, "--episodes", "1", "--quiet"]) == 0
     assert main(["report", str(run), "--no-video"]) == 0
     page = (run / "report.html").read_text()
     assert "reward prompts (returns)" in page and "move-east" in page
+    assert "labels.npz: returns estimated by" in page or "labels.npz: answered but not scored" in page
     assert "demonstration prompts" in page and "cells in order" in page

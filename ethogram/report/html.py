@@ -173,7 +173,11 @@ def _eval_section(name: str, ev: dict) -> str:
     from ethogram.report.tables import imitation_table, reward_table, success_table, to_html
 
     if ev.get("prompt") == "reward":
+        from ethogram.evaluate.run import scoring_text
+
         title, body = "reward prompts (returns)", to_html(reward_table(ev))
+        lines = [scoring_text(k, v) for k, v in ev.get("tasks", {}).items() if isinstance(v, dict) and "scored" in v]
+        body += "".join(f'<p class="note">{_esc(line)}</p>' for line in lines)
     elif ev.get("prompt") == "demonstration":
         title, body = f"demonstration prompts ({ev.get('method', '')})", to_html(imitation_table(ev))
     else:
