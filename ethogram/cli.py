@@ -332,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = add_command(sub, "train", "train an agent on a dataset into a run directory")
     t.add_argument("agent", nargs="?", help=f"{', '.join(AGENT_NAMES)} (sns: `ethogram search`)")
-    t.add_argument("--dataset", help="dataset .npz (ours or OGBench's)")
+    t.add_argument("--dataset", help="a dataset .npz: one `ethogram collect` wrote (with its .json sidecar), or an "
+                   "OGBench pointmaze file under its OGBench name")
     t.add_argument("--steps", type=int, default=None,
                    help="training steps (default 1000000); with --resume: extend the run to this many")
     t.add_argument("--seed", type=seed_type, default=None, help="default 0")

@@ -169,7 +169,7 @@ def test_kill_at_every_write_of_train(prepared, tmp_path, mode):
     argv = ["train", "--resume", "run", "--quiet"]
     n = kill_points(argv, base, tmp_path)
     assert len(n) >= 10
-    for k in chosen(n, mode, 3):
+    for k in chosen(n, mode, 2):
         ws = tmp_path / f"k{k[0]}{k[1]}"
         shutil.copytree(base, ws)
         r = ethogram(argv, ws, kill_at=k)
@@ -187,7 +187,7 @@ def test_kill_at_every_write_of_train(prepared, tmp_path, mode):
         assert (run / "checkpoint.safetensors").read_bytes() == want_ckpt, f"kill point {k}: checkpoint differs"
         assert without_timing((run / "metrics.csv").read_text()) == want_metrics, f"kill point {k}: metrics"
         assert not pending(run) and not (run / ".lock").exists()
-    print(f"train ({mode}): {len(chosen(n, mode, 3))} of {len(n)} kill points tried")
+    print(f"train ({mode}): {len(chosen(n, mode, 2))} of {len(n)} kill points tried")
 
 
 # ---------------------------------------------------------------------------------------------------- eval

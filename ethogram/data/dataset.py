@@ -1,4 +1,5 @@
-"""Load an OGBench-layout npz (ours or OGBench's), validate every array, and keep it on the device.
+"""Load an OGBench-layout npz (one `ethogram collect` wrote, or an OGBench pointmaze file), validate every array,
+and keep it on the device.
 
 File layout: `observations` (N, obs_dim), `actions` (N, action_dim), `terminals` (N,) with 1 at the
 last stored state of each episode; optional `qpos`, `qvel`. Like `ogbench.load_dataset`, the N stored
