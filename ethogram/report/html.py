@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ethogram import rundir
 from ethogram.errors import EthogramError
-from ethogram.io import atomic_write_text, read_json, verify
+from ethogram.io import atomic_write_text, read_json
 
 VIDEO_ENV = "ETHOGRAM_REPORT_VIDEO"  # "0": pages without rollout videos (rendering takes seconds per run)
 MAX_VIDEOS = 12  # a group report renders one video per (agent, dataset), at most this many
@@ -107,10 +107,9 @@ def read_run(run_dir: str | Path) -> dict:
     for p in sorted(run_dir.glob("*.png")):
         pictures[p.name] = rundir.run_file(run_dir, p.name).read_bytes()
     rollouts = None
-    if (run_dir / "rollouts.npz").exists():
+    if "eval.json" in evals and (run_dir / "rollouts.npz").exists():  # a member of eval.json's set, verified above
         from ethogram.evaluate.protocol import load_rollouts
 
-        verify(run_dir / "eval.json", rundir.repair_fix(run_dir))
         rollouts = load_rollouts(rundir.run_file(run_dir, "rollouts.npz"))
     dataset_meta = None
     ds = cfg.get("dataset")
