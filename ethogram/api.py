@@ -61,18 +61,21 @@ def collect(dataset: str, out: str | Path | None = None, episodes: int | None = 
 
 def train(agent: str, dataset: str | Path | DatasetFile, out: str | Path, steps: int = 1_000_000, seed: int = 0,
           eval_every: int = 0, eval_episodes: int = 50, force: bool = False, progress: bool = True,
-          **overrides: Any) -> Policy:
-    """`ethogram train`: train `agent` on `dataset` into the run directory `out` and return it loaded.
+          env: str | None = None, tensorboard: bool = False, **overrides: Any) -> Policy:
+    """`ethogram train`: train `agent` on `dataset` (an .npz, or "minari:NAME") into the run directory `out` and
+    return it loaded.
 
     `overrides` are agent config fields (`batch_size=256`, `actor_hidden_dims=(64, 64)`), checked as `--set`
-    is. Periodic evaluation is off unless `eval_every` > 0 (the CLI's default is every 100k steps)."""
+    is. Periodic evaluation is off unless `eval_every` > 0 (the CLI's default is every 100k steps). `env`: the
+    environment the data comes from, when the dataset does not say; `tensorboard`: event files beside the CSV."""
     from ethogram.config import TrainConfig
     from ethogram.train import train as _train
 
     sets = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in overrides.items()}
     tc = TrainConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                     save_every=min(TrainConfig().save_every, max(steps, 1)))
-    rundir.prepare_run(agent, Path(dataset), out, tc, sets, force=force)
+                     save_every=min(TrainConfig().save_every, max(steps, 1)), tensorboard=tensorboard)
+    source = dataset if isinstance(dataset, str) and dataset.startswith(rundir.MINARI) else Path(dataset)
+    rundir.prepare_run(agent, source, out, tc, sets, force=force, env=env)
     _train(out, progress=progress)
     return load(out)
 
@@ -122,9 +125,9 @@ class Policy:
             if self.name == "sns":
                 self._env = self.state["env"]
             else:
-                from ethogram.envs.registry import make_env
+                from ethogram.envs.registry import run_env
 
-                self._env = make_env(self.run["env"])
+                self._env = run_env(self.run, self.run_dir)
         return self._env
 
     @property

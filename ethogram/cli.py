@@ -1,4 +1,4 @@
-"""The `ethogram` command: collect, train, eval, search, repair, summarize, demo, reproduce.
+"""The `ethogram` command: collect, export, train, eval, report, search, repair, summarize, demo, reproduce.
 
 Exit codes: 0 done; 2 a problem with the input or the environment, named with its fix (EthogramError, argparse);
 70 an internal error (a bug: one line on stderr, the traceback in a file); 130 interrupted."""
@@ -14,11 +14,32 @@ from pathlib import Path
 from ethogram.errors import EthogramError
 
 
-def cmd_collect(args) -> int:
-    from ethogram.data.collect import collect_to_file, default_config, validate_collect_config
+def _collect_name(args):
+    """The dataset to collect: a name, or a maze file with --robot and --kind (envs/mazefile.py)."""
     from ethogram.envs.registry import parse_dataset_name
 
-    name = parse_dataset_name(args.dataset)
+    if args.maze is None:
+        extra = [f for f, v in (("--robot", args.robot), ("--kind", args.kind)) if v is not None]
+        if extra:
+            raise EthogramError(f"{' and '.join(extra)} go with --maze (a dataset name says its robot and kind).",
+                                "ethogram collect --maze my_maze.txt --robot point --kind navigate --out data/my.npz")
+        if not args.dataset:
+            raise EthogramError("collect needs a dataset name, or --maze FILE.",
+                                "ethogram collect pointmaze-medium-navigate (or: ethogram collect --maze my_maze.txt)")
+        return parse_dataset_name(args.dataset)
+    if args.dataset:
+        raise EthogramError(f"give a dataset name ('{args.dataset}') or --maze FILE, not both.",
+                            "ethogram collect --maze my_maze.txt --robot point --kind navigate --out data/my.npz")
+    from ethogram.envs.mazefile import read_maze_file
+
+    maze = read_maze_file(args.maze)
+    return parse_dataset_name(f"{args.robot or 'point'}maze-{maze.name}-{args.kind or 'navigate'}", maze.text())
+
+
+def cmd_collect(args) -> int:
+    from ethogram.data.collect import collect_to_file, default_config, validate_collect_config
+
+    name = _collect_name(args)
     cfg = default_config(name, seed=args.seed)
     changes = {k: v for k, v in (("episodes", args.episodes), ("episode_steps", args.episode_steps),
                                  ("noise", args.noise)) if v is not None}
@@ -32,6 +53,16 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from ethogram.data.minari import export_minari
+
+    print(f"exporting {args.dataset} -> Minari dataset {args.minari}", flush=True)
+    res = export_minari(args.dataset, args.minari, force=args.force, progress=not args.quiet)
+    print(f"wrote Minari dataset {res['name']} ({res['episodes']} episodes, {res['steps']} steps) at {res['path']}; "
+          f"train on it with: ethogram train AGENT --dataset minari:{res['name']} --out RUN_DIR")
+    return 0
+
+
 def cmd_train(args) -> int:
     from ethogram.config import TrainConfig, parse_set_args
     from ethogram.rundir import prepare_run
@@ -40,17 +71,17 @@ def cmd_train(args) -> int:
         given = [flag for flag, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out),
                                       ("--set", args.set), ("--seed", args.seed), ("--fuse", args.fuse),
                                       ("--log-every", args.log_every), ("--eval-every", args.eval_every),
-                                      ("--eval-episodes", args.eval_episodes)) if v is not None]
+                                      ("--eval-episodes", args.eval_episodes), ("--env", args.env)) if v is not None]
         if given:
             raise EthogramError(f"--resume RUN_DIR continues a run with its saved config; it does not take "
                                 f"{', '.join(given)} (only --steps to extend the run, --save-every, --force).",
                                 f"run: ethogram train --resume {args.resume}")
-        if args.save_every is None and _report_finished(args.resume, args.steps):
+        if args.save_every is None and not args.tensorboard and _report_finished(args.resume, args.steps):
             return 0
         from ethogram.train import train  # JAX loads here, once there is training to do
 
         res = train(args.resume, progress=not args.quiet, resume=True, save_every=args.save_every,
-                    steps=args.steps, force=args.force)
+                    steps=args.steps, force=args.force, tensorboard=args.tensorboard or None)
         out = args.resume
     else:
         missing = [n for n, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out)) if not v]
@@ -66,9 +97,16 @@ def cmd_train(args) -> int:
         tc = TrainConfig(steps=steps, seed=given(args.seed, d.seed), fuse=given(args.fuse, d.fuse),
                          log_every=given(args.log_every, d.log_every), eval_every=given(args.eval_every, d.eval_every),
                          eval_episodes=given(args.eval_episodes, d.eval_episodes),
-                         save_every=given(args.save_every, min(d.save_every, max(steps, 1))))
-        run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force)
+                         save_every=given(args.save_every, min(d.save_every, max(steps, 1))),
+                         tensorboard=args.tensorboard)
+        run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force,
+                          env=args.env, require_eval=args.eval_every is not None)
         print(f"training {run['agent']} on {run['dataset_name']} for {tc.steps} steps -> {args.out}")
+        if run["env"] is None:
+            print(f"note: '{run['dataset_name']}' comes from no environment ethogram simulates: the run trains, "
+                  "with no evaluation (name its environment with --env if it has one)")
+        if tc.tensorboard:
+            print(f"TensorBoard: tensorboard --logdir {Path(args.out) / 'tensorboard'}")
         from ethogram.train import train
 
         res = train(args.out, progress=not args.quiet)
@@ -264,12 +302,18 @@ class Parser(argparse.ArgumentParser):
 EXAMPLES = {
     "collect": """\
   ethogram collect pointmaze-medium-navigate                      # -> data/pointmaze-medium-navigate-v0.npz
-  ethogram collect pointmaze-medium-stitch --episodes 300 --out data/stitch.npz""",
+  ethogram collect pointmaze-medium-stitch --episodes 300 --out data/stitch.npz
+  ethogram collect --maze my_maze.txt --robot point --kind navigate --out data/my.npz""",
+    "export": """\
+  ethogram export data/pointmaze-medium-navigate-v0.npz --minari ethogram/pointmaze-medium-navigate-v0
+  ethogram train gcivl --dataset minari:ethogram/pointmaze-medium-navigate-v0 --out runs/from-minari""",
     "train": """\
   ethogram train gcivl --dataset data/pointmaze-medium-navigate-v0.npz --out runs/gcivl --steps 20000
   ethogram train hilp --dataset data/pm.npz --out runs/hilp --set batch_size=256 --set lr=1e-3
   ethogram train --resume runs/gcivl                              # continue an interrupted run
-  ethogram train --resume runs/gcivl --steps 40000                # extend a finished run to 40000 steps""",
+  ethogram train --resume runs/gcivl --steps 40000                # extend a finished run to 40000 steps
+  ethogram train gcbc --dataset my_arrays.npz --out runs/mine --eval-every 0  # any dataset (docs/datasets.md)
+  ethogram train gcivl --dataset data/pm.npz --out runs/tb --tensorboard       # + TensorBoard event files""",
     "eval": """\
   ethogram eval runs/gcivl                                        # goals, OGBench's protocol -> eval.json
   ethogram eval runs/hilp --prompt reward:all                     # -> eval-reward.json, reward.png
@@ -320,7 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = add_command(sub, "collect", "collect an OGBench-layout dataset with the scripted expert")
-    c.add_argument("dataset", help="e.g. pointmaze-medium-navigate (OGBench name, -v0 optional)")
+    c.add_argument("dataset", nargs="?", help="e.g. pointmaze-medium-navigate (OGBench name, -v0 optional)")
+    c.add_argument("--maze", metavar="FILE", help="a maze of your own: an ASCII layout (docs/mazes.md) instead of a "
+                   "dataset name; the dataset is named ROBOTmaze-FILESTEM-KIND")
+    c.add_argument("--robot", choices=("point", "pointvel"), help="with --maze: the robot (default point)")
+    c.add_argument("--kind", choices=("navigate", "stitch"), help="with --maze: how the expert collects (default "
+                   "navigate)")
     c.add_argument("--episodes", type=int, help="training episodes (default: OGBench's; +10%% go to the -val file)")
     c.add_argument("--episode-steps", type=int, help="stored steps per episode (default: OGBench's)")
     c.add_argument("--noise", type=finite_float, help="expert action noise (default 0.5)")
@@ -332,8 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = add_command(sub, "train", "train an agent on a dataset into a run directory")
     t.add_argument("agent", nargs="?", help=f"{', '.join(AGENT_NAMES)} (sns: `ethogram search`)")
-    t.add_argument("--dataset", help="a dataset .npz: one `ethogram collect` wrote (with its .json sidecar), or an "
-                   "OGBench pointmaze file under its OGBench name")
+    t.add_argument("--dataset", help="a dataset .npz (one `ethogram collect` wrote, an OGBench file of any "
+                   "environment, or your own arrays: docs/datasets.md), or minari:NAME (Minari's local storage)")
+    t.add_argument("--env", help="the environment the dataset was collected in, when the dataset does not say "
+                   "(e.g. pointmaze-medium): its runs can then be evaluated")
+    t.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to "
+                   "RUN_DIR/tensorboard (needs tensorboardX: pip install 'ethogram[tensorboard]'; metrics.csv "
+                   "is always written)")
     t.add_argument("--steps", type=int, default=None,
                    help="training steps (default 1000000); with --resume: extend the run to this many")
     t.add_argument("--seed", type=seed_type, default=None, help="default 0")
@@ -351,6 +405,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "accept a dataset or settings that changed since the run started")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
+
+    x = add_command(sub, "export", "write a dataset to Minari's local storage (Dict observations: observation, "
+                                     "achieved_goal, desired_goal)")
+    x.add_argument("dataset", help="a dataset .npz")
+    x.add_argument("--minari", required=True, metavar="NAME", help="the Minari dataset name, e.g. "
+                   "ethogram/pointmaze-medium-navigate-v0 (needs: pip install 'ethogram[minari]')")
+    x.add_argument("--force", action="store_true", help="replace a Minari dataset of that name")
+    x.add_argument("--quiet", action="store_true")
+    x.set_defaults(func=cmd_export)
 
     e = add_command(sub, "eval", "evaluate a run's answers to a prompt (default: goals, the OGBench protocol)")
     e.add_argument("run_dir")

@@ -37,6 +37,7 @@ class TrainConfig:
     eval_every: int = 100_000  # 0: no periodic evaluation (run `ethogram eval` after training)
     eval_episodes: int = 50
     save_every: int = 100_000
+    tensorboard: bool = False  # also TensorBoard event files in RUN_DIR/tensorboard (metrics.csv always)
 
 
 @cache

@@ -133,7 +133,7 @@ def repair_fix(run_dir: str | Path) -> str:
 def settings_sha256(run: dict) -> str:
     """A digest of everything that decides a run's results: the run description less what resuming may change
     (the step budget and the checkpoint interval)."""
-    tc = {k: v for k, v in run.get("train_config", {}).items() if k not in ("steps", "save_every")}
+    tc = {k: v for k, v in run.get("train_config", {}).items() if k not in ("steps", "save_every", "tensorboard")}
     return hashlib.sha256(json.dumps({**run, "train_config": tc}, sort_keys=True).encode()).hexdigest()
 
 
@@ -175,8 +175,10 @@ def load(run_dir: str | Path) -> tuple[dict, ModuleType, object]:
         for k in ("obs_dim", "action_dim"):
             if not isinstance(run[k], int) or isinstance(run[k], bool) or run[k] < 1:
                 raise TypeError(f"'{k}' must be a positive integer")
-        if not isinstance(run["env"], str) or not isinstance(run["dataset"], str):
-            raise TypeError("'env' and 'dataset' must be strings")
+        if not isinstance(run["env"], str | None) or not isinstance(run["dataset"], str):
+            raise TypeError("'env' must be a string or null and 'dataset' a string")
+        if not isinstance(run.get("maze_layout"), str | None):
+            raise TypeError("'maze_layout' must be a string")
         sha = run.get("dataset_sha256")
         if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
             raise TypeError("'dataset_sha256' must be a sha256 hex digest")
@@ -338,6 +340,59 @@ def check_resume(run_dir: str | Path, run: dict, dataset_sha256: str, force: boo
 
 # ------------------------------------------------------------------------------------------------ CSV
 
+TENSORBOARD = "tensorboard"  # RUN_DIR/tensorboard: TensorBoard event files, with train_config.tensorboard
+
+
+def check_tensorboard() -> None:
+    """Refuse --tensorboard up front where tensorboardX is missing."""
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        raise EthogramError("--tensorboard needs the tensorboardX package, which is not installed.",
+                            "pip install 'ethogram[tensorboard]' (or train without --tensorboard: metrics.csv "
+                            "has the same numbers)") from None
+
+
+class MetricsLog:
+    """Where training logs: metrics.csv and evals.csv always; with `tensorboard`, the same numbers as TensorBoard
+    scalars (train/NAME, eval/success, eval/taskK) in RUN_DIR/tensorboard. A resumed run purges the events logged
+    after its checkpoint, as it truncates the CSV rows."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool, step: int):
+        self.metrics_csv, self.evals_csv = run_file(run_dir, METRICS), run_file(run_dir, EVALS)
+        for path in (self.metrics_csv, self.evals_csv):
+            truncate_csv(path, step) if step else path.unlink(missing_ok=True)
+        self.writer = None
+        if tensorboard:
+            check_tensorboard()
+            from tensorboardX import SummaryWriter
+
+            logdir = run_file(run_dir, TENSORBOARD)
+            if not step and logdir.is_dir():  # a fresh start: the events of an earlier training go
+                for p in logdir.glob("events.out.tfevents.*"):
+                    p.unlink()
+            self.writer = SummaryWriter(str(logdir), purge_step=step or None, flush_secs=10)
+
+    def metrics(self, row: dict) -> None:
+        append_csv(self.metrics_csv, row)
+        if self.writer is not None:
+            for k, v in row.items():
+                if k != "step":
+                    self.writer.add_scalar(f"train/{k}", v, row["step"])
+
+    def evals(self, row: dict) -> None:
+        append_csv(self.evals_csv, row)
+        if self.writer is not None:
+            for k, v in row.items():
+                if k != "step":
+                    self.writer.add_scalar(f"eval/{k}", v, row["step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
 def append_csv(path: Path, row: dict) -> None:
     """One row (with the header first in a new file); every line ends in LF."""
     new = not path.exists()
@@ -399,66 +454,118 @@ def last_value(path: Path, column: str, step: int) -> float:
 
 # --------------------------------------------------------------------------------------- a training run
 
+MINARI = "minari:"  # `--dataset minari:NAME`: a dataset in Minari's local storage, copied into the run
+RUN_DATASET = "dataset.npz"  # where a run keeps a dataset it copied in (from Minari)
+
+
 def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, train_cfg: TrainConfig,
-                overrides: Mapping[str, Any] | object | None = None, force: bool = False) -> dict:
+                overrides: Mapping[str, Any] | object | None = None, force: bool = False,
+                env: str | None = None, require_eval: bool = True) -> dict:
     """Validate everything and write config.json; returns the run description. Nothing is trained yet.
 
+    `dataset_path`: an .npz file (ours, OGBench's, or the user's arrays in our schema: docs/datasets.md), or
+    `minari:NAME`, a dataset in Minari's local storage, copied into the run as dataset.npz. `env`: the environment
+    the data was collected in, for data that does not say; without one, the run trains but cannot be evaluated
+    (with `require_eval` False, the train config's periodic evaluation is then turned off instead of refused).
     `overrides`: agent config fields as `--set` strings or typed values ({"actor_hidden_dims": (64, 64)}), or a
     whole config object of the agent (`gcivl.Config(batch_size=256)`), used as it is."""
     from ethogram import __version__
     from ethogram.agents import dataset_overrides, get_agent
     from ethogram.agents.base import AgentConfig
-    from ethogram.data.dataset import dataset_name_of, read_dataset_file, validate_arrays
-    from ethogram.envs.registry import make_env
+    from ethogram.data.dataset import dataset_info, read_dataset_file, validate_arrays
+    from ethogram.envs.registry import env_of
 
     agent = get_agent(agent_name)
     if not isinstance(train_cfg, TrainConfig):
         raise EthogramError(f"train_cfg must be a TrainConfig, got {type(train_cfg).__name__}.")
     validate_train_config(train_cfg)
+    if train_cfg.tensorboard:
+        check_tensorboard()
+    out = Path(out)
+    if out.exists():
+        _refuse_existing(out, force)
+    source = str(dataset_path)
+    if source.startswith(MINARI):  # fail before anything is written
+        from ethogram.data.minari import read_minari
+
+        arrays, meta = read_minari(source[len(MINARI):], env)
+        info = _minari_info(meta, env)
+        dataset_sha = None
+    else:
+        arrays, dataset_sha = read_dataset_file(dataset_path)
+        info = dataset_info(dataset_path, env)
+    env_obj = env_of({"env": info.env, "maze_layout": info.layout})
+    validate_arrays(arrays, source, env=env_obj)
+    obs_dim, action_dim = int(arrays["observations"].shape[1]), int(arrays["actions"].shape[1])
+    del arrays
+    if env_obj is None and train_cfg.eval_every and not require_eval:
+        import dataclasses
+
+        train_cfg = dataclasses.replace(train_cfg, eval_every=0)
+    if env_obj is None and train_cfg.eval_every:
+        raise EthogramError(f"dataset '{source}' comes from no environment ethogram simulates, so training cannot "
+                            f"evaluate it every {train_cfg.eval_every} steps.",
+                            "train with --eval-every 0, or name the environment it was collected in with --env")
     if train_cfg.eval_every:
         from ethogram.evaluate.protocol import check_episodes
 
         check_episodes(train_cfg.eval_episodes, train_cfg.seed)  # periodic evaluations fit in memory
-    out = Path(out)
-    if out.exists():
-        _refuse_existing(out, force)
-    arrays, dataset_sha = read_dataset_file(dataset_path)  # fail before anything is written
-    name = dataset_name_of(dataset_path)
-    env = make_env(name.env)
-    validate_arrays(arrays, str(dataset_path), env=env)
-    del arrays
     if isinstance(overrides, AgentConfig):
         if not isinstance(overrides, agent.Config):
             raise EthogramError(f"the config given is a {type(overrides).__module__}.{type(overrides).__name__}, "
                                 f"not a config of agent '{agent.NAME}'.", f"pass {agent.__name__}.Config(...)")
         config = apply_overrides(overrides, {})  # validated like any other
     else:
-        config = apply_overrides(agent.Config(), dataset_overrides(agent.NAME, name.kind, name.maze, name.robot))
+        config = apply_overrides(agent.Config(), dataset_overrides(agent.NAME, info.kind, info.maze,
+                                                                   info.robot or "point"))
         config = apply_overrides(config, overrides or {})
     validate_agent_config(config)
     run = {
         "agent": agent.NAME,
         "agent_config": to_dict(config),
         "train_config": to_dict(train_cfg),
-        "dataset": str(Path(dataset_path).resolve()),
-        "dataset_name": str(name),
+        "dataset": str((out / RUN_DATASET).resolve()) if dataset_sha is None else str(Path(dataset_path).resolve()),
+        "dataset_name": info.name,
         "dataset_sha256": dataset_sha,
-        "env": name.env,
-        "obs_dim": env.obs_dim,
-        "action_dim": env.action_dim,
+        "env": info.env,
+        "obs_dim": obs_dim,
+        "action_dim": action_dim,
         "ethogram_version": __version__,
     }
+    if info.layout is not None:
+        run["maze_layout"] = info.layout
+    if dataset_sha is None:
+        run["dataset_source"] = source
     made = not out.exists()
     check_writable_dir(out)
     try:
         with lock(out):
             create(out, force=force)
+            if dataset_sha is None:
+                from ethogram.data.minari import minari_to_npz
+
+                minari_to_npz(source[len(MINARI):], out / RUN_DATASET, force=True)
+                run["dataset_sha256"] = read_dataset_file(out / RUN_DATASET)[1]
             write_config(out, run)
     except BaseException:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # a refused command leaves nothing behind
         raise
     return run
+
+
+def _minari_info(meta: dict, env: str | None):
+    """What a Minari dataset is (data/minari.py's read_minari record), as data/dataset.py's DatasetInfo."""
+    import dataclasses
+
+    from ethogram.data.dataset import DatasetInfo, _guess
+    from ethogram.envs.registry import parse_dataset_name
+
+    if meta.get("maze_layout"):
+        return DatasetInfo.of(parse_dataset_name(meta["dataset"], meta["maze_layout"]))
+    info = _guess(meta["dataset"])
+    recorded = meta.get("env") or info.env
+    return dataclasses.replace(info, name=meta["dataset"], env=recorded or env)
 
 
 def _refuse_existing(out: Path, force: bool) -> None:

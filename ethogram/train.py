@@ -19,7 +19,7 @@ from ethogram import rundir
 from ethogram.agents.base import hook, make_policy
 from ethogram.data.dataset import Dataset, read_dataset
 from ethogram.data.goals import sample_batch
-from ethogram.envs.registry import make_env
+from ethogram.envs.registry import env_of
 from ethogram.errors import EthogramError
 from ethogram.evaluate.protocol import evaluate
 
@@ -80,26 +80,28 @@ def _set_steps(run_dir: Path, run: dict, steps: int, done: int) -> dict:
 
 
 def train(run_dir: str | Path, progress: bool = True, log=print, resume: bool = False,
-          save_every: int | None = None, steps: int | None = None, force: bool = False) -> dict:
+          save_every: int | None = None, steps: int | None = None, force: bool = False,
+          tensorboard: bool | None = None) -> dict:
     """Train the run described by run_dir/config.json to its step budget.
 
     With `resume`, continue from the run's last checkpoint: the random keys of each chunk depend only on the seed
     and the step, so an interrupted and resumed run ends with the same metrics as an uninterrupted one. Resuming
     refuses a dataset or settings that changed since the run started, unless `force`. `save_every` replaces the
-    run's checkpoint interval, `steps` its step budget (extending a finished run); both are recorded in config.json.
+    run's checkpoint interval, `steps` its step budget (extending a finished run), `tensorboard` whether it also
+    writes TensorBoard event files; each is recorded in config.json.
     The run directory is locked for the whole call.
     """
     run_dir = Path(run_dir)
     rundir.read_config(run_dir)  # "does not exist" / "not a run" before the lock
     with rundir.lock(run_dir, log=lambda m: log(m)):
-        return _train(run_dir, progress, log, resume, save_every, steps, force)
+        return _train(run_dir, progress, log, resume, save_every, steps, force, tensorboard)
 
 
 def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, steps: int | None,
-           force: bool) -> dict:
+           force: bool, tensorboard: bool | None) -> dict:
     run, agent, config = rundir.load(run_dir)
-    env = make_env(run["env"])
-    data, dataset_sha = read_dataset(run["dataset"], env.obs_dim, env.action_dim)
+    env = env_of(run)  # None: data of no environment ethogram simulates (no periodic evaluation: prepare_run)
+    data, dataset_sha = read_dataset(run["dataset"], run["obs_dim"], run["action_dim"])
     done = rundir.checkpoint_step(run_dir) if resume else 0
     if resume:
         for note in rundir.check_resume(run_dir, run, dataset_sha, force):
@@ -111,20 +113,25 @@ def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, s
         run = _set_steps(run_dir, run, steps, done)
     if save_every is not None and save_every != run["train_config"].get("save_every"):
         run = _set_save_every(run_dir, run, save_every)
+    if tensorboard is not None and tensorboard != run["train_config"].get("tensorboard", False):
+        run["train_config"]["tensorboard"] = tensorboard  # logging only: not one of the settings that decide results
+        rundir.write_config(run_dir, run)
     tc = rundir.train_config(run)
+    if tc.eval_every and env is None:
+        raise EthogramError(f"'{run_dir}' evaluates every {tc.eval_every} steps, but its dataset comes from no "
+                            "environment ethogram simulates.", "prepare the run again with --eval-every 0")
     if config.batch_size > data.size:
         log(f"note: batch_size {config.batch_size} exceeds the dataset's {data.size} transitions; "
             "sampling with replacement")
     base = jax.random.PRNGKey(tc.seed)
     state = agent.init(jax.random.fold_in(base, 0), rundir.spec_of(run), config)
     step = done
-    metrics_csv, evals_csv = rundir.run_file(run_dir, rundir.METRICS), rundir.run_file(run_dir, rundir.EVALS)
+    metrics_csv = rundir.run_file(run_dir, rundir.METRICS)
     if step:
         stored = rundir.restore(run_dir, run, agent, config)
         state = jax.tree_util.tree_map(jnp.array, stored)
         log(f"resuming {run_dir} from step {step}")
-    for path in (metrics_csv, evals_csv):
-        rundir.truncate_csv(path, step) if step else path.unlink(missing_ok=True)
+    logs = rundir.MetricsLog(run_dir, tc.tensorboard, step)
     wall0 = rundir.last_value(metrics_csv, "wall_s", step) if step else 0.0  # the clock goes on where it stopped
     fuse = min(tc.fuse, tc.steps)
     chunks = {fuse: make_train_chunk(agent, config, fuse)}
@@ -137,44 +144,47 @@ def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, s
     def periodic_eval(state, step: int) -> dict:
         res, _ = evaluate(env, make_policy(agent, config, state, seed=tc.seed), tc.eval_episodes, seed=tc.seed,
                           progress=progress)
-        rundir.append_csv(evals_csv, {"step": step, "success": res["success"], **res["tasks"]})
+        logs.evals({"step": step, "success": res["success"], **res["tasks"]})
         bar.write(f"step {step}: success {res['success']:.3f}")
         return res
 
-    # An interruption between a checkpoint and its evaluation left that evaluation out of the learning curve:
-    # the checkpoint is the state at that step, so the evaluation is made up first (the same result as if
-    # there had been no interruption).
-    if (step and tc.eval_every and step % tc.eval_every == 0 and step != tc.steps
-            and step not in rundir.csv_steps(evals_csv)):
-        last_eval = periodic_eval(state, step)
-    while step < tc.steps:
-        # Chunks end exactly on every log / save / eval boundary.
-        n = min([fuse, tc.steps - step] + [iv - step % iv for iv in (tc.log_every, tc.save_every, tc.eval_every) if iv])
-        if n not in chunks:
-            chunks[n] = make_train_chunk(agent, config, n)
-        new_state, metrics = chunks[n](state, data, jax.random.fold_in(jax.random.fold_in(base, 1), step))
-        metrics = {k: float(v) for k, v in metrics.items()}
-        if not metrics.pop("finite") or not all(np.isfinite(v) for v in metrics.values()):
-            bar.close()
-            raise EthogramError(f"training diverged at step {step + n}: NaN or inf in the parameters or losses. "
-                                "The last good checkpoint is kept.",
-                                "lower the learning rate (--set lr=...) or check the dataset")
-        state, step = new_state, step + n
-        window_steps += n
-        bar.update(n)
-        if step % tc.log_every == 0 or step == tc.steps:
-            now = time.perf_counter()
-            sps = window_steps / max(now - window_t, 1e-9)
-            window_t, window_steps = now, 0
-            rundir.append_csv(metrics_csv, {"step": step, "wall_s": round(wall0 + now - start, 3),
-                                            "steps_per_s": round(sps, 2),
-                                            **{k: round(v, 6) for k, v in metrics.items()}})
-            # each loss by its own name (value/loss -> value_loss, skill/critic_loss -> skill_critic_loss)
-            bar.set_postfix(sps=f"{sps:.0f}", **{k.replace("/loss", "_loss").replace("/", "_"): f"{v:.3g}"
-                                                 for k, v in metrics.items() if k.endswith("loss")})
-        if step % tc.save_every == 0 or step == tc.steps:
-            rundir.save_checkpoint(run_dir, state, step, run)
-        if tc.eval_every and step % tc.eval_every == 0 and step != tc.steps:
+    try:
+        # An interruption between a checkpoint and its evaluation left that evaluation out of the learning curve:
+        # the checkpoint is the state at that step, so the evaluation is made up first (the same result as if
+        # there had been no interruption).
+        if (step and tc.eval_every and step % tc.eval_every == 0 and step != tc.steps
+                and step not in rundir.csv_steps(logs.evals_csv)):
             last_eval = periodic_eval(state, step)
+        while step < tc.steps:
+            # Chunks end exactly on every log / save / eval boundary.
+            intervals = (tc.log_every, tc.save_every, tc.eval_every)
+            n = min([fuse, tc.steps - step] + [iv - step % iv for iv in intervals if iv])
+            if n not in chunks:
+                chunks[n] = make_train_chunk(agent, config, n)
+            new_state, metrics = chunks[n](state, data, jax.random.fold_in(jax.random.fold_in(base, 1), step))
+            metrics = {k: float(v) for k, v in metrics.items()}
+            if not metrics.pop("finite") or not all(np.isfinite(v) for v in metrics.values()):
+                bar.close()
+                raise EthogramError(f"training diverged at step {step + n}: NaN or inf in the parameters or losses. "
+                                    "The last good checkpoint is kept.",
+                                    "lower the learning rate (--set lr=...) or check the dataset")
+            state, step = new_state, step + n
+            window_steps += n
+            bar.update(n)
+            if step % tc.log_every == 0 or step == tc.steps:
+                now = time.perf_counter()
+                sps = window_steps / max(now - window_t, 1e-9)
+                window_t, window_steps = now, 0
+                logs.metrics({"step": step, "wall_s": round(wall0 + now - start, 3), "steps_per_s": round(sps, 2),
+                              **{k: round(v, 6) for k, v in metrics.items()}})
+                # each loss by its own name (value/loss -> value_loss, skill/critic_loss -> skill_critic_loss)
+                bar.set_postfix(sps=f"{sps:.0f}", **{k.replace("/loss", "_loss").replace("/", "_"): f"{v:.3g}"
+                                                     for k, v in metrics.items() if k.endswith("loss")})
+            if step % tc.save_every == 0 or step == tc.steps:
+                rundir.save_checkpoint(run_dir, state, step, run)
+            if tc.eval_every and step % tc.eval_every == 0 and step != tc.steps:
+                last_eval = periodic_eval(state, step)
+    finally:
+        logs.close()
     bar.close()
     return {"steps": step, "seconds": time.perf_counter() - start, "last_eval": last_eval, "resumed_from": first}

@@ -72,9 +72,11 @@ def test_unknown_agent(capsys, tmp_path, navigate_small):
     assert not (tmp_path / "run").exists()
 
 
-def test_dataset_without_a_name(capsys, tmp_path, good_arrays):
+def test_periodic_evaluation_of_a_dataset_without_an_environment(capsys, tmp_path, good_arrays):
     path = write_dataset(tmp_path, good_arrays, name="mystery.npz")
-    train_on(capsys, tmp_path, path, "cannot tell which environment")
+    fails(capsys, "train", "gcbc", "--dataset", path, "--out", tmp_path / "run", *TINY_GCBC[:-3], "--eval-every",
+          "10", match="comes from no environment ethogram simulates")
+    assert not (tmp_path / "run").exists()
 
 
 # ------------------------------------------------------------------------------ dataset files

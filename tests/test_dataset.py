@@ -86,7 +86,7 @@ def test_dataset_name_from_sidecar_or_file_name(tmp_path, navigate_small, stitch
 
 
 def test_dataset_name_errors(tmp_path):
-    with pytest.raises(EthogramError, match="cannot tell which environment"):
+    with pytest.raises(EthogramError, match="comes from no environment ethogram simulates"):
         dataset_name_of(tmp_path / "mydata.npz")
     bad = tmp_path / "d.npz"
     bad.with_suffix(".json").write_text("{not json")

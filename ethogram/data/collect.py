@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ethogram import __version__
 from ethogram.config import MAX_SEED
+from ethogram.data.dataset import SCHEMA_VERSION
 from ethogram.envs.expert import Navigator
 from ethogram.envs.registry import ROBOTS, DatasetName, make_env
 from ethogram.errors import EthogramError
@@ -77,7 +78,7 @@ def validate_collect_config(config: CollectConfig, env=None) -> None:
 
 def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> dict[str, np.ndarray]:
     """Run all episodes (training + validation) in one batch. Returns arrays of shape (episodes, T, ...)."""
-    env = make_env(name.env)
+    env = make_env(name.env, name.layout)
     validate_collect_config(config, env)
     locomotor = ROBOTS[name.robot].locomotor
     maze = env.maze
@@ -139,7 +140,7 @@ def collect_demos(name: DatasetName, config: CollectConfig, progress: bool = Tru
     end when the demonstrator crosses the finish line, so their lengths differ (`terminals` marks each end)."""
     from ethogram.envs import avoiding
 
-    env = make_env(name.env)
+    env = make_env(name.env, name.layout)
     validate_collect_config(config, env)
     rng = np.random.default_rng(config.seed)
     n_val = int(config.episodes * config.val_fraction)
@@ -217,7 +218,10 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
             "transitions": int(len(train["terminals"]) - episodes[0]),
             **extra,
             "ethogram_version": __version__,
+            "schema_version": SCHEMA_VERSION,
         }
+        if name.layout is not None:  # a custom maze travels with its data (and with every run trained on it)
+            meta["maze_layout"] = name.layout
         # An older collection's -val file never stays beside new data.
         with FileSet(meta_path, remove=() if meta["val_episodes"] else (val_path(out),)) as fs:
             fs.write(out, npz_bytes(train))

@@ -8,6 +8,8 @@ states become N - episodes transitions (s, a, s'): the last state of an episode 
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -155,8 +157,68 @@ def to_transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def dataset_name_of(path: str | Path) -> DatasetName:
-    """The dataset's name: from our JSON sidecar, else from an OGBench file name."""
+SCHEMA_VERSION = 1  # of the npz layout above and its JSON sidecar (docs/datasets.md); a newer one is refused
+OGBENCH_KINDS = ("navigate", "stitch", "explore", "play", "noisy")  # the last part of OGBench's dataset names
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset file is: its name, the environment it comes from (None: none that ethogram simulates; it
+    trains, evaluation needs an environment), how it was collected (the published per-dataset settings follow
+    from kind, maze and robot: agents.dataset_overrides) and a custom maze's layout (envs/mazefile.py)."""
+
+    name: str
+    env: str | None
+    kind: str = ""
+    maze: str = ""
+    robot: str = ""
+    layout: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def of(cls, name: DatasetName) -> DatasetInfo:
+        return cls(str(name), name.env, name.kind, name.maze, name.robot, name.layout)
+
+
+def _guess(name: str) -> DatasetInfo:
+    """A dataset named by its file alone: a name ethogram simulates, an OGBench name of another environment
+    (`antmaze-large-navigate-v0`: its kind, maze and robot still choose the published settings), or any name."""
+    from ethogram.envs.registry import ROBOTS
+
+    try:
+        return DatasetInfo.of(parse_dataset_name(name))
+    except EthogramError:
+        parts = name.removesuffix(".npz").removesuffix("-val").removesuffix("-v0").split("-")
+        if parts[0].endswith("maze") and parts[0][: -len("maze")] in ROBOTS:
+            raise  # a name of a robot ethogram simulates, but not one of its datasets: a typo, say which exist
+    stem = name.removesuffix(".npz").removesuffix("-val")
+    parts = stem.removesuffix("-v0").split("-")
+    if len(parts) >= 3 and parts[-1] in OGBENCH_KINDS:
+        robot = parts[0][: -len("maze")] if parts[0].endswith("maze") else ""
+        return DatasetInfo(stem if stem.endswith("-v0") else f"{stem}-v0", None, parts[-1], parts[1], robot)
+    return DatasetInfo(stem, None)
+
+
+def check_schema(record: dict, source: str | Path) -> None:
+    """Refuse a sidecar written for a newer layout than this ethogram reads."""
+    version = record.get("schema_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise EthogramError(f"dataset metadata '{source}' has schema_version {version!r}; expected a positive "
+                            "integer.", "fix the sidecar (docs/datasets.md) or collect the dataset again")
+    if version > SCHEMA_VERSION:
+        raise EthogramError(f"dataset metadata '{source}' has schema_version {version}, newer than the "
+                            f"{SCHEMA_VERSION} this ethogram reads: the file was written by a newer ethogram.",
+                            "upgrade ethogram (pip install -U ethogram), or collect the dataset again with this one")
+
+
+def dataset_info(path: str | Path, env: str | None = None) -> DatasetInfo:
+    """What the dataset at `path` is: from our JSON sidecar, else from its file name (any name is accepted: a
+    dataset of an unknown environment trains without evaluation). `env` names the environment the data was
+    collected in, for data that does not say; data that names another environment is refused."""
+    from ethogram.envs.registry import parse_env_name
+
     path = Path(path)
     meta = sidecar_of(path)
     if meta.exists() or meta.is_symlink():
@@ -164,14 +226,41 @@ def dataset_name_of(path: str | Path) -> DatasetName:
         record = read_json(meta, "dataset metadata", fix)
         if not isinstance(record, dict) or not isinstance(record.get("dataset"), str):
             raise EthogramError(f"dataset metadata '{meta}' is malformed: it has no 'dataset' name.", fix)
-        return parse_dataset_name(record["dataset"])
-    try:
-        return parse_dataset_name(path.name)
-    except EthogramError:
-        raise EthogramError(f"cannot tell which environment dataset '{path}' comes from: it has no "
-                            f"{meta.name} beside it and its file name is not an OGBench dataset name.",
-                            "name it like pointmaze-medium-navigate-v0.npz, or collect it with ethogram "
-                            "collect") from None
+        check_schema(record, meta)
+        layout = record.get("maze_layout")
+        if layout is not None and not isinstance(layout, str):
+            raise EthogramError(f"dataset metadata '{meta}' is malformed: 'maze_layout' must be text.", fix)
+        if "env" in record and record["env"] is None:
+            info = dataclasses.replace(_guess(record["dataset"]), name=record["dataset"], env=None)
+        elif layout is not None:
+            info = DatasetInfo.of(parse_dataset_name(record["dataset"], layout))
+        else:
+            info = _guess(record["dataset"])
+            if info.env is None and record.get("env"):  # e.g. a Minari dataset exported from one of our envs
+                info = dataclasses.replace(info, env=record["env"])
+    else:
+        info = _guess(path.name)
+    if info.env is not None and info.layout is None:
+        parse_env_name(info.env)  # an environment this ethogram knows
+    if env is not None:
+        robot, maze = parse_env_name(env)
+        wanted = f"{robot}maze-{maze}" if maze else robot
+        if info.env is not None and info.env != wanted:
+            raise EthogramError(f"dataset '{path}' was collected in {info.env}, not {wanted} (--env).",
+                                f"leave --env out, or give --env {info.env}")
+        if info.env is None:
+            info = dataclasses.replace(info, env=wanted)
+    return info
+
+
+def dataset_name_of(path: str | Path) -> DatasetName:
+    """The name of a dataset of an environment ethogram simulates (collection and the search need one)."""
+    info = dataset_info(path)
+    if info.env is None:
+        raise EthogramError(f"dataset '{path}' comes from no environment ethogram simulates (it has no sidecar "
+                            "naming one, and its file name is not one of ethogram's dataset names).",
+                            "name it like pointmaze-medium-navigate-v0.npz, or collect it with ethogram collect")
+    return parse_dataset_name(f"{info.env}-{info.kind}" if info.maze else info.env, info.layout)
 
 
 def read_dataset(path: str | Path, obs_dim: int | None = None,

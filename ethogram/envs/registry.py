@@ -11,7 +11,7 @@ Tasks without a maze (TASKS: D3IL's `avoiding`) are named by themselves: environ
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ethogram.envs.expert import point_locomotor
@@ -61,11 +61,15 @@ def known_datasets() -> list[str]:
 
 @dataclass(frozen=True)
 class DatasetName:
-    """A parsed dataset name: the robot, the maze and how the data was collected."""
+    """A parsed dataset name: the robot, the maze and how the data was collected.
+
+    A custom maze (envs/mazefile.py) is named by its file and carries its layout: the canonical text of the maze
+    file, stored in the dataset's sidecar and in every run trained on it, so that evaluation uses the same maze."""
 
     robot: str  # a key of ROBOTS ("point", "pointvel"), or of TASKS ("avoiding")
-    maze: str  # medium | large | giant | teleport; "" for a task without a maze
+    maze: str  # medium | large | giant | teleport, a custom maze's name; "" for a task without a maze
     kind: str  # navigate | stitch | explore; "demos" for a task's scripted demonstrations
+    layout: str | None = field(default=None, compare=False, repr=False)  # a custom maze's canonical text
 
     @property
     def env(self) -> str:
@@ -99,12 +103,14 @@ def _robot(prefix: str) -> str | None:
     return prefix[: -len("maze")] if prefix.endswith("maze") and len(prefix) > 4 else None
 
 
-def parse_env_name(name: str) -> tuple[str, str]:
-    """'pointmaze-medium' (optionally '-v0') -> ('point', 'medium'); 'avoiding' -> ('avoiding', ''); or a clear
-    error."""
+def parse_env_name(name: str, layout: str | None = None) -> tuple[str, str]:
+    """'pointmaze-medium' (optionally '-v0') -> ('point', 'medium'); 'avoiding' -> ('avoiding', ''); with a custom
+    maze's `layout`, 'pointmaze-NAME' -> ('point', 'NAME'); or a clear error."""
     if _strip(name) in TASKS:
         return _strip(name), ""
     parts = _strip(name).split("-")
+    if layout is not None and len(parts) == 2 and _robot(parts[0]) in ROBOTS:
+        return _custom(name, _robot(parts[0]), parts[1])
     if len(parts) == 2 and parts[1] in MAZES:
         robot = _robot(parts[0])
         if robot in PENDING:
@@ -114,11 +120,28 @@ def parse_env_name(name: str) -> tuple[str, str]:
     raise EthogramError(f"unknown environment '{name}'.", f"known environments: {', '.join(known_envs())}")
 
 
-def parse_dataset_name(name: str) -> DatasetName:
-    """'pointmaze-medium-navigate' (optionally '-v0' / '.npz') -> DatasetName, or a clear error."""
+def _custom(name: str, robot: str, maze: str) -> tuple[str, str]:
+    if maze in MAZES:
+        raise EthogramError(f"'{name}' names the published {maze} maze, but comes with a maze file's layout.",
+                            "rename the maze file: a custom maze is never named like a published one")
+    if not maze or not all(c.isalnum() or c == "_" for c in maze):
+        raise EthogramError(f"'{name}': a custom maze's name is letters, digits and '_' (got '{maze}').",
+                            "rename the maze file")
+    return robot, maze
+
+
+def parse_dataset_name(name: str, layout: str | None = None) -> DatasetName:
+    """'pointmaze-medium-navigate' (optionally '-v0' / '.npz') -> DatasetName, or a clear error. With a custom
+    maze's `layout` (envs/mazefile.py), 'pointmaze-NAME-navigate' names a dataset of that maze."""
     if _strip(name) in TASKS:
         return DatasetName(_strip(name), "", DEMOS)
     parts = _strip(name).split("-")
+    if layout is not None and len(parts) == 3 and _robot(parts[0]) in ROBOTS:
+        robot, maze = _custom(name, _robot(parts[0]), parts[1])
+        if parts[2] not in ROBOTS[robot].kinds:
+            raise EthogramError(f"'{name}': {robot}maze collects {', '.join(ROBOTS[robot].kinds)} datasets, "
+                                f"not '{parts[2]}'.")
+        return DatasetName(robot, maze, parts[2], layout)
     if len(parts) == 3 and parts[1] in MAZES:
         robot = _robot(parts[0])
         if robot in PENDING and parts[2] in PENDING[robot]:
@@ -129,16 +152,43 @@ def parse_dataset_name(name: str) -> DatasetName:
 
 
 @lru_cache(maxsize=8)
-def make_env(name: str):
-    """The batched environment (envs/base.py) for an environment or dataset name."""
+def make_env(name: str, layout: str | None = None):
+    """The batched environment (envs/base.py) for an environment or dataset name; a custom maze's needs its
+    `layout` (the canonical text of its maze file, envs/mazefile.py)."""
     import importlib
 
     if _strip(name) in TASKS:
         module, cls = TASKS[_strip(name)].env_class.split(":")
         return getattr(importlib.import_module(module), cls)()
     parts = _strip(name).split("-")
-    robot, maze = parse_env_name("-".join(parts[:2])) if len(parts) >= 2 else parse_env_name(name)
+    robot, maze = parse_env_name("-".join(parts[:2]), layout) if len(parts) >= 2 else parse_env_name(name, layout)
     if len(parts) > 2:
-        parse_dataset_name(name)  # validates the dataset part too
+        parse_dataset_name(name, layout)  # validates the dataset part too
     module, cls = ROBOTS[robot].env_class.split(":")
-    return getattr(importlib.import_module(module), cls)(maze)
+    env_class = getattr(importlib.import_module(module), cls)
+    if layout is None:
+        return env_class(maze)
+    from ethogram.envs.mazefile import parse_maze
+
+    return env_class(maze, parse_maze(layout, f"the layout of {name}", maze))
+
+
+def run_env(run: dict, run_dir=None):
+    """The environment of a run, or a clear error for a run whose data comes from no environment ethogram
+    simulates (evaluation, prompts and pictures need one)."""
+    env = env_of(run)
+    if env is None:
+        where = f"run '{run_dir}'" if run_dir is not None else "this run"
+        raise EthogramError(f"{where} was trained on '{run.get('dataset_name')}', data of no environment ethogram "
+                            "simulates: there is nothing to evaluate it in.",
+                            "to evaluate, train on data of one of ethogram's environments; train --env ENV names the "
+                            f"environment of a dataset that does not say ({', '.join(known_envs())})")
+    return env
+
+
+def env_of(run: dict):
+    """The environment a run (config.json) or a dataset sidecar names, with its custom maze; None when the data
+    comes from no environment ethogram simulates (it trains; evaluation needs an environment)."""
+    if not run.get("env"):
+        return None
+    return make_env(run["env"], run.get("maze_layout"))

@@ -26,7 +26,7 @@ from ethogram import prompts, rundir
 from ethogram.agents.base import make_policy
 from ethogram.data.dataset import load_dataset, read_npz
 from ethogram.envs import tasks as maze_tasks
-from ethogram.envs.registry import make_env
+from ethogram.envs.registry import run_env
 from ethogram.errors import EthogramError
 from ethogram.evaluate.metrics import cell_sequence
 from ethogram.evaluate.prompts import evaluate_imitation, evaluate_reward, file_reward_task
@@ -112,7 +112,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progres
     config = act_settings(agent, config, settings)
     check_writable_dir(run_dir)
     state = rundir.restore(run_dir, run, agent, config)
-    env = make_env(run["env"])
+    env = run_env(run, run_dir)
     res, ro = evaluate(env, make_policy(agent, config, state, seed=seed), episodes, seed=seed, progress=progress)
     res = {**_head(run, run_dir), **res}
     if settings:
@@ -196,7 +196,7 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     check_writable_dir(run_dir)
-    env = make_env(run["env"])
+    env = run_env(run, run_dir)
     if env.maze is None:
         raise EthogramError(f"'{run['env']}' has no maze: its runs answer goal prompts only (the reward and "
                             "demonstration tasks and HILP-Plan's prompts are defined on mazes).",

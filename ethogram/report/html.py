@@ -212,10 +212,10 @@ def _video(run: dict, tmp: Path) -> str:
     if run["rollouts"] is None:
         return ('<p class="note">no rollout video: this evaluation kept no rollouts.npz; evaluate the run again '
                 f"(<code>ethogram eval {_esc(run['dir'])}</code>) to record them.</p>")
-    from ethogram.envs.registry import make_env
+    from ethogram.envs.registry import env_of
     from ethogram.report.video import rollout_video
 
-    env = make_env(run["config"]["env"])
+    env = env_of(run["config"])
     path = tmp / f"{abs(hash(str(run['dir'])))}.mp4"
     info = rollout_video(env, run["rollouts"], path, env_name=run["config"]["env"])
     caption = (f"one episode of each task (the first of the evaluation in eval.json), colour = task as in the "

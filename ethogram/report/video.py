@@ -181,7 +181,7 @@ def encode_mp4(frames: list[np.ndarray], fps: int = FPS) -> bytes:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _mujoco_in_child(env_name: str, ro) -> tuple[list[np.ndarray] | None, str]:
+def _mujoco_in_child(env_name: str, ro, layout: str | None = None) -> tuple[list[np.ndarray] | None, str]:
     """MuJoCo frames rendered by a child process (`python -m ethogram.report.video`): Mesa's software OpenGL and
     XLA's LLVM in one process can crash it (a segmentation fault after training in the same process), and a
     crashed child costs only the video. Returns (frames, "") or (None, why it failed)."""
@@ -193,12 +193,16 @@ def _mujoco_in_child(env_name: str, ro) -> tuple[list[np.ndarray] | None, str]:
     with tempfile.TemporaryDirectory(prefix="ethogram-video-") as tmp:
         src, out = Path(tmp) / "rollouts.npz", Path(tmp) / "frames.npy"
         save_rollouts(ro, src)
+        maze = []
+        if layout is not None:  # a custom maze: the child builds the same layout
+            (Path(tmp) / "maze.txt").write_text(layout)
+            maze = [str(Path(tmp) / "maze.txt")]
         env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
         try:
             with warnings.catch_warnings():  # fork and exec at once: JAX's fork warning does not apply
                 warnings.filterwarnings("ignore", message="os.fork")
                 done = subprocess.run([sys.executable, "-m", "ethogram.report.video", env_name, str(src),
-                                       str(out)], capture_output=True, text=True, timeout=600, env=env)
+                                       str(out), *maze], capture_output=True, text=True, timeout=600, env=env)
         except (OSError, subprocess.TimeoutExpired) as e:
             return None, f"{type(e).__name__}: {e}"
         if done.returncode != 0 or not out.is_file():
@@ -220,7 +224,9 @@ def rollout_video(env, ro, path: str | Path, renderer: str = "auto", env_name: s
     gl = os.environ.get("MUJOCO_GL", "egl")
     if renderer in ("auto", "mujoco") and getattr(env, "model", None) is not None and env.maze is not None:
         env_name = env_name or getattr(env, "name", None)
-        frames, why = _mujoco_in_child(env_name, ro) if env_name else (None, "the environment has no name")
+        layout = getattr(env, "maze_file", None)
+        layout = layout.text() if layout is not None else None
+        frames, why = _mujoco_in_child(env_name, ro, layout) if env_name else (None, "the environment has no name")
         if frames is not None:
             used, note = "mujoco", f"rendered by MuJoCo offscreen (MUJOCO_GL={gl})"
         elif renderer == "mujoco":
@@ -237,12 +243,13 @@ def rollout_video(env, ro, path: str | Path, renderer: str = "auto", env_name: s
     return VideoInfo(used, note, len(frames), round(len(frames) / FPS, 2), round(time.perf_counter() - start, 2))
 
 
-def _child(env_name: str, rollouts: str, out: str) -> None:
-    """The child of `_mujoco_in_child`: render the frames and save them as one uint8 array."""
+def _child(env_name: str, rollouts: str, out: str, layout: str | None = None) -> None:
+    """The child of `_mujoco_in_child`: render the frames and save them as one uint8 array (`layout`: the path of
+    a custom maze's canonical text)."""
     from ethogram.envs.registry import make_env
     from ethogram.evaluate.protocol import load_rollouts
 
-    env = make_env(env_name)
+    env = make_env(env_name, Path(layout).read_text() if layout else None)
     ro = load_rollouts(rollouts)
     chosen = picks(ro.task_ids)
     frames = mujoco_frames(env, ro, chosen, frame_times(ro.length[chosen]), float(getattr(env, "goal_tol", 1.0)))
@@ -252,4 +259,4 @@ def _child(env_name: str, rollouts: str, out: str) -> None:
 if __name__ == "__main__":
     import sys
 
-    _child(*sys.argv[1:4])
+    _child(*sys.argv[1:5])

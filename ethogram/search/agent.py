@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ethogram.envs.registry import make_env
+from ethogram.envs.registry import env_of
 from ethogram.search.run import load_search_run, make_searcher
 from ethogram.search.sns import Searcher, SNSConfig
 
@@ -29,7 +29,7 @@ PROMPTS = ("goal",)
 def load(run_dir: str | Path) -> tuple[SNSConfig, dict]:
     """(config, state) of a search run: state holds the run description, graph, controller, env and Searcher."""
     run, graph, ctrl, config = load_search_run(run_dir)
-    env = make_env(run["env"])
+    env = env_of(run)
     if run["mode"] == "online":  # many episodes at once: plan again only when a behaviour ends or fails
         config = dataclasses.replace(config, replan_on_reach=False)
     searcher = make_searcher(graph, ctrl, config, env, run["mode"])

@@ -50,7 +50,8 @@ def _need_maze(env_name: str) -> None:
 
 
 def _resolve_target(target: str, controller: str | None):
-    """(env name, dataset name or None, dataset path or None) from a maze or dataset name or an .npz path."""
+    """(env name, dataset name or None, dataset path or None, custom maze layout or None) from a maze or dataset
+    name or an .npz path."""
     from ethogram.data.dataset import dataset_name_of
     from ethogram.envs.registry import parse_dataset_name, parse_env_name
 
@@ -60,7 +61,7 @@ def _resolve_target(target: str, controller: str | None):
             raise EthogramError(f"dataset file '{target}' does not exist.", "collect it with ethogram collect")
         name = dataset_name_of(path)
         _need_maze(name.env)
-        return name.env, str(name), path
+        return name.env, str(name), path, name.layout
     _need_maze(target)
     parts = target.removesuffix("-v0").split("-")
     if len(parts) >= 3:
@@ -68,12 +69,12 @@ def _resolve_target(target: str, controller: str | None):
         path = Path("data") / f"{name}.npz"
         if not path.is_file():
             raise EthogramError(f"dataset '{name}' is not at {path}.", f"collect it: ethogram collect {target}")
-        return name.env, str(name), path
+        return name.env, str(name), path, None
     robot, maze = parse_env_name(target)
     if controller:
         raise EthogramError(f"a learned controller needs a dataset to take nodes from, and '{target}' is a maze.",
                             "give a dataset, e.g. ethogram search pointmaze-medium-navigate --controller RUN_DIR")
-    return f"{robot}maze-{maze}", None, None
+    return f"{robot}maze-{maze}", None, None, None
 
 
 def search_online(env, searcher: Searcher, task_ids: list[int], budget: int, seed: int,
@@ -154,13 +155,13 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
     if distance and not controller:
         raise EthogramError("--distance pairs a distance with a --controller run; give both.",
                             "ethogram search DATASET --controller BESO_RUN --distance GCIVL_RUN --out RUN")
-    env_name, dataset_name, dataset_path = _resolve_target(target, controller)
+    env_name, dataset_name, dataset_path, layout = _resolve_target(target, controller)
     out = Path(out)
     if out.exists():
         rundir.create(out, force=force, stale=())  # refuses a file or a non-empty directory before any work
     ctrl = controller_from_run(controller, distance) if controller else StraightLine()
     mode = "learned" if controller else ("xy-roadmap" if dataset_path else "online")
-    env = make_env(env_name)
+    env = make_env(env_name, layout)
     cfg = default_config(mode)
     rundir.create(out, force=force, stale=("eval.json",))
     with rundir.lock(out):  # one writer per run directory
@@ -194,6 +195,8 @@ def _search(out: Path, env, ctrl, cfg, mode: str, env_name: str, dataset_name, d
            "distance_run": str(Path(distance).resolve()) if distance else None,
            "controller_agent": getattr(ctrl, "name", None), "obs_dim": env.obs_dim, "action_dim": env.action_dim,
            "ethogram_version": __version__}
+    if getattr(env, "maze_file", None) is not None:
+        run["maze_layout"] = env.maze_file.text()
     from ethogram.search.plots import plot_graph
 
     # One set: search.json, written last, names the sha256 of the graph and config.json. The picture is drawn
