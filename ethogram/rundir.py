@@ -371,7 +371,7 @@ class MetricsLog:
             if not step and logdir.is_dir():  # a fresh start: the events of an earlier training go
                 for p in logdir.glob("events.out.tfevents.*"):
                     p.unlink()
-            self.writer = SummaryWriter(str(logdir), purge_step=step or None, flush_secs=10)
+            self.writer = SummaryWriter(str(logdir), purge_step=step + 1 if step else None, flush_secs=10)
 
     def metrics(self, row: dict) -> None:
         append_csv(self.metrics_csv, row)

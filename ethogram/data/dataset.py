@@ -67,6 +67,10 @@ def read_dataset_file(path: str | Path, keys: tuple[str, ...] | None = KEYS, max
     arrays, raw = read_npz_arrays(path, what, fix, keys=keys, max_rows=max_rows)
     sidecar = sidecar_of(path)
     if what == "dataset file" and (sidecar.exists() or pending(path.parent, {sidecar.name})):
+        if sidecar.is_file():  # a newer layout is refused before anything else of it is trusted
+            record = read_json(sidecar, "dataset metadata", "collect the dataset again")
+            if isinstance(record, dict):
+                check_schema(record, sidecar)
         verify(sidecar, f"collect it again: ethogram collect ... --out {path.with_name(sidecar.stem + '.npz')} "
                "--force (or ethogram repair " + str(path.parent) + " if the collection was interrupted)",
                data={path.name: raw})

@@ -162,7 +162,7 @@ class Avoiding:
         if outside.any():
             row = int(np.argmax(outside))
             raise EthogramError(f"dataset '{source}' is not an avoiding dataset: its state at row {row} "
-                                f"{tuple(np.round(xy[row], 3))} lies outside the avoiding table "
+                                f"{tuple(round(float(v), 3) for v in xy[row])} lies outside the avoiding table "
                                 f"(x in [{lo[0]}, {hi[0]}], y in [{lo[1]}, {hi[1]}]); it was collected in another "
                                 "environment (a maze?).", "collect one with: ethogram collect avoiding")
 

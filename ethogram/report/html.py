@@ -99,7 +99,9 @@ def read_run(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     cfg = rundir.read_config(run_dir)
     names = eval_files(run_dir)
-    if not names:
+    if not names and "env" in cfg and cfg["env"] is None:
+        pass  # data of no environment ethogram simulates: its report is its config and learning curves
+    elif not names:
         raise EthogramError(f"run '{run_dir}' has no evaluation yet: a report shows evaluations.",
                             f"evaluate it first: ethogram eval {run_dir}")
     evals = {n: rundir.read_eval(run_dir, n) for n in names}
