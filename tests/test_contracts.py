@@ -160,11 +160,14 @@ def test_reproduce_sets_network_sizes_by_type_not_by_name(monkeypatch):
 
 
 def test_every_third_party_import_is_a_declared_dependency():
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    optional = [d for extra, ds in project["optional-dependencies"].items() if extra not in ("dev", "cuda") for d in ds]
+    deps = project["dependencies"] + optional  # an optional extra's package is imported only where it is used
     declared = {re.split(r"[<>=\[ ]", d, maxsplit=1)[0].lower().replace("-", "_") for d in deps}
     provided = {"jax": "jax", "flax": "flax", "optax": "optax", "numpy": "numpy", "ogbench": "ogbench",
                 "mujoco": "mujoco", "safetensors": "safetensors", "tqdm": "tqdm", "matplotlib": "matplotlib",
-                "scipy": "scipy", "pydantic": "pydantic", "gymnasium": "gymnasium"}
+                "scipy": "scipy", "pydantic": "pydantic", "gymnasium": "gymnasium",
+                "tensorboardX": "tensorboardx"}
     used = set()
     for path in PKG.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -175,6 +178,16 @@ def test_every_third_party_import_is_a_declared_dependency():
     third = {m for m in used if m not in sys.stdlib_module_names and m != "ethogram"}
     for module in third:
         assert provided.get(module, module) in declared, f"{module} is imported but not in pyproject.toml"
+
+
+def test_optional_extras_are_imported_only_where_they_are_used():
+    """minari and tensorboardX come with extras (pip install 'ethogram[minari]'): no module imports them at its top,
+    so that everything else works without them."""
+    for path in PKG.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] in ("minari", "tensorboardX") for n in names), path
 
 
 def test_prepare_run_takes_typed_overrides_and_a_config_object(navigate_small, tmp_path):
