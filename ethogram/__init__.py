@@ -49,3 +49,45 @@ class _Package(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Package
+
+
+class _RegisterWithGymnasium:
+    """Registers ethogram's Gymnasium environments (envs/gym.py) right after `import gymnasium`, wherever it
+    happens, so that `gymnasium.make("ethogram/pointmaze-medium-v0")` works after `import ethogram` while
+    `import ethogram` itself imports no gymnasium (it takes longer than the rest of the package's import). A meta
+    path finder that finds nothing itself: it lets the other finders find gymnasium and runs the registration after
+    gymnasium's module has run."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "gymnasium":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        if loader is not None and hasattr(loader, "exec_module"):
+            run = loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                _register_gym_envs()
+
+            loader.exec_module = exec_module
+        return spec
+
+
+def _register_gym_envs() -> None:
+    """Import envs/gym.py, which registers the environments (a failure is a warning: gymnasium itself works)."""
+    try:
+        importlib.import_module("ethogram.envs.gym")
+    except Exception as e:  # importing gymnasium must not fail because of ethogram
+        import warnings
+
+        warnings.warn(f"ethogram's Gymnasium environments are not registered: {type(e).__name__}: {e}", stacklevel=2)
+
+
+if "gymnasium" in sys.modules:
+    _register_gym_envs()
+elif not any(isinstance(f, _RegisterWithGymnasium) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWithGymnasium())

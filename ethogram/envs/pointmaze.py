@@ -21,6 +21,7 @@ import numpy as np
 from mujoco import rollout
 
 from ethogram.envs.maze import Maze
+from ethogram.envs.mazefile import MazeFile
 
 
 def usable_cpus() -> int:
@@ -54,18 +55,27 @@ class PointMaze:
     goal_tol = GOAL_TOL
     episode_steps = EPISODE_STEPS
 
-    def __init__(self, maze_type: str):
-        from ogbench.locomaze.maze import make_maze_env
-
-        env = make_maze_env("point", "maze", maze_type=maze_type)
+    def __init__(self, maze_type: str, maze_file: MazeFile | None = None):
+        """A published maze (`maze_type`: medium, large, giant, teleport) as OGBench builds it, or a custom maze
+        (envs/mazefile.py) built by OGBench's own wall builder for its layout."""
         self.maze_type = maze_type
         self.name = f"pointmaze-{maze_type}"
-        self.maze = Maze(np.asarray(env.maze_map))
-        self.tasks = [Task(tuple(t["init_ij"]), tuple(t["goal_ij"])) for t in env.task_infos]
-        info = env._teleport_info
+        self.maze_file = maze_file
+        if maze_file is None:
+            from ogbench.locomaze.maze import make_maze_env
+
+            env = make_maze_env("point", "maze", maze_type=maze_type)
+            self.maze = Maze(np.asarray(env.maze_map))
+            self.tasks = [Task(tuple(t["init_ij"]), tuple(t["goal_ij"])) for t in env.task_infos]
+            info = env._teleport_info
+            self.model = env.model
+        else:
+            self.maze = Maze(maze_file.layout)
+            self.tasks = [Task(tuple(t.init_ij), tuple(t.goal_ij)) for t in maze_file.tasks]
+            info = None
+            self.model = custom_model(maze_file.layout)
         self.teleport_in = None if info is None else np.asarray(info["teleport_in_xys"], dtype=np.float64)
         self.teleport_out = None if info is None else np.asarray(info["teleport_out_xys"], dtype=np.float64)
-        self.model = env.model
         self._spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
         self._nstate = mujoco.mj_stateSize(self.model, self._spec)
         self._nthread = max(1, min(usable_cpus(), 8))
@@ -99,7 +109,7 @@ class PointMaze:
         if outside.any():
             row = int(np.argmax(outside))
             raise EthogramError(f"dataset '{source}' does not fit {self.name}: its state at row {row} "
-                                f"{tuple(np.round(xy[row], 2))} lies outside the maze "
+                                f"{tuple(round(float(v), 2) for v in xy[row])} lies outside the maze "
                                 f"({tuple(lo)} to {tuple(hi)}).", fix)
         ij = self.maze.xy_to_ij(xy)
         in_wall = self.maze.layout[ij[:, 0], ij[:, 1]] == 1
@@ -107,7 +117,8 @@ class PointMaze:
             row = int(np.argmax(in_wall))
             raise EthogramError(f"dataset '{source}' does not fit {self.name}: {int(in_wall.sum())} of its "
                                 f"{len(xy)} states lie inside walls (the first at row {row}, "
-                                f"{tuple(np.round(xy[row], 2))}); it was collected in another environment "
+                                f"{tuple(round(float(v), 2) for v in xy[row])}); it was collected in another "
+                                "environment "
                                 "(another maze, or the avoiding task?).", fix)
 
     def add_noise(self, xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -176,6 +187,23 @@ class PointMaze:
         return np.asarray(goals, dtype=np.float32)
 
 
+def custom_model(layout: np.ndarray) -> mujoco.MjModel:
+    """The MuJoCo model of OGBench's point in a maze of `layout`: OGBench's point.xml with walls, floor and
+    lights added by OGBench's own MazeEnv.update_tree (the published mazes' models come from the same code)."""
+    import xml.etree.ElementTree as ET
+    from types import SimpleNamespace
+
+    from ogbench.locomaze.maze import make_maze_env
+    from ogbench.locomaze.point import PointEnv
+
+    tree = ET.parse(PointEnv.xml_file)
+    maze_env = make_maze_env("point", "maze", maze_type="medium")  # only for its class
+    settings = SimpleNamespace(maze_map=np.asarray(layout), _maze_unit=4.0, _maze_height=0.5, _offset_x=4,
+                               _offset_y=4, _teleport_info=None, _ob_type="states")
+    type(maze_env).update_tree(settings, tree)  # OGBench's wall builder, run on this layout
+    return mujoco.MjModel.from_xml_string(ET.tostring(tree.getroot(), encoding="unicode"))
+
+
 class VelocityPointMaze(PointMaze):
     """The point observing (x, y, dx, dy): its position and its last step's displacement in action units
     (displacement / 0.2, within [-1, 1] away from teleports). State (B, 6): qpos, qvel, that displacement.
@@ -183,8 +211,8 @@ class VelocityPointMaze(PointMaze):
 
     obs_dim = 4
 
-    def __init__(self, maze_type: str):
-        super().__init__(maze_type)
+    def __init__(self, maze_type: str, maze_file: MazeFile | None = None):
+        super().__init__(maze_type, maze_file)
         self.name = f"pointvelmaze-{maze_type}"
 
     def reset(self, positions, rng=None):
