@@ -134,3 +134,100 @@ def test_tensorboard_without_tensorboardx_is_a_clear_error(tmp_path, capsys, nav
     err = fails(capsys, "train", "gcbc", "--dataset", navigate_small, "--out", tmp_path / "run", *TINY,
                 "--tensorboard", match="needs the tensorboardX package")
     assert "pip install 'ethogram[tensorboard]'" in err and not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------------------------- a maze of your own
+
+HAND_MAZE = """\
+; a maze written by hand: two rooms joined by a corridor, and a dead end
+##########
+#....#...#
+#.##.#.#.#
+#.#......#
+#.#.####.#
+#...#....#
+##########
+"""
+
+
+def test_a_maze_written_by_hand_runs_collect_train_eval_search_report(tmp_path, capsys, monkeypatch):
+    import ogbench
+
+    maze = tmp_path / "rooms.txt"
+    maze.write_text(HAND_MAZE)
+    data = tmp_path / "data" / "rooms.npz"
+    assert main(["collect", "--maze", str(maze), "--robot", "point", "--kind", "navigate", "--out", str(data),
+                 "--episodes", "20", "--episode-steps", "201", "--quiet"]) == 0
+    assert "collecting pointmaze-rooms-navigate-v0" in capsys.readouterr().out
+    meta = json.loads(data.with_suffix(".json").read_text())
+    assert meta["dataset"] == "pointmaze-rooms-navigate-v0" and meta["env"] == "pointmaze-rooms"
+    assert meta["maze_layout"].splitlines()[1] == "#....#...#"  # the layout travels with the data
+    assert ogbench.load_dataset(str(data))["observations"].shape == (20 * 200, 2)
+
+    run = tmp_path / "gcivl"
+    assert main(["train", "gcivl", "--dataset", str(data), "--out", str(run), "--steps", "200", "--fuse", "50",
+                 "--log-every", "100", "--eval-every", "0", "--set", "batch_size=64", *TINY_NETS, "--quiet"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["env"] == "pointmaze-rooms" and cfg["maze_layout"] == meta["maze_layout"]
+    maze.unlink()  # evaluation uses the layout stored in the run, not the file
+    assert main(["eval", str(run), "--episodes", "2", "--quiet", "--no-video"]) == 0
+    res = json.loads((run / "eval.json").read_text())
+    assert sorted(res["tasks"]) == [f"task{k}" for k in range(1, 6)]
+
+    sns = tmp_path / "sns"
+    assert main(["search", str(data), "--controller", str(run), "--out", str(sns), "--nodes", "40", "--quiet"]) == 0
+    assert json.loads((sns / "config.json").read_text())["maze_layout"] == meta["maze_layout"]
+    assert main(["eval", str(sns), "--episodes", "2", "--quiet", "--no-video"]) == 0
+    monkeypatch.setenv("ETHOGRAM_REPORT_VIDEO", "1")
+    assert main(["report", str(run), str(sns), "--out", str(tmp_path / "report.html")]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "pointmaze-rooms-navigate-v0" in page and "rendered by MuJoCo" in page
+    capsys.readouterr()
+
+
+def test_maze_file_errors_through_the_command(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("#####\n#..#\n#####\n")
+    fails(capsys, "collect", "--maze", bad, "--out", tmp_path / "d.npz", match="not rectangular")
+    fails(capsys, "collect", "--maze", tmp_path / "missing.txt", "--out", tmp_path / "d.npz", match="does not exist")
+    fails(capsys, "collect", "pointmaze-medium-navigate", "--maze", bad, "--out", tmp_path / "d.npz",
+          match="not both")
+    fails(capsys, "collect", "pointmaze-medium-navigate", "--kind", "stitch", "--out", tmp_path / "d.npz",
+          match="go with --maze")
+    medium = tmp_path / "medium.txt"
+    medium.write_text("####\n#..#\n####\n")
+    fails(capsys, "collect", "--maze", medium, "--out", tmp_path / "d.npz", match="rename")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "medium.txt"]
+
+
+# ------------------------------------------------------------------------------------------- Minari
+
+def test_minari_out_and_back_in_through_the_command(tmp_path, capsys, monkeypatch, navigate_small):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))  # Minari's local storage only
+    name = "ethogram/pointmaze-medium-navigate-v0"
+    assert main(["export", str(navigate_small), "--minari", name, "--quiet"]) == 0
+    assert f"--dataset minari:{name}" in capsys.readouterr().out
+    fails(capsys, "export", navigate_small, "--minari", name, match=name)  # exists: refused without --force
+    run = tmp_path / "run"
+    assert main(["train", "gcbc", "--dataset", f"minari:{name}", "--out", str(run), *TINY,
+                 "--set", "actor_hidden_dims=8"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["dataset_source"] == f"minari:{name}" and cfg["env"] == "pointmaze-medium"
+    assert cfg["dataset_name"] == "pointmaze-medium-navigate-v0" and cfg["train_config"]["eval_every"] > 0
+    ours, back = npz_arrays(navigate_small), npz_arrays(run / "dataset.npz")  # npz -> Minari -> npz: lossless
+    assert sorted(ours) == sorted(back)
+    for k in ours:
+        assert ours[k].dtype == back[k].dtype and np.array_equal(ours[k], back[k]), k
+    assert main(["eval", str(run), "--episodes", "1", "--quiet", "--no-video"]) == 0
+    capsys.readouterr()
+    fails(capsys, "train", "gcbc", "--dataset", "minari:ethogram/none-v0", "--out", tmp_path / "r2", *TINY,
+          match="none-v0")
+    fails(capsys, "train", "gcbc", "--dataset", f"minari:{name}", "--env", "pointmaze-large", "--out",
+          tmp_path / "r3", *TINY, match="pointmaze-large")
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
+
+
+def test_minari_without_the_extra_is_a_clear_error(tmp_path, capsys, monkeypatch, navigate_small):
+    monkeypatch.setitem(sys.modules, "minari", None)
+    err = fails(capsys, "export", navigate_small, "--minari", "ethogram/x-v0", match="Minari")
+    assert "pip install 'ethogram[minari]'" in err
