@@ -345,11 +345,18 @@ def test_doc_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("MUJOCO_GL", os.environ.get("MUJOCO_GL", "egl"))
     if path.name not in VIDEO_DOCS:  # every `ethogram eval` writes report.html; its video takes seconds to render
         monkeypatch.setenv("ETHOGRAM_REPORT_VIDEO", "0")
+    # Minari's local storage of a page that names none is the test's own, never the user's ~/.minari
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari-storage"))
     run = DocRun(tmp_path)
     print(f"\n{_doc_id(path)}:")
     t0 = time.perf_counter()
-    for block in runnable(path):
-        (run.shell if block.kind == "shell" else run.python)(block)
+    environ = dict(os.environ)
+    try:
+        for block in runnable(path):
+            (run.shell if block.kind == "shell" else run.python)(block)
+    finally:  # a python block that sets a variable (os.environ[...] = ...) sets it for its page only
+        os.environ.clear()
+        os.environ.update(environ)
     print(f"{_doc_id(path)}: {time.perf_counter() - t0:.1f} s in all")
 
 

@@ -56,7 +56,7 @@ def storage_root() -> Path:
     _minari()
     from minari.storage.datasets_root_dir import get_dataset_path
 
-    return Path(get_dataset_path())
+    return Path(get_dataset_path()).resolve()
 
 
 def _check_name(name: str) -> tuple[str | None, str, int]:
