@@ -106,9 +106,9 @@ def make_batched(env_name: str, maze_file: str | os.PathLike | None):
     robot_prefix, _, maze = env_name.partition("-")
     if maze != CUSTOM:
         if maze_file is not None:
+            custom = f"{robot_prefix if maze else 'pointmaze'}-{CUSTOM}"  # a task without a maze has no custom one
             raise EthogramError(f"{gym_id(env_name)} is a published environment; maze_file= is for a maze of your "
-                                "own.", f"gymnasium.make('{gym_id(f'{robot_prefix}-{CUSTOM}')}', "
-                                "maze_file='my_maze.txt')")
+                                "own.", f"gymnasium.make('{gym_id(custom)}', maze_file='my_maze.txt')")
         return make_env(env_name)
     if maze_file is None:
         raise EthogramError(f"{gym_id(env_name)} needs the maze file of your maze.",
@@ -287,6 +287,9 @@ class MujocoView:
         self.batched, self.mujoco = env, mujoco
         self.model = copy.deepcopy(env.model)
         self.data = mujoco.MjData(self.model)
+        # The offscreen framebuffer (OGBench's models: 640 x 480) grows to the frame asked for.
+        buffer = self.model.vis.global_
+        buffer.offwidth, buffer.offheight = max(buffer.offwidth, width), max(buffer.offheight, height)
         try:
             self.renderer = mujoco.Renderer(self.model, height, width)
         except Exception as e:  # no GL platform loaded: mujoco was imported before MUJOCO_GL was set
