@@ -134,11 +134,13 @@ def cmd_eval(args) -> int:
     from ethogram.evaluate.run import eval_command, eval_file
 
     settings = parse_set_args(args.set) or None
-    print(f"evaluating {args.run_dir} ({args.prompt}{' with --plan' if args.plan else ''}, {args.episodes} episodes "
-          f"per task) -> {Path(args.run_dir) / eval_file(args.prompt, args.plan, settings)}", flush=True)
+    where = "" if args.tasks == "published" else f", {args.tasks} tasks"
+    print(f"evaluating {args.run_dir} ({args.prompt}{' with --plan' if args.plan else ''}{where}, {args.episodes} "
+          f"episodes per task) -> {Path(args.run_dir) / eval_file(args.prompt, args.plan, settings, args.tasks)}",
+          flush=True)
     _, text = eval_command(args.run_dir, args.prompt, episodes=args.episodes, seed=args.seed, plan=args.plan,
                            plan_bank=args.plan_bank, feature=args.feature, demo_method=args.demo_method,
-                           progress=not args.quiet, settings=settings)
+                           progress=not args.quiet, settings=settings, tasks=args.tasks)
     print(text)
     from ethogram.report.html import write_report
 
@@ -159,7 +161,8 @@ def cmd_search(args) -> int:
 
     print(f"searching {args.target} -> {args.out}", flush=True)
     stats = search(args.target, args.out, controller=args.controller, steps=args.steps, seed=args.seed,
-                   nodes=args.nodes, force=args.force, progress=not args.quiet, distance=args.distance)
+                   nodes=args.nodes, force=args.force, progress=not args.quiet, distance=args.distance,
+                   practice=args.practice)
     print(f"sns ({stats['mode']}): graph of {stats['nodes']} nodes, {stats['edges']} edges in {stats['seconds']:.1f} s"
           f" -> {args.out}; evaluate with: ethogram eval {args.out}")
     for k, v in stats.items():
@@ -424,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "eval-demo-TASK.json or eval-demo.json); demo-file:PATH (.npz with observations; "
                    "eval-demo-file-STEM.json)")
     e.add_argument("--plan", action="store_true", help="goal prompts with HILP-Plan (eval-plan.json, agent hilp-plan)")
+    e.add_argument("--tasks", default="published", choices=("published", "heldout"),
+                   help="goal prompts: the maze's five published tasks (eval.json), or five held-out start/goal "
+                        "pairs chosen far apart (eval-heldout.json), to check a design tuned on the published ones")
     e.add_argument("--plan-bank", type=int, default=50_000,
                    help="dataset states in HILP-Plan's bank (the paper: 50000; fewer is faster)")
     e.add_argument("--feature", default="auto", choices=("auto", "diff", "next"),
@@ -458,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--distance", metavar="RUN_DIR", help="a trained run whose learned distance measures the graph "
                    "while --controller's policy drives the edges (for a controller that learns none, e.g. beso)")
     q.add_argument("--steps", type=int, default=20000, help="online search: env step budget per task")
+    q.add_argument("--practice", default="published", choices=("published", "heldout"),
+                   help="online search: the tasks it practises on (then evaluate it on the others with "
+                        "ethogram eval --tasks ...)")
     q.add_argument("--nodes", type=int, default=500, help="with a dataset: at most this many graph nodes (from "
                    "3x as many sampled states)")
     q.add_argument("--seed", type=seed_type, default=0)

@@ -21,7 +21,7 @@ from ethogram.data.dataset import Dataset, read_dataset
 from ethogram.data.goals import sample_batch
 from ethogram.envs.registry import env_of
 from ethogram.errors import EthogramError
-from ethogram.evaluate.protocol import evaluate
+from ethogram.evaluate.protocol import evaluate, periodic_seed
 
 
 def make_train_chunk(agent: types.ModuleType, config, n_steps: int):
@@ -142,8 +142,8 @@ def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, s
     window_t, window_steps = time.perf_counter(), 0
 
     def periodic_eval(state, step: int) -> dict:
-        res, _ = evaluate(env, make_policy(agent, config, state, seed=tc.seed), tc.eval_episodes, seed=tc.seed,
-                          progress=progress)
+        res, _ = evaluate(env, make_policy(agent, config, state, seed=tc.seed), tc.eval_episodes,
+                          seed=periodic_seed(tc.seed, step), progress=progress)
         logs.evals({"step": step, "success": res["success"], **res["tasks"]})
         bar.write(f"step {step}: success {res['success']:.3f}")
         return res

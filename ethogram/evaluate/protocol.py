@@ -137,6 +137,12 @@ def evaluate(env, policy: Policy, episodes: int, seed: int = 0, tasks: list[int]
     return result, ro
 
 
+def periodic_seed(seed: int, step: int) -> int:
+    """The episode seed of a periodic evaluation at training step `step` of a run with seed `seed`: fresh episodes
+    at every evaluation (as OGBench's evaluations draw), the same ones on every rerun of the run."""
+    return int(np.random.SeedSequence([int(seed), int(step)]).generate_state(1)[0])
+
+
 def random_policy(action_dim: int, seed: int = 0) -> Policy:
     rng = np.random.default_rng(seed)
     return lambda obs, goals: rng.uniform(-1.0, 1.0, size=(obs.shape[0], action_dim))

@@ -27,6 +27,7 @@ from ethogram.agents.base import make_policy
 from ethogram.data.dataset import load_dataset, read_npz
 from ethogram.envs import tasks as maze_tasks
 from ethogram.envs.registry import run_env
+from ethogram.envs.tasksets import check_task_set, task_cells, with_tasks
 from ethogram.errors import EthogramError
 from ethogram.evaluate.metrics import cell_sequence
 from ethogram.evaluate.prompts import evaluate_imitation, evaluate_reward, file_reward_task
@@ -49,16 +50,21 @@ def settings_text(settings: dict | None) -> str:
     return ",".join(f"{k}={settings[k]}" for k in sorted(settings or {}))
 
 
-def eval_file(spec: str, plan: bool = False, settings: dict | None = None) -> str:
-    """The JSON file an evaluation of `spec` writes (with act settings: eval-set-KEY=VALUE,....json); every prompt
-    spec has its own (the module docstring)."""
+def eval_file(spec: str, plan: bool = False, settings: dict | None = None, tasks: str = "published") -> str:
+    """The JSON file an evaluation of `spec` writes (with act settings: eval-set-KEY=VALUE,....json; on held-out
+    tasks: ...-heldout.json); every prompt spec and task set has its own (the module docstring)."""
     kind, _ = parse_prompt(spec, plan)
+    check_task_set(tasks)
+    if tasks != "published" and kind != "goal":
+        raise EthogramError(f"--tasks {tasks} applies to goal prompts; '{spec}' has tasks of its own.",
+                            "leave --tasks out for reward and demonstration prompts")
+    suffix = "" if tasks == "published" else f"-{tasks}"
     if settings:
         if kind != "goal" or plan:
             raise EthogramError("--set applies to goal prompts only (without --plan).")
-        return f"eval-set-{settings_text(settings)}.json"
+        return f"eval-set-{settings_text(settings)}{suffix}.json"
     if kind == "goal":
-        return "eval-plan.json" if plan else "eval.json"
+        return f"eval-plan{suffix}.json" if plan else ("eval.json" if not suffix else f"eval{suffix}.json")
     return f"eval-{prompt_picture(spec)[:-len('.png')]}.json"
 
 
@@ -102,28 +108,37 @@ def act_settings(agent, config, settings: dict | None):
     return config
 
 
+def _tasks_head(env, tasks: str) -> dict:
+    """What an evaluation record says of its tasks: the set and each task's start and goal cells."""
+    return {"task_set": tasks, "task_cells": task_cells(env)} if getattr(env, "maze", None) is not None else {
+        "task_set": tasks}
+
+
 def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True,
-                 settings: dict | None = None):
-    """Evaluate a trained run's latest checkpoint with the OGBench protocol; writes run_dir/eval.json (with act
-    settings: eval-set-....json, its agent named 'beso[sampling_steps=10]'). Returns (result, rollouts, env)."""
+                 settings: dict | None = None, tasks: str = "published"):
+    """Evaluate a trained run's latest checkpoint with the OGBench protocol on task set `tasks` (envs/tasksets.py);
+    writes run_dir/eval.json (with act settings: eval-set-....json, its agent named 'beso[sampling_steps=10]'; on
+    held-out tasks eval-heldout.json). Returns (result, rollouts, env)."""
     check_episodes(episodes, seed)  # before any slow work
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     config = act_settings(agent, config, settings)
     check_writable_dir(run_dir)
+    env = with_tasks(run_env(run, run_dir), tasks)
     state = rundir.restore(run_dir, run, agent, config)
-    env = run_env(run, run_dir)
     res, ro = evaluate(env, make_policy(agent, config, state, seed=seed), episodes, seed=seed, progress=progress)
-    res = {**_head(run, run_dir), **res}
+    res = {**_head(run, run_dir), **_tasks_head(env, tasks), **res}
     if settings:
         values = {k: getattr(config, k) for k in settings}
         res = {**res, "agent": f"{run['agent']}[{settings_text(values)}]", "act_settings": values}
-    _write_json(run_dir / eval_file("goal", settings=settings), res)
+    _write_json(run_dir / eval_file("goal", settings=settings, tasks=tasks), res)
     return res, ro, env
 
 
-def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True):
-    """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation)."""
+def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True,
+                        tasks: str = "published"):
+    """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation), on task
+    set `tasks`: eval.json and graph.png, or eval-heldout.json and graph-heldout.png."""
     from ethogram.search import agent as sns
     from ethogram.search.plots import plot_graph
 
@@ -131,16 +146,21 @@ def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, 
     run_dir = Path(run_dir)
     cfg, state = sns.load(run_dir)
     check_writable_dir(run_dir)
-    run, g, env, searcher = state["run"], state["graph"], state["env"], state["searcher"]
+    run, g, searcher = state["run"], state["graph"], state["searcher"]
+    env = with_tasks(state["env"], tasks)
     n0 = g.n
     policy = prompts.answer(sns, cfg, state, prompts.Goal(), obs_dim=env.obs_dim)  # goals from the tasks
     res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
     res = {"agent": "sns", "dataset": run["dataset_name"], "env": run["env"], "mode": run["mode"],
-           "train_step": run["train_config"]["steps"], **res, "graph_nodes_before": int(n0),
-           "graph_nodes_after": int(g.n), "events": searcher.events}
-    _write_json(run_dir / "eval.json", res)
-    plot_graph(env, g, run_dir / "graph.png", rollouts=ro,
-               title=f"sns ({run['mode']}) on {run['dataset_name']}: {g.n} nodes, success {res['success']:.2f}")
+           "train_step": run["train_config"]["steps"], **_tasks_head(env, tasks), **res,
+           "graph_nodes_before": int(n0), "graph_nodes_after": int(g.n), "events": searcher.events}
+    if run.get("practice_tasks"):
+        res["practice_tasks"] = run["practice_tasks"]
+    _write_json(run_dir / eval_file("goal", tasks=tasks), res)
+    suffix = "" if tasks == "published" else f"-{tasks}"
+    plot_graph(env, g, run_dir / f"graph{suffix}.png", rollouts=ro,
+               title=f"sns ({run['mode']}) on {run['dataset_name']}{' (held-out tasks)' if suffix else ''}: "
+                     f"{g.n} nodes, success {res['success']:.2f}")
     return res, ro, env
 
 
@@ -172,11 +192,12 @@ def parse_prompt(spec: str, plan: bool = False) -> tuple[str, str]:
 def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int = 50, seed: int = 0,
                         plan: bool = False, plan_bank: int = 50_000, feature: str = "auto",
                         demo_method: str = "track", progress: bool = True,
-                        settings: dict | None = None) -> tuple[dict, dict, object]:
+                        settings: dict | None = None, tasks: str = "published") -> tuple[dict, dict, object]:
     """Evaluate a run's answers to a prompt; writes the spec's evaluation file (`eval_file`: eval.json for goals,
-    eval-plan.json, eval-reward*.json, eval-demo*.json). Returns (result, paths for pictures, env)."""
+    eval-plan.json, eval-reward*.json, eval-demo*.json; goals on held-out tasks eval-heldout.json,
+    eval-plan-heldout.json). Returns (result, paths for pictures, env)."""
     kind, arg = parse_prompt(spec, plan)
-    eval_file(spec, plan, settings)  # --set with another prompt: refused before any slow work
+    eval_file(spec, plan, settings, tasks)  # --set or --tasks with another prompt: refused before any slow work
     if rundir.is_search_run(run_dir):
         if settings:
             raise EthogramError("the search agent (sns) has no act settings: evaluate it without --set.")
@@ -187,16 +208,16 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
         if kind != "goal":
             raise EthogramError(f"the search agent (sns) answers goal prompts only, not '{spec}'.",
                                 f"run: ethogram eval {run_dir}")
-        res, ro, env = evaluate_search_run(run_dir, episodes, seed, progress)
+        res, ro, env = evaluate_search_run(run_dir, episodes, seed, progress, tasks)
         return res, {"graph": ro}, env
     if kind == "goal" and not plan:
-        res, ro, env = evaluate_run(run_dir, episodes, seed, progress, settings)
+        res, ro, env = evaluate_run(run_dir, episodes, seed, progress, settings, tasks)
         return res, {"rollouts": ro}, env
     check_episodes(episodes, seed)  # before any slow work
     run_dir = Path(run_dir)
     run, agent, config = rundir.load(run_dir)
     check_writable_dir(run_dir)
-    env = run_env(run, run_dir)
+    env = with_tasks(run_env(run, run_dir), tasks)
     if env.maze is None:
         raise EthogramError(f"'{run['env']}' has no maze: its runs answer goal prompts only (the reward and "
                             "demonstration tasks and HILP-Plan's prompts are defined on mazes).",
@@ -213,8 +234,9 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
             raise EthogramError(f"--plan-bank must be at least 1 (got {plan_bank}).")
         policy = prompts.answer(agent, config, state, prompts.Goal(plan=True, plan_bank=plan_bank), obs_dim, data)
         res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
-        res = {**head, **res, "agent": f"{run['agent']}-plan", "plan_bank": min(plan_bank, data.size)}
-        _write_json(run_dir / "eval-plan.json", res)
+        res = {**head, **_tasks_head(env, tasks), **res, "agent": f"{run['agent']}-plan",
+               "plan_bank": min(plan_bank, data.size)}
+        _write_json(run_dir / eval_file("goal", plan=True, tasks=tasks), res)
         return res, {"rollouts": ro}, env
 
     if kind in ("reward", "reward-file"):
@@ -273,33 +295,34 @@ def evaluate_prompt_run(run_dir: str | Path, spec: str = "goal", episodes: int =
 
 def eval_command(run_dir: str | Path, prompt: str = "goal", episodes: int = 50, seed: int = 0, plan: bool = False,
                  plan_bank: int = 50_000, feature: str = "auto", demo_method: str = "track",
-                 progress: bool = True, settings: dict | None = None) -> tuple[dict, str]:
+                 progress: bool = True, settings: dict | None = None, tasks: str = "published") -> tuple[dict, str]:
     """What `ethogram eval` does: evaluate, draw the pictures, and return (result, text to print)."""
 
     run_dir = Path(run_dir)
-    name = eval_file(prompt, plan, settings)
+    name = eval_file(prompt, plan, settings, tasks)
     rundir.read_config(run_dir)  # a clear error for a path that is not a run, before the lock
     # The JSON and its pictures are one set: the JSON (written last) names each picture's sha256.
     with rundir.lock(run_dir), FileSet(rundir.run_file(run_dir, name)):
         res, text = _evaluate_and_draw(run_dir, prompt, episodes, seed, plan, plan_bank, feature, demo_method,
-                                       progress, settings)
+                                       progress, settings, tasks)
     return res, text
 
 
 def _evaluate_and_draw(run_dir: Path, prompt, episodes, seed, plan, plan_bank, feature, demo_method, progress,
-                       settings=None):
+                       settings=None, tasks="published"):
     from ethogram.report import plots, tables
 
     res, paths, env = evaluate_prompt_run(run_dir, prompt, episodes=episodes, seed=seed, plan=plan,
                                           plan_bank=plan_bank, feature=feature, demo_method=demo_method,
-                                          progress=progress, settings=settings)
+                                          progress=progress, settings=settings, tasks=tasks)
+    json_name = eval_file(prompt, plan, settings, tasks)
+    suffix = json_name[len("eval"):-len(".json")]  # "", "-heldout", "-plan", "-set-...": names its pictures
     if "graph" in paths:
-        save_rollouts(paths["graph"], run_dir / "rollouts.npz")  # a member of eval.json's set: the report replays it
+        save_rollouts(paths["graph"], run_dir / f"rollouts{suffix}.npz")  # in the evaluation's set: replayed
         text = (tables.to_markdown(tables.success_table(res)) +
-                f"\nwrote {run_dir / 'eval.json'} and graph.png ({res['seconds']:.1f} s)")
+                f"\nwrote {run_dir / json_name} and graph{suffix}.png ({res['seconds']:.1f} s)")
     elif "rollouts" in paths:
-        json_name = eval_file(prompt, plan, settings)
-        name = "rollouts-plan.png" if plan else "rollouts" + json_name[len("eval"):-len(".json")] + ".png"
+        name = f"rollouts{suffix}.png"
         extra = "".join(f", {k} {v:.2f}" for k, v in res["metrics"].items() if k != "success")
         save_rollouts(paths["rollouts"], run_dir / (name[:-len(".png")] + ".npz"))  # the report replays them
         plots.plot_rollouts(env, paths["rollouts"], run_dir / name,

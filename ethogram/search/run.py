@@ -144,38 +144,49 @@ def make_searcher(g: G.Graph, ctrl, cfg: SNSConfig, env, mode: str) -> Searcher:
 
 
 def search(target: str, out: str | Path, controller: str | None = None, steps: int = 20000, seed: int = 0,
-           nodes: int = 500, force: bool = False, progress: bool = True, distance: str | None = None) -> dict:
+           nodes: int = 500, force: bool = False, progress: bool = True, distance: str | None = None,
+           practice: str = "published") -> dict:
     """Build a search run directory (see the module docstring); returns its search summary. `distance`: a run
     whose learned distance measures the graph while `controller`'s act drives its edges (for a controller that
-    learns no distance, e.g. BESO)."""
+    learns no distance, e.g. BESO). `practice`: the task set (envs/tasksets.py) the online search practises on."""
     from ethogram.envs.registry import make_env
+    from ethogram.envs.tasksets import check_task_set, with_tasks
 
     if steps < 1 or nodes < 2:
         raise EthogramError(f"--steps must be >= 1 and --nodes >= 2 (got {steps}, {nodes}).")
     if distance and not controller:
         raise EthogramError("--distance pairs a distance with a --controller run; give both.",
                             "ethogram search DATASET --controller BESO_RUN --distance GCIVL_RUN --out RUN")
+    check_task_set(practice)
     env_name, dataset_name, dataset_path, layout = _resolve_target(target, controller)
+    if practice != "published" and dataset_path is not None:
+        raise EthogramError("--practice chooses the tasks of the online search (no data); a search over a dataset "
+                            "practises on none.", "leave --practice out, or search a maze: ethogram search "
+                            f"{env_name} --practice {practice} --out RUN")
     out = Path(out)
     if out.exists():
         rundir.create(out, force=force, stale=())  # refuses a file or a non-empty directory before any work
     ctrl = controller_from_run(controller, distance) if controller else StraightLine()
     mode = "learned" if controller else ("xy-roadmap" if dataset_path else "online")
     env = make_env(env_name, layout)
+    practice_env = with_tasks(env, practice)  # before the run directory is made: a maze without held-out tasks
     cfg = default_config(mode)
     rundir.create(out, force=force, stale=("eval.json",))
     with rundir.lock(out):  # one writer per run directory
         return _search(out, env, ctrl, cfg, mode, env_name, dataset_name, dataset_path, controller, steps, seed,
-                       nodes, progress, distance)
+                       nodes, progress, distance, practice_env)
 
 
 def _search(out: Path, env, ctrl, cfg, mode: str, env_name: str, dataset_name, dataset_path, controller, steps: int,
-            seed: int, nodes: int, progress: bool, distance: str | None = None) -> dict:
+            seed: int, nodes: int, progress: bool, distance: str | None = None, practice_env=None) -> dict:
+    from ethogram.envs.tasksets import task_cells
+
     t0 = time.perf_counter()
+    practice_env = practice_env or env
     if mode == "online":
         g = G.empty(env.obs_dim, cfg.harmonic.modules * cfg.harmonic.directions)
         searcher = Searcher(g, ctrl, cfg, success=env.reached)
-        stats = search_online(env, searcher, list(range(1, len(env.tasks) + 1)), steps, seed,
+        stats = search_online(practice_env, searcher, list(range(1, len(practice_env.tasks) + 1)), steps, seed,
                               after_success=PRACTICE_WINS, progress=progress)
         stats["events"] = searcher.events
     else:
@@ -195,6 +206,9 @@ def _search(out: Path, env, ctrl, cfg, mode: str, env_name: str, dataset_name, d
            "distance_run": str(Path(distance).resolve()) if distance else None,
            "controller_agent": getattr(ctrl, "name", None), "obs_dim": env.obs_dim, "action_dim": env.action_dim,
            "ethogram_version": __version__}
+    if mode == "online":  # what it practised on, so that an evaluation on other tasks can say so
+        run["practice_tasks"] = {"task_set": getattr(practice_env, "task_set", "published"),
+                                 "task_cells": task_cells(practice_env)}
     if getattr(env, "maze_file", None) is not None:
         run["maze_layout"] = env.maze_file.text()
     from ethogram.search.plots import plot_graph
