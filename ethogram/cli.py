@@ -275,10 +275,12 @@ def eval_file_type(text: str) -> str:
     """An evaluation file's name, as `ethogram eval` names them (evaluate/run.py eval_file)."""
     import re
 
-    if text in ("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json") or re.fullmatch(
+    if text in ("eval.json", "eval-plan.json", "eval-reward.json", "eval-demo.json", "eval-heldout.json",
+                "eval-plan-heldout.json") or re.fullmatch(
             r"eval-(set|reward|demo)-[A-Za-z0-9._=,-]+\.json", text):
         return text
-    raise argparse.ArgumentTypeError(f"'{text}' is not an evaluation file: use eval.json, eval-plan.json, "
+    raise argparse.ArgumentTypeError(f"'{text}' is not an evaluation file: use eval.json, eval-heldout.json, "
+                                     "eval-plan.json, "
                                      "eval-reward.json, eval-reward-TASK.json, eval-reward-file-STEM.json, "
                                      "eval-demo*.json of the same forms, or eval-set-KEY=VALUE.json")
 
@@ -484,7 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the records to this JSON file (docs/results/*.json)")
     s.add_argument("--command", help="the command that produced the runs, stored in each record")
     s.add_argument("--eval-file", default="eval.json", type=eval_file_type,
-                   help="which evaluation to aggregate: eval.json (goals), eval-plan.json (HILP-Plan), "
+                   help="which evaluation to aggregate: eval.json (goals), eval-heldout.json (goals on held-out "
+                        "tasks), eval-plan.json (HILP-Plan), "
                         "eval-reward.json, eval-reward-TASK.json, eval-reward-file-STEM.json, eval-demo*.json, "
                         "or eval-set-....json (goals with act settings)")
     s.add_argument("--last-evals", type=int, default=1, metavar="K",

@@ -497,6 +497,8 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     env_obj = env_of({"env": info.env, "maze_layout": info.layout})
     validate_arrays(arrays, source, env=env_obj)
     obs_dim, action_dim = int(arrays["observations"].shape[1]), int(arrays["actions"].shape[1])
+    episodes = int(arrays["terminals"].astype(bool).sum())
+    size = {"dataset_episodes": episodes, "dataset_transitions": int(len(arrays["terminals"])) - episodes}
     del arrays
     if env_obj is None and train_cfg.eval_every and not require_eval:
         import dataclasses
@@ -530,6 +532,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
         "env": info.env,
         "obs_dim": obs_dim,
         "action_dim": action_dim,
+        **size,  # what a results record says of the data, beside its content hash
         "ethogram_version": __version__,
     }
     if info.layout is not None:
