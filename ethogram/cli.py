@@ -1,4 +1,4 @@
-"""The `ethogram` command: collect, export, train, eval, report, search, repair, summarize, demo, reproduce.
+"""The `ethogram` command: collect, export, train, eval, report, search, repair, summarize, demo, reproduce, sweep.
 
 Exit codes: 0 done; 2 a problem with the input or the environment, named with its fix (EthogramError, argparse);
 70 an internal error (a bug: one line on stderr, the traceback in a file); 130 interrupted."""
@@ -259,6 +259,31 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from ethogram.sweep import points, read_spec, run_sweep, validate_sweep
+
+    spec = read_spec(args.spec)
+    if args.dry_run:
+        validate_sweep(spec)
+        pts = points(spec)
+        print(f"{args.spec}: {len(spec.agents)} agent(s) x {len(spec.datasets)} dataset(s) x {len(pts)} "
+              f"hyperparameter point(s) x {len(spec.seeds)} seed(s); {spec.budget()}")
+        for p in pts:
+            print("  " + (", ".join(f"{k}={v}" for k, v in p.items()) or "(no swept values)"))
+        return 0
+    command = "ethogram " + " ".join(sys.argv[1:]) if args.command_text is None else args.command_text
+    res = run_sweep(spec, out=args.out, data_dir=args.data_dir, jobs=args.jobs, engine=args.engine,
+                    json_path=args.json, command=command, progress=not args.quiet, ray_address=args.ray_address,
+                    asha=args.asha)
+    stopped = sum(v.startswith("stopped early") for v in res["done"].values())
+    print(f"{res['finished']} of {res['runs']} runs evaluated{f', {stopped} stopped early by ASHA' if stopped else ''}"
+          f"; wrote {Path(args.out) / 'results.md'}, {args.json or Path(args.out) / 'results.json'} and "
+          f"{Path(args.out) / 'success_vs_steps.png'}")
+    if res.get("report"):
+        print(f"report: {res['report']}")
+    return 0
+
+
 def seed_type(text: str) -> int:
     try:
         value = int(text)
@@ -343,6 +368,11 @@ EXAMPLES = {
     "demo": """\
   ethogram demo                                                   # collect, train, evaluate, search -> runs/demo
   ethogram demo --agent hiql --out runs/demo-hiql --no-video --quiet""",
+    "sweep": """\
+  ethogram sweep sweep.toml --out runs/sweep                      # local process pool, 2 workers
+  ethogram sweep sweep.toml --dry-run                             # the trials it would run
+  ethogram sweep sweep.toml --engine ray --asha --out runs/sweep  # Ray Tune, ASHA early stopping
+  ethogram sweep sweep.toml --engine ray --ray-address auto --out /shared/runs/sweep   # a Ray cluster""",
     "reproduce": """\
   ethogram reproduce --agents gcivl,hiql --datasets pointmaze-medium-navigate --seeds 0,1,2
   ethogram reproduce --agents gcbc --datasets pointmaze-medium-stitch --steps 20000 --nets 256x2 --jobs 2""",
@@ -534,6 +564,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--command-text", default=None, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_reproduce)
+
+    w = add_command(sub, "sweep", "agents x datasets x hyperparameters (grid, random) x seeds from a spec file, on "
+                                  "a local pool or Ray Tune (resumable; docs/sweep.md)")
+    w.add_argument("spec", help="a TOML or JSON sweep spec (docs/sweep.md)")
+    w.add_argument("--out", default="runs/sweep", help="directory of the trials and the report")
+    w.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="local: a process pool here (one pinned core per worker); ray: Ray Tune (needs "
+                        "pip install 'ethogram[ray]')")
+    w.add_argument("--jobs", type=int, default=2, help="trials at a time (local; ray without --ray-address: the "
+                   "local instance's CPUs)")
+    w.add_argument("--ray-address", default=None, help="a running Ray cluster (auto, or ray://HOST:10001)")
+    w.add_argument("--asha", action="store_true", help="ray: Tune's ASHA scheduler stops trials early on their "
+                   "periodic evaluations")
+    w.add_argument("--data-dir", default="data", help="where datasets are read from, or collected to")
+    w.add_argument("--json", default=None, help="records file (default OUT/results.json)")
+    w.add_argument("--dry-run", action="store_true", help="check the spec and list its hyperparameter points")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.add_argument("--command-text", default=None, help=argparse.SUPPRESS)
+    w.set_defaults(func=cmd_sweep)
     return p
 
 

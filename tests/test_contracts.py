@@ -155,7 +155,7 @@ def test_reproduce_sets_network_sizes_by_type_not_by_name(monkeypatch):
     monkeypatch.setitem(AGENTS, "fake", fake)
     args = agent_sets("fake", Grid(agents=("fake",), datasets=(NAVIGATE,), hidden_dims=(64, 64)))
     assert "denoiser_dims=64,64" in args and "actor_hidden_dims=64,64" in args
-    with pytest.raises(EthogramError, match="no agent of the grid"):
+    with pytest.raises(EthogramError, match="no agent of the sweep"):
         validate_grid(Grid(agents=("gcbc", "fake"), datasets=(NAVIGATE,), sets={"expectile": "0.8"}))
 
 
@@ -181,13 +181,13 @@ def test_every_third_party_import_is_a_declared_dependency():
 
 
 def test_optional_extras_are_imported_only_where_they_are_used():
-    """minari and tensorboardX come with extras (pip install 'ethogram[minari]'): no module imports them at its top,
-    so that everything else works without them."""
+    """minari, tensorboardX and ray come with extras (pip install 'ethogram[minari]'): no module imports them at
+    its top, so that everything else works without them."""
     for path in PKG.rglob("*.py"):
         for node in ast.parse(path.read_text()).body:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            assert not any(n.split(".")[0] in ("minari", "tensorboardX") for n in names), path
+            assert not any(n.split(".")[0] in ("minari", "tensorboardX", "ray") for n in names), path
 
 
 def test_prepare_run_takes_typed_overrides_and_a_config_object(navigate_small, tmp_path):

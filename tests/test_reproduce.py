@@ -52,9 +52,12 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     first = capsys.readouterr()  # a bar over the grid's runs, and where each run's output goes
     assert "reproduce: 100%" in first.err.replace("\r", "\n") and "2/2" in first.err
-    assert "<agent>-s<seed>.log" in first.out
-    assert (data / "pointmaze-medium-navigate-v0.npz").exists()  # collected because it was missing
-    runs = [out / "pointmaze-medium-navigate" / f"gcbc-s{s}" for s in (0, 1)]
+    assert "<agent>-<key>-s<seed>.log" in first.out
+    # collected because it was missing, named by its size (10 episodes, not OGBench's 1000)
+    assert (data / "pointmaze-medium-navigate-v0-10ep.npz").exists()
+    # every run is keyed by its whole configuration: <agent>-<key>-s<seed>, one key for both seeds
+    runs = [next((out / "pointmaze-medium-navigate").glob(f"gcbc-*-s{s}")) for s in (0, 1)]
+    assert len({r.name.rsplit("-", 1)[0] for r in runs}) == 1
     for run in runs:
         assert (run / "eval.json").exists() and (run / "evals.csv").exists()
         cfg = json.loads((run / "config.json").read_text())
@@ -65,7 +68,7 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
         assert json.loads((run / "eval.json").read_text())["eval_seed"] == cfg["train_config"]["seed"]
     (record,) = json.loads((tmp_path / "records.json").read_text())
     assert record["agent"] == "gcbc" and record["seeds"] == [0, 1] and record["train_steps"] == 100
-    assert "reduced budget: 100 steps" in record["budget"]
+    assert "reduced budget: 100 steps" in record["budget_text"]
     table = (out / "results.md").read_text()
     assert "| pointmaze-medium-navigate | gcbc |" in table and "0.09 ± 0.06" in table  # the published number
     assert (out / "success_vs_steps.png").read_bytes().startswith(b"\x89PNG")
@@ -161,11 +164,16 @@ def test_reproduce_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
         "pointmaze-medium-navigate", "pointmaze-medium-stitch", "pointmaze-large-navigate", "pointmaze-large-stitch",
         "my-maze"]
 
-    # The same output directory with another budget is refused, not mixed.
-    (runs[1] / "eval.json").unlink()
+    # The same output directory with another budget makes new trials (another key): the old runs are neither
+    # reused nor mixed into the new table.
+    old = sorted(p.name for p in (out / "pointmaze-medium-navigate").iterdir())
     other = [a if a != "100" else "200" for a in argv]
-    assert main(other) == 2
-    assert "other settings" in capsys.readouterr().err
+    assert main([*other, "--quiet"]) == 0
+    capsys.readouterr()
+    new = sorted(p.name for p in (out / "pointmaze-medium-navigate").glob("gcbc-*-s[01]"))
+    assert len(new) == 4 and set(old) <= {p.name for p in (out / "pointmaze-medium-navigate").iterdir()}
+    (rec3,) = json.loads((tmp_path / "records.json").read_text())
+    assert rec3["train_steps"] == 200 and rec3["seeds"] == [0, 1]
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="no CPU affinity on this platform")

@@ -262,9 +262,10 @@ def _data_text(r: dict) -> str:
     return text if full == r["dataset_episodes"] else f"{text} (OGBench {full})"
 
 
-def results_table(records: list[dict]) -> Table:
+def results_table(records: list[dict], swept: list[str] | tuple = ()) -> Table:
     """One row per record: ours (mean ± std over seeds, IQM with its 95 % interval) beside the published number,
-    with the dataset's size and the evaluation that made it."""
+    with the dataset's size and the evaluation that made it; `swept`: config fields shown in a column of their own
+    (a sweep's hyperparameters)."""
     rows = []
     for r in records:
         pub = (published(r["agent"], r["dataset"])
@@ -276,12 +277,13 @@ def results_table(records: list[dict]) -> Table:
         ev = f"{r.get('task_set', 'published')}, {r.get('eval_episodes_per_task', '?')}/task"
         if r.get("evals_averaged", 1) > 1:
             ev += f", last {r['evals_averaged']}"
-        rows.append((r["dataset"], r["agent"], r.get("metric", "success"), f"{r['mean']:.2f} ± {r['std']:.2f}",
-                     iqm_text, len(r["seeds"]), r["train_steps"], nets, data, ev,
-                     f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a"))
-    return Table(("dataset", "agent", "metric", "ours (mean ± std over seeds)", "IQM [95% CI]", "seeds",
-                  "train steps", "nets / batch", "data", "evaluation", "published (OGBench's data, 1M steps, 8 seeds)"),
-                 rows)
+        point = (", ".join(f"{k}={c[k]}" for k in swept if k in c) or "-",) if swept else ()
+        rows.append((r["dataset"], r["agent"], *point, r.get("metric", "success"),
+                     f"{r['mean']:.2f} ± {r['std']:.2f}", iqm_text, len(r["seeds"]), r["train_steps"], nets, data,
+                     ev, f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a"))
+    return Table(("dataset", "agent", *(("swept",) if swept else ()), "metric", "ours (mean ± std over seeds)",
+                  "IQM [95% CI]", "seeds", "train steps", "nets / batch", "data", "evaluation",
+                  "published (OGBench's data, 1M steps, 8 seeds)"), rows)
 
 
 def write_records(records: list[dict], path: str | Path) -> None:
