@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MOVES = ((-1, 0), (0, -1), (1, 0), (0, 1))  # OGBench's neighbour order (ties go to the first)
+PUBLISHED = ("medium", "large", "giant", "teleport")  # OGBench's locomaze layouts (envs/registry.py: MAZES)
 
 
 @dataclass(frozen=True, eq=False)

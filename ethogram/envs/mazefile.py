@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ethogram.envs.maze import PUBLISHED as MAZES
 from ethogram.envs.maze import Maze
 from ethogram.errors import EthogramError
 
@@ -190,7 +191,6 @@ def _marks(grid: list, source: str) -> list[Task]:
 
 def read_maze_file(path: str | Path) -> MazeFile:
     """Read and check a maze file; its name (the dataset's and environment's) is the file's stem."""
-    from ethogram.envs.registry import MAZES
     from ethogram.io import read_regular
 
     path = Path(path)

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ethogram.envs.expert import point_locomotor
+from ethogram.envs.maze import PUBLISHED as MAZES  # noqa: E402
 from ethogram.errors import EthogramError
-
-MAZES = ("medium", "large", "giant", "teleport")
 
 
 @dataclass(frozen=True)
