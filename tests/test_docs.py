@@ -419,3 +419,12 @@ def test_tiny_sizes_rewrite_only_sizes():
         == "TrainConfig(steps=40), gcivl.Config(actor_hidden_dims=(32,32), batch_size=32)"
     assert commands_of("ethogram eval r && ethogram eval r --set a=1  # note") == [
         ["ethogram", "eval", "r"], ["ethogram", "eval", "r", "--set", "a=1"]]
+
+
+def test_generated_results_tables_match_their_records():
+    """Every marked table of docs/results.md is the rendering of its records in docs/results/*.json
+    (scripts/results_tables.py), so a table never says what its records do not."""
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--check"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "<!-- results-table:" in (ROOT / "docs" / "results.md").read_text()
