@@ -53,6 +53,34 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def cmd_expert(args) -> int:
+    import dataclasses
+
+    from ethogram.envs.locomotor import SACConfig, config_of, evaluate_expert, read_record, train_expert
+
+    base = SACConfig()
+    if (Path(args.out) / "expert.json").exists() and not args.force:  # resuming: its own settings, --steps may grow
+        base = config_of(read_record(args.out))
+    c = dataclasses.replace(base, **{k: v for k, v in (("steps", args.steps), ("seed", args.seed),
+                                                                ("envs", args.envs), ("chunk", args.chunk),
+                                                                ("seed_steps", args.seed_steps),
+                                                                ("save_every", args.save_every)) if v is not None})
+    sizes = {k: v for k, v in (("actor_hidden_dims", args.nets), ("value_hidden_dims", args.nets)) if v}
+    if sizes or args.batch:
+        from ethogram.reproduce import parse_nets
+
+        c = dataclasses.replace(c, **{k: parse_nets(v) for k, v in sizes.items()},
+                                **({"batch_size": args.batch} if args.batch else {}))
+    print(f"training the {args.robot} locomotion expert (SAC, {c.steps} environment steps, {c.envs} episode(s) x "
+          f"{c.chunk} steps per round) -> {args.out}", flush=True)
+    res = train_expert(args.out, c, force=args.force, progress=not args.quiet)
+    print(f"trained: {res['steps']} steps in {res['seconds']:.0f} s ({res['steps_per_s']:.0f} steps/s)", flush=True)
+    ev = evaluate_expert(args.out, episodes=args.eval_episodes, progress=not args.quiet)
+    print(f"directional speed {ev['directional_speed_mean']:.3f} ± {ev['directional_speed_std']:.3f} m/s over "
+          f"{ev['episodes']} episodes, {ev['fell']} fell; wrote {Path(args.out) / 'eval.json'}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from ethogram.data.minari import export_minari
 
@@ -564,6 +592,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--command-text", default=None, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_reproduce)
+
+    x = add_command(sub, "expert", "train a robot's locomotion expert (the ant: SAC on OGBench's directional task), "
+                                   "resumable; then its directional speed")
+    x.add_argument("robot", choices=("ant",))
+    x.add_argument("--out", default="experts/ant", help="the expert directory (default experts/ant)")
+    x.add_argument("--steps", type=int, default=None, help="environment steps (OGBench: 400000)")
+    x.add_argument("--seed-steps", type=int, default=None, help="random-action steps first (OGBench: 10000)")
+    x.add_argument("--envs", type=int, default=None, help="episodes stepped together (default 1)")
+    x.add_argument("--chunk", type=int, default=None, help="environment steps per round of fused updates (10)")
+    x.add_argument("--nets", default=None, help="actor and critic sizes, e.g. 256x2 (OGBench's)")
+    x.add_argument("--batch", type=int, default=None, help="batch size (OGBench: 256)")
+    x.add_argument("--save-every", type=int, default=None, help="steps between saves (20000)")
+    x.add_argument("--seed", type=seed_type, default=None)
+    x.add_argument("--eval-episodes", type=int, default=50, help="episodes of the speed evaluation (50)")
+    x.add_argument("--force", action="store_true", help="start again, replacing the expert in --out")
+    x.add_argument("--quiet", action="store_true")
+    x.set_defaults(func=cmd_expert)
 
     w = add_command(sub, "sweep", "agents x datasets x hyperparameters (grid, random) x seeds from a spec file, on "
                                   "a local pool or Ray Tune (resumable; docs/sweep.md)")
