@@ -396,6 +396,10 @@ EXAMPLES = {
     "demo": """\
   ethogram demo                                                   # collect, train, evaluate, search -> runs/demo
   ethogram demo --agent hiql --out runs/demo-hiql --no-video --quiet""",
+    "expert": """\
+  ethogram expert ant --out experts/ant                           # OGBench's recipe: 400k steps, resumable
+  ethogram expert ant --out experts/ant --steps 600000            # train an existing expert for longer
+  ethogram expert ant --out experts/toy --steps 300 --seed-steps 100 --nets 16x2 --batch 16""",
     "sweep": """\
   ethogram sweep sweep.toml --out runs/sweep                      # local process pool, 2 workers
   ethogram sweep sweep.toml --dry-run                             # the trials it would run
