@@ -68,17 +68,21 @@ online() {  # "maze seed practice"
 }
 export -f both unit online
 
+# A unit that fails does not stop the others (nor the later stages); the script exits 1 at the end, after the
+# records of what finished, and a rerun does what is left.
+failed=0
 units=()
 for ds in $DATASETS; do for s in $SEEDS; do units+=("hilp $ds $s"); done; done
-printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"'
+printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"' || failed=1
 onl=()
 for maze in $MAZES; do for s in $SEEDS; do for p in published heldout; do onl+=("$maze $s $p"); done; done; done
-printf '%s\n' "${onl[@]}" | xargs -P "$JOBS" -I{} bash -c 'online "{}"'
+printf '%s\n' "${onl[@]}" | xargs -P "$JOBS" -I{} bash -c 'online "{}"' || failed=1
 if [ "$GCIVL" = 1 ]; then
   units=()
   for ds in $DATASETS; do for s in $SEEDS; do units+=("gcivl $ds $s"); done; done
-  printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"'
+  printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"' || failed=1
 fi
 
 "$BIN/python" scripts/heldout_records.py "$OUT" --out docs/results/heldout.json \
   --command "scripts/heldout_results.sh  # SEEDS='$SEEDS' EPISODES=$EPISODES NODES=$NODES ONLINE_STEPS=$ONLINE_STEPS GCIVL=$GCIVL"
+[ "$failed" = 0 ] || { echo "some units failed (their errors are above); run the script again to finish them"; exit 1; }
