@@ -27,13 +27,13 @@ def test_the_physics_is_ogbench_online_ant():
     env = gymnasium.make("online-ant-v0").unwrapped
     env.reset(seed=3)
     ph = AntPhysics(threads=1)
-    state = ph.state_of(env.data.qpos[None].copy(), env.data.qvel[None].copy())
     rng = np.random.default_rng(0)
-    for _ in range(150):
+    for _ in range(150):  # every step from OGBench's own state (contacts amplify round-off over many steps)
+        state = ph.state_of(env.data.qpos[None].copy(), env.data.qvel[None].copy())
         a = rng.uniform(-1, 1, 8)
         ob, *_ = env.step(a)
         state = ph.step(state, a[None])
-        np.testing.assert_allclose(ph.proprio(state)[0], ob, atol=1e-8)
+        np.testing.assert_allclose(ph.proprio(state)[0], ob, atol=1e-9)
     ph.close()
 
 
