@@ -499,6 +499,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     obs_dim, action_dim = int(arrays["observations"].shape[1]), int(arrays["actions"].shape[1])
     episodes = int(arrays["terminals"].astype(bool).sum())
     size = {"dataset_episodes": episodes, "dataset_transitions": int(len(arrays["terminals"])) - episodes}
+    read = (arrays, meta) if dataset_sha is None else None  # a Minari dataset: written into the run as read
     del arrays
     if env_obj is None and train_cfg.eval_every and not require_eval:
         import dataclasses
@@ -547,7 +548,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
             if dataset_sha is None:
                 from ethogram.data.minari import minari_to_npz
 
-                minari_to_npz(source[len(MINARI):], out / RUN_DATASET, force=True)
+                minari_to_npz(source[len(MINARI):], out / RUN_DATASET, force=True, read=read)
                 run["dataset_sha256"] = read_dataset_file(out / RUN_DATASET)[1]
             write_config(out, run)
     except BaseException:

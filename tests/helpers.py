@@ -30,3 +30,16 @@ def episodes_of(arrays: dict[str, np.ndarray], key: str = "observations") -> lis
     """Split a stored array into its episodes using `terminals`."""
     ends = np.nonzero(arrays["terminals"])[0]
     return np.split(arrays[key], ends[:-1] + 1)
+
+
+def fails(capsys, *argv, match: str, starts_with_error: bool = True) -> str:
+    """Run `ethogram ARGV...`; it must exit 2 with a message holding `match` and no traceback (an EthogramError's
+    message starts with "error:"; argparse's with its usage, hence `starts_with_error=False`)."""
+    from ethogram.cli import main
+
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert not starts_with_error or err.startswith("error:"), err
+    assert match in err, err
+    return err

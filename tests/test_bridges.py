@@ -7,20 +7,12 @@ import json
 import sys
 
 import numpy as np
-from helpers import npz_arrays
+from helpers import fails, npz_arrays
 
 from ethogram.cli import main
 
 TINY = ["--steps", "40", "--fuse", "10", "--log-every", "20", "--set", "batch_size=16", "--quiet"]
 TINY_NETS = ["--set", "actor_hidden_dims=8,8", "--set", "value_hidden_dims=8,8"]
-
-
-def fails(capsys, *argv, match: str) -> str:
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error:") and "Traceback" not in err, err
-    assert match in err, err
-    return err
 
 
 def episodes(n: int, t: int, obs_dim: int, action_dim: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import helpers
 import numpy as np
 import pytest
 
@@ -19,11 +20,7 @@ TINY = ["--steps", "40", "--fuse", "10", "--log-every", "20", "--set", "batch_si
 
 
 def fails(capsys, *argv, match: str) -> str:
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err, err
-    assert match in err, err
-    return err
+    return helpers.fails(capsys, *argv, match=match, starts_with_error=False)
 
 
 @pytest.mark.parametrize("name", ["pointmaze-medium", "pointmaze-large", "pointmaze-giant", "pointvelmaze-teleport"])

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import collect_small, npz_arrays
+from helpers import collect_small, fails, npz_arrays
 
 from ethogram.cli import main
 from ethogram.data.minari import export_minari, minari_to_npz, read_minari
@@ -191,14 +191,6 @@ def test_a_goal_conditioned_dataset_written_by_minari_trains(tmp_path, capsys):
                  str(run2), *TINY]) == 0
     assert json.loads((run2 / "config.json").read_text())["env"] == "pointmaze-medium"
     capsys.readouterr()
-
-
-def fails(capsys, *argv, match: str) -> str:
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error:") and "Traceback" not in err, err
-    assert match in err, err
-    return err
 
 
 def test_bad_minari_datasets_are_clear_errors_that_write_nothing(tmp_path, capsys):

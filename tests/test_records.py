@@ -10,21 +10,13 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import collect_small
+from helpers import collect_small, fails
 
 from ethogram.cli import main
 from ethogram.report.results import aggregate, interval_estimates, iqm
 
 TINY = ["--steps", "40", "--fuse", "10", "--log-every", "20", "--set", "batch_size=16", "--quiet",
         "--set", "actor_hidden_dims=8,8", "--eval-every", "20", "--eval-episodes", "1"]
-
-
-def fails(capsys, *argv, match: str) -> str:
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error:") and "Traceback" not in err, err
-    assert match in err, err
-    return err
 
 
 @pytest.fixture(scope="module")

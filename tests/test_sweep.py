@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
+import helpers
 import pytest
 
 from ethogram.cli import main
@@ -19,11 +20,7 @@ TINY = {"steps": 40, "nets": "8x2", "batch": 16, "eval_every": 20, "eval_episode
 
 
 def fails(capsys, *argv, match: str) -> str:
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err, err
-    assert match in err, err
-    return err
+    return helpers.fails(capsys, *argv, match=match, starts_with_error=False)
 
 
 def write(path, text: str):

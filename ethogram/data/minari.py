@@ -333,9 +333,11 @@ def read_minari(name: str, env: str | None = None) -> tuple[dict[str, np.ndarray
     return arrays, meta
 
 
-def minari_to_npz(name: str, out: str | Path, force: bool = False, env: str | None = None) -> dict:
+def minari_to_npz(name: str, out: str | Path, force: bool = False, env: str | None = None,
+                  read: tuple[dict, dict] | None = None) -> dict:
     """Write the Minari dataset `name` as an npz in our layout with its JSON sidecar (one io.FileSet: the npz and
-    the sidecar naming its sha256 appear together or not at all). Returns the sidecar's record."""
+    the sidecar naming its sha256 appear together or not at all). `read`: its `read_minari` result when the caller
+    has it already. Returns the sidecar's record."""
     from ethogram import __version__
     from ethogram.data.dataset import SCHEMA_VERSION, validate_arrays
     from ethogram.io import FileSet, check_writable_output, npz_bytes
@@ -344,7 +346,7 @@ def minari_to_npz(name: str, out: str | Path, force: bool = False, env: str | No
     meta_path = out.with_suffix(".json")
     for p in (out, meta_path):
         check_writable_output(p, force)
-    arrays, meta = read_minari(name, env)
+    arrays, meta = read if read is not None else read_minari(name, env)
     validate_arrays(arrays, meta["source"])
     record = {"format": "ogbench-npz", "dataset": meta["dataset"], "env": meta["env"],
               "source": meta["source"], "minari_env_id": meta["minari_env_id"],
