@@ -13,8 +13,9 @@ this is our implementation of the same recipe, read top-down beside the paper:
 
 Ours fuses the updates: every round, `envs` episodes step `chunk` times with the round's policy and then
 `envs * chunk` updates run as one jitted `lax.scan` over a replay buffer that lives on the device, so one update
-per environment step is kept while the policy that collects lags by at most one round (OGBench: envs 1, chunk 1;
-our default: envs 1, chunk 10; docs/antmaze.md measures both). An expert directory (`ethogram expert ant`) holds
+per environment step is kept while the policy that collects lags by at most two rounds: a round acts with the
+policy from before the previous round's updates, so its environment steps overlap those updates (OGBench: envs 1,
+chunk 1, no lag; our default: envs 1, chunk 10, a policy at most 20 updates old; docs/antmaze.md measures both). An expert directory (`ethogram expert ant`) holds
 expert.safetensors (networks, optimiser, replay buffer, random state), expert.json (config, step, the task's
 state; written last, it names the safetensors' sha256), metrics.csv and, after training, eval.json (mean
 directional speed over 50 episodes). It resumes from its last save after any interruption.
@@ -26,6 +27,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -180,25 +182,25 @@ def make_update(c: SACConfig):
                    "q_mean": q.mean()}
         return critic_loss + actor_loss + alpha_loss, metrics
 
-    def one(carry, _):
-        state, buf = carry
-        key, k_idx, k_loss = jax.random.split(state.key, 3)
-        idx = jax.random.randint(k_idx, (c.batch_size,), 0, jnp.maximum(buf.size, 1))
-        batch = Buffer(buf.obs[idx], buf.actions[idx], buf.rewards[idx], buf.masks[idx], buf.next_obs[idx], buf.size)
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, state.target, batch, k_loss)
-        upd, opt = tx.update(grads, state.opt, state.params)
-        params = optax.apply_updates(state.params, upd)
-        target = polyak(params["critic"], state.target, c.tau)
-        return (SACState(params, target, opt, key, state.updates + 1), buf), metrics
-
     def update(state: SACState, buf: Buffer, n: int):
-        (state, _), metrics = jax.lax.scan(one, (state, buf), None, length=n)
+        def one(state, _):  # the buffer is a constant of the loop, not part of its carry (never copied)
+            key, k_idx, k_loss = jax.random.split(state.key, 3)
+            idx = jax.random.randint(k_idx, (c.batch_size,), 0, jnp.maximum(buf.size, 1))
+            batch = Buffer(buf.obs[idx], buf.actions[idx], buf.rewards[idx], buf.masks[idx], buf.next_obs[idx],
+                           buf.size)
+            grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, state.target, batch, k_loss)
+            upd, opt = tx.update(grads, state.opt, state.params)
+            params = optax.apply_updates(state.params, upd)
+            target = polyak(params["critic"], state.target, c.tau)
+            return SACState(params, target, opt, key, state.updates + 1), metrics
+
+        state, metrics = jax.lax.scan(one, state, None, length=n)
         return state, jax.tree_util.tree_map(jnp.mean, metrics)
 
     return jax.jit(update, static_argnums=2)
 
 
-@jax.jit
+@partial(jax.jit, donate_argnums=0)  # written in place: a copy of the whole buffer per round would cost more
 def _add(buf: Buffer, obs, actions, rewards, masks, next_obs) -> Buffer:
     n = obs.shape[0]
     at = buf.size
@@ -341,6 +343,7 @@ def train_expert(out: str | Path, c: SACConfig = SACConfig(), force: bool = Fals
                    mininterval=1.0, dynamic_ncols=True)
         t0, last_log = time.perf_counter(), step
         m = {}
+        act_params = state.params["actor"]
         while step < c.steps:
             n_steps = min(c.chunk, -(-(c.steps - step) // c.envs))
             rng = np.random.default_rng([c.seed, step])  # this round's seed actions, the same after a resume
@@ -350,7 +353,7 @@ def train_expert(out: str | Path, c: SACConfig = SACConfig(), force: bool = Fals
                 if step < c.seed_steps:
                     a = rng.uniform(-1, 1, (c.envs, ACTION_DIM))
                 else:
-                    a = np.asarray(act(state.params["actor"], obs, jax.random.fold_in(key, step)))
+                    a = np.asarray(act(act_params, obs, jax.random.fold_in(key, step)))
                 tr = task.step(a)
                 rows.append((tr.obs, a, tr.reward, (~tr.terminated).astype(np.float32), tr.next_obs))
                 step += c.envs
@@ -358,6 +361,9 @@ def train_expert(out: str | Path, c: SACConfig = SACConfig(), force: bool = Fals
             buf = _add(buf, *cat)
             # one update per environment step i once the buffer holds seed_steps (OGBench: i >= seed_steps)
             n_updates = step - max(step - len(cat[0]), c.seed_steps - 1)
+            # the next round acts with the policy from before these updates, so that its environment steps run on
+            # the host while the updates run on the device (the same policy lag whatever the timing)
+            act_params = state.params["actor"]
             if n_updates > 0:
                 state, m = update(state, buf, n_updates)
             bar.update(len(cat[0]))
@@ -373,6 +379,7 @@ def train_expert(out: str | Path, c: SACConfig = SACConfig(), force: bool = Fals
                 bar.set_postfix(ret=f"{ret:.1f}", alpha=f"{float(m.get('alpha', 1.0)):.3f}")
             if step % c.save_every < c.envs * n_steps or step >= c.steps:
                 _save(out, c, state, buf, task, step, seconds + time.perf_counter() - t0)
+                act_params = state.params["actor"]  # as a resumed run starts: with the saved policy
         bar.close()
         physics.close()
         total = seconds + time.perf_counter() - t0
