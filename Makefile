@@ -24,7 +24,7 @@ browser:
 	  echo "note: Chromium could not be installed here; the browser test will be skipped"
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" --durations=15 tests
 
 test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 tests

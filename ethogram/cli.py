@@ -42,7 +42,7 @@ def cmd_collect(args) -> int:
     name = _collect_name(args)
     cfg = default_config(name, seed=args.seed)
     changes = {k: v for k, v in (("episodes", args.episodes), ("episode_steps", args.episode_steps),
-                                 ("noise", args.noise)) if v is not None}
+                                 ("noise", args.noise), ("expert", args.expert)) if v is not None}
     cfg = dataclasses.replace(cfg, **changes)
     validate_collect_config(cfg)
     out = args.out or f"data/{name}.npz"
@@ -439,7 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "navigate)")
     c.add_argument("--episodes", type=int, help="training episodes (default: OGBench's; +10%% go to the -val file)")
     c.add_argument("--episode-steps", type=int, help="stored steps per episode (default: OGBench's)")
-    c.add_argument("--noise", type=finite_float, help="expert action noise (default 0.5)")
+    c.add_argument("--noise", type=finite_float, help="expert action noise (default OGBench's: 0.5 point; ant 0.2, "
+                   "explore 1.0)")
+    c.add_argument("--expert", metavar="DIR", help="antmaze: the ant's locomotion expert (default experts/ant; "
+                   "`ethogram expert ant --out DIR` trains one)")
     c.add_argument("--seed", type=seed_type, default=0)
     c.add_argument("--out", help="output .npz (default data/<name>-v0.npz)")
     c.add_argument("--force", action="store_true", help="replace existing output files")

@@ -48,3 +48,123 @@ def test_task_starts_goals_and_success():
 def test_a_custom_layout_is_for_the_point():
     with pytest.raises(EthogramError, match="point robot"):
         AntMaze("medium", maze_file=object())
+
+
+# ------------------------------------------------------------------------------------------- collection
+
+@pytest.fixture(scope="module")
+def toy_expert(tmp_path_factory):
+    """A tiny ant expert (a few hundred SAC steps): it walks badly, but it is a real trained locomotor."""
+    from ethogram.envs.locomotor import SACConfig, train_expert
+
+    out = tmp_path_factory.mktemp("expert") / "toy"
+    train_expert(out, SACConfig(steps=300, seed_steps=100, batch_size=16, actor_hidden_dims=(16, 16),
+                                value_hidden_dims=(16, 16), save_every=10**6), progress=False, log=lambda *_: None)
+    return out
+
+
+def collect_argv(name, out, expert, *extra):
+    return ["collect", name, "--episodes", "4", "--episode-steps", "31", "--out", str(out), "--expert", str(expert),
+            "--quiet", *extra]
+
+
+@pytest.mark.parametrize("kind", ["navigate", "stitch", "explore"])
+def test_antmaze_datasets_are_collected_by_the_expert(kind, toy_expert, tmp_path, capsys):
+    import json
+
+    import ogbench
+
+    from ethogram.cli import main
+
+    a, b = tmp_path / "a" / f"antmaze-medium-{kind}-v0.npz", tmp_path / "b" / f"antmaze-medium-{kind}-v0.npz"
+    for out in (a, b):
+        assert main(collect_argv(f"antmaze-medium-{kind}", out, toy_expert)) == 0
+    assert a.read_bytes() == b.read_bytes()  # same seed, same expert: the same bytes
+    d = ogbench.load_dataset(str(a))
+    assert d["observations"].shape == (120, 29) and d["actions"].shape == (120, 8)
+    raw = np.load(a)
+    np.testing.assert_array_equal(raw["qpos"], raw["observations"][:, :15])
+    np.testing.assert_array_equal(raw["qvel"], raw["observations"][:, 15:])
+    assert np.abs(raw["actions"]).max() <= 1.0
+    meta = json.loads(a.with_suffix(".json").read_text())
+    assert meta["collect_config"]["noise"] == (1.0 if kind == "explore" else 0.2)  # OGBench's per kind
+    assert meta["expert"]["step"] == 300 and "expert.safetensors" in meta["expert"]["files"]
+
+
+def test_the_expert_drives_the_ant_along_the_navigator_directions(toy_expert):
+    """The collector's locomotor is the expert's deterministic action on (joints without x-y, unit direction)."""
+    import jax.numpy as jnp
+
+    from ethogram.envs.expert import ant_locomotor
+    from ethogram.envs.locomotor import load, networks
+
+    am = AntMaze("medium")
+    state = am.reset(np.array([[4.0, 4.0], [8.0, 4.0]]), np.random.default_rng(0))
+    directions = np.array([[1.0, 0.0], [0.0, -1.0]])
+    got = ant_locomotor(toy_expert)(am, state, directions)
+    c, sac, _, _ = load(toy_expert)
+    mean, _ = networks(c)[0].apply(sac.params["actor"], jnp.asarray(np.concatenate([am.proprio(state), directions],
+                                                                                     1), jnp.float32))
+    np.testing.assert_allclose(got, np.tanh(np.asarray(mean)), atol=1e-6)
+
+
+def test_collect_without_an_expert_names_the_command_that_trains_it(tmp_path, capsys):
+    from tests.helpers import fails
+
+    err = fails(capsys, *collect_argv("antmaze-medium-navigate", tmp_path / "d.npz", tmp_path / "none"),
+                match="locomotion expert")
+    assert f"ethogram expert ant --out {tmp_path / 'none'}" in err
+    assert not (tmp_path / "d.npz").exists()
+
+
+def test_a_truncated_or_foreign_expert_is_refused_and_nothing_is_written(toy_expert, tmp_path, capsys):
+    import json
+    import shutil
+
+    from tests.helpers import fails
+
+    bad = tmp_path / "truncated"
+    shutil.copytree(toy_expert, bad)
+    w = bad / "expert.safetensors"
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+    out = tmp_path / "d.npz"
+    fails(capsys, *collect_argv("antmaze-medium-navigate", out, bad), match=str(bad))
+    foreign = tmp_path / "foreign"
+    shutil.copytree(toy_expert, foreign)
+    rec = json.loads((foreign / "expert.json").read_text())
+    (foreign / "expert.json").write_text(json.dumps({**rec, "obs_dim": 31, "robot": "humanoid"}))
+    fails(capsys, *collect_argv("antmaze-medium-navigate", out, foreign), match="robot 'humanoid'")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert w.stat().st_size < (toy_expert / "expert.safetensors").stat().st_size  # the bad file is left as it was
+
+
+def test_antmaze_data_and_pointmaze_environments_do_not_mix(toy_expert, tmp_path, capsys):
+    from ethogram.cli import main
+    from tests.helpers import fails
+
+    ant = tmp_path / "antmaze-medium-navigate-v0.npz"
+    assert main(collect_argv("antmaze-medium-navigate", ant, toy_expert)) == 0
+    point = tmp_path / "pointmaze-medium-navigate-v0.npz"
+    assert main(["collect", "pointmaze-medium-navigate", "--episodes", "4", "--episode-steps", "31", "--out",
+                 str(point), "--quiet"]) == 0
+    capsys.readouterr()
+    tiny = ["--steps", "4", "--fuse", "2", "--set", "batch_size=8", "--set", "actor_hidden_dims=8", "--quiet"]
+    fails(capsys, "train", "gcbc", "--dataset", ant, "--env", "pointmaze-medium", "--out", tmp_path / "r1", *tiny,
+          match="collected in antmaze-medium, not pointmaze-medium")
+    fails(capsys, "train", "gcbc", "--dataset", point, "--env", "antmaze-medium", "--out", tmp_path / "r2", *tiny,
+          match="collected in pointmaze-medium, not antmaze-medium")
+    # the same arrays without their sidecar: the observation sizes disagree
+    import shutil
+
+    for src, env, k in ((ant, "pointmaze-medium", "r3"), (point, "antmaze-medium", "r4")):
+        bare = tmp_path / f"bare-{k}.npz"
+        shutil.copy(src, bare)
+        fails(capsys, "train", "gcbc", "--dataset", bare, "--env", env, "--out", tmp_path / k, *tiny,
+              match="observation")
+    assert not any((tmp_path / k).exists() for k in ("r1", "r2", "r3", "r4"))
+    # on its own environment it trains, with the published antmaze settings
+    assert main(["train", "gciql", "--dataset", str(ant), "--out", str(tmp_path / "ok"), *tiny, "--eval-every", "0"]) == 0
+    import json
+
+    cfg = json.loads((tmp_path / "ok" / "config.json").read_text())
+    assert cfg["env"] == "antmaze-medium" and cfg["agent_config"]["alpha"] == 0.3

@@ -62,7 +62,9 @@ def test_unknown_dataset_name(capsys, tmp_path):
 
 
 def test_antmaze_needs_a_locomotion_expert(capsys, tmp_path):
-    fails(capsys, "collect", "antmaze-large-navigate-v0", "--out", tmp_path / "d.npz", match="locomotion expert")
+    fails(capsys, "collect", "antmaze-large-navigate-v0", "--out", tmp_path / "d.npz", "--expert", tmp_path / "no",
+          match="ethogram expert ant --out")
+    assert not (tmp_path / "d.npz").exists()
 
 
 def test_unknown_agent(capsys, tmp_path, navigate_small):

@@ -29,7 +29,7 @@ def episodes(n: int, t: int, obs_dim: int, action_dim: int, seed: int = 0) -> di
 # ------------------------------------------------------------------------------------- any dataset
 
 def test_an_ogbench_file_of_another_environment_trains_without_evaluation(tmp_path, capsys):
-    path = tmp_path / "antmaze-large-navigate-v0.npz"
+    path = tmp_path / "humanoidmaze-large-navigate-v0.npz"
     np.savez_compressed(path, **episodes(6, 30, 29, 8))
     run = tmp_path / "run"
     assert main(["train", "gciql", "--dataset", str(path), "--out", str(run), *TINY, *TINY_NETS]) == 0
@@ -37,14 +37,13 @@ def test_an_ogbench_file_of_another_environment_trains_without_evaluation(tmp_pa
     assert "comes from no environment ethogram simulates" in out
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["env"] is None and (cfg["obs_dim"], cfg["action_dim"]) == (29, 8)
-    assert cfg["dataset_name"] == "antmaze-large-navigate-v0"
-    assert cfg["agent_config"]["alpha"] == 0.3  # the published antmaze setting, from the OGBench name
+    assert cfg["dataset_name"] == "humanoidmaze-large-navigate-v0"
     assert cfg["train_config"]["eval_every"] == 0
     assert json.loads((run / "checkpoint.json").read_text())["step"] == 40
     fails(capsys, "eval", run, "--episodes", "2", match="no environment ethogram simulates")
     assert not (run / "eval.json").exists()
     assert main(["report", str(run), "--no-video"]) == 0  # its config and learning curves
-    assert "antmaze-large-navigate-v0" in (run / "report.html").read_text()
+    assert "humanoidmaze-large-navigate-v0" in (run / "report.html").read_text()
 
 
 def test_your_own_arrays_train_and_name_their_environment_with_env(tmp_path, capsys, navigate_small):

@@ -253,17 +253,11 @@ def test_unknown_env_name_lists_the_known_ones():
 
 
 @pytest.mark.parametrize("name", ["antmaze-medium-navigate", "antmaze-large-stitch-v0", "antmaze-giant-explore.npz"])
-def test_antmaze_datasets_need_a_locomotion_expert(name):
-    with pytest.raises(EthogramError) as e:
-        parse_dataset_name(name)
-    assert "locomotion expert" in e.value.problem
-    with pytest.raises(EthogramError, match="locomotion expert"):
-        make_env(name)
-
-
-def test_antmaze_env_needs_a_locomotion_expert():
-    with pytest.raises(EthogramError, match="locomotion expert"):
-        make_env("antmaze-medium-v0")
+def test_antmaze_names_are_the_ant_robot(name):
+    parsed = parse_dataset_name(name)
+    assert parsed.robot == "ant" and parsed.env == f"antmaze-{parsed.maze}"
+    env = make_env(name)
+    assert (env.obs_dim, env.action_dim) == (29, 8)
 
 
 def test_make_env_validates_the_dataset_part():

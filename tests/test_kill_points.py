@@ -192,6 +192,7 @@ def test_kill_at_every_write_of_train(prepared, tmp_path, mode):
 
 # ---------------------------------------------------------------------------------------------------- eval
 
+@pytest.mark.slow  # eval's writes are FileSet pairs like train's, which the fast suite kills; all of them here
 def test_kill_at_every_write_of_eval(prepared, tmp_path, mode):
     """eval over an earlier evaluation: eval.json and rollouts.png are always a pair (the old or the new one);
     the next eval repairs and writes the same record as an uninterrupted one."""

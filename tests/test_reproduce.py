@@ -19,7 +19,7 @@ TINY = ["--steps", "100", "--nets", "16x2", "--batch", "32", "--eval-every", "50
 @pytest.mark.parametrize("args, message", [
     (["--agents", "gcivl,sac", "--datasets", "pointmaze-medium-navigate"], "unknown agent 'sac'"),
     (["--agents", "gcivl", "--datasets", "pointmaze-tiny-navigate"], "unknown dataset 'pointmaze-tiny-navigate'"),
-    (["--agents", "gcivl", "--datasets", "antmaze-large-navigate"], "antmaze"),
+    (["--agents", "gcivl", "--datasets", "antmaze-large-sideways"], "unknown dataset 'antmaze-large-sideways'"),
     (["--agents", "gcivl", "--datasets", "pointmaze-medium-navigate", "--seeds", "0,x"], "--seeds"),
     (["--agents", "gcivl", "--datasets", "pointmaze-medium-navigate", "--nets", "wide"], "--nets"),
     (["--agents", "gcivl", "--datasets", "pointmaze-medium-navigate", "--jobs", "0"], "--jobs"),

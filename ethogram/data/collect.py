@@ -23,13 +23,14 @@ from tqdm import tqdm
 from ethogram import __version__
 from ethogram.config import MAX_SEED
 from ethogram.data.dataset import SCHEMA_VERSION
-from ethogram.envs.expert import Navigator
+from ethogram.envs.expert import Navigator, unit_directions
 from ethogram.envs.registry import ROBOTS, DatasetName, make_env
 from ethogram.errors import EthogramError
 from ethogram.io import FileSet, Lock, check_memory, check_writable_output, npz_bytes, recover
 
 EXPERT_NOISE = 0.5
 STITCH_STEPS = 4
+EXPLORE_EVERY = 10  # explore: steps between new random directions
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class CollectConfig:
     noise: float = EXPERT_NOISE
     seed: int = 0
     val_fraction: float = 0.1
+    expert: str | None = None  # a learned locomotor's directory (the ant's); None: the robot's default
 
 
 DEMO_NOISE = 0.1  # the avoiding demonstrator's action noise (in action units)
@@ -49,11 +51,29 @@ DEMO_NOISE = 0.1  # the avoiding demonstrator's action noise (in action units)
 def default_config(name: DatasetName, seed: int = 0) -> CollectConfig:
     if not name.is_maze:  # a task's scripted demonstrations: variable length, at most the episode's 250 steps
         return CollectConfig(episodes=1000, episode_steps=251, noise=DEMO_NOISE, seed=seed)
+    noise = ROBOTS[name.robot].noise.get(name.kind, EXPERT_NOISE)
     if name.kind == "stitch":
-        return CollectConfig(episodes=5000, episode_steps=201, seed=seed)
+        return CollectConfig(episodes=5000, episode_steps=201, noise=noise, seed=seed)
+    if name.kind == "explore":
+        return CollectConfig(episodes=10000, episode_steps=501, noise=noise, seed=seed)
     if name.maze == "giant":
-        return CollectConfig(episodes=500, episode_steps=2001, seed=seed)
-    return CollectConfig(episodes=1000, episode_steps=1001, seed=seed)
+        return CollectConfig(episodes=500, episode_steps=2001, noise=noise, seed=seed)
+    return CollectConfig(episodes=1000, episode_steps=1001, noise=noise, seed=seed)
+
+
+def expert_dir(name: DatasetName, config: CollectConfig) -> Path | None:
+    """The learned locomotor a dataset is collected with (None for a scripted one), or a clear error naming the one
+    command that trains it."""
+    robot = ROBOTS[name.robot]
+    if robot.expert is None:
+        return None
+    path = Path(config.expert or robot.expert)
+    if not (path / "expert.json").is_file():
+        raise EthogramError(
+            f"{name} is collected by the {robot.name}'s locomotion expert, and '{path}' holds none.",
+            f"train it once (OGBench's 400k-step SAC recipe, about 50 minutes on 2 cores; it resumes if "
+            f"interrupted): ethogram expert {robot.name} --out {path}; or name another with --expert DIR")
+    return path
 
 
 def validate_collect_config(config: CollectConfig, env=None) -> None:
@@ -80,7 +100,7 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
     """Run all episodes (training + validation) in one batch. Returns arrays of shape (episodes, T, ...)."""
     env = make_env(name.env, name.layout)
     validate_collect_config(config, env)
-    locomotor = ROBOTS[name.robot].locomotor
+    locomotor = ROBOTS[name.robot].locomotor(expert_dir(name, config))
     maze = env.maze
     rng = np.random.default_rng(config.seed)
     n_val = int(config.episodes * config.val_fraction)
@@ -92,7 +112,7 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
     navigator = Navigator(maze)  # any free cell can be a goal (stitch goals are not vertices)
 
     init_ij = np.array([free[k] for k in rng.integers(len(free), size=b)])
-    if name.kind == "navigate":
+    if name.kind in ("navigate", "explore"):  # explore draws a goal as OGBench does, and never uses it
         goal_ij = np.array([vertices[k] for k in rng.integers(len(vertices), size=b)])
     elif name.kind == "stitch":
         goal_ij = np.empty_like(init_ij)
@@ -113,9 +133,16 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
     qvel_out = np.empty((b, t_len, qvel0.shape[1]), dtype=np.float32)
     bar = tqdm(total=b * t_len, desc=f"collect {name}", unit="step", unit_scale=True,
                disable=not progress, mininterval=0.5)
+    directions = np.zeros((b, 2))
     for t in range(t_len):
-        direction = locomotor(env, state, navigator.subgoals(env.positions(state), goal_k))
-        act = np.clip(direction + rng.normal(0.0, config.noise, size=(b, env.action_dim)), -1.0, 1.0)
+        if name.kind == "explore":  # a random unit direction, redrawn every 10 steps
+            if t % EXPLORE_EVERY == 0:
+                d = rng.normal(size=(b, 2))
+                directions = d / (np.linalg.norm(d, axis=-1, keepdims=True) + 1e-6)
+        else:
+            directions = unit_directions(env, state, navigator.subgoals(env.positions(state), goal_k))
+        act = locomotor(env, state, directions)
+        act = np.clip(act + rng.normal(0.0, config.noise, size=(b, env.action_dim)), -1.0, 1.0)
         obs[:, t] = env.observe(state)
         qpos_out[:, t], qvel_out[:, t] = env.qpos_qvel(state)
         actions[:, t] = act
@@ -200,6 +227,12 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
         n_train = config.episodes
         extra: dict = {}
         if name.is_maze:
+            expert = expert_dir(name, config)
+            if expert is not None:  # which expert walked the robot: its record names its weights' sha256
+                from ethogram.envs.locomotor import read_record
+
+                rec = read_record(expert)
+                extra["expert"] = {"dir": str(expert), "step": rec.get("step"), "files": rec.get("files", {})}
             arrays = collect(name, config, progress=progress)
             train, val = _flat(arrays, slice(0, n_train)), _flat(arrays, slice(n_train, None))
             env_steps = arrays["observations"].shape[0] * arrays["observations"].shape[1]

@@ -1,5 +1,5 @@
 """The dataset expert, as OGBench's generator builds it: a navigator choosing subgoals over the maze, and a
-locomotor that moves the robot toward them.
+locomotor that moves the robot in the unit direction of the subgoal.
 
 Navigator (OGBench locomaze/maze.py, the oracle subgoal): the centre of the next cell on the BFS shortest path from
 the agent's cell to the goal cell. Locomotor: for the point mass, a unit step toward the subgoal (the point moves
@@ -34,10 +34,34 @@ class Navigator:
         return self.maze.ij_to_xy(self.next_cells(positions, goal_k))
 
 
-def point_locomotor(env, state: np.ndarray, subgoals: np.ndarray) -> np.ndarray:
-    """The point's expert step: the unit vector toward the subgoal (noise is added by the collector)."""
+def unit_directions(env, state: np.ndarray, subgoals: np.ndarray) -> np.ndarray:
+    """The unit vector from each robot toward its subgoal, as OGBench's generator computes it (B, 2)."""
     direction = subgoals - env.positions(state)
     return direction / (np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-6)
+
+
+def point_locomotor(expert=None):
+    """The point's expert step: the unit direction itself is the action (noise is added by the collector)."""
+    return lambda env, state, directions: directions
+
+
+def ant_locomotor(expert):
+    """The ant's expert step: the trained walking policy (envs/locomotor.py, deterministic: tanh of its mean, as
+    OGBench collects at temperature 0) given the ant's joints without x-y and the unit direction to walk in.
+    `expert` is an expert directory (`ethogram expert ant --out DIR`)."""
+    import jax
+
+    from ethogram.envs.locomotor import load, make_act
+
+    c, sac, _, _ = load(expert)
+    _, act_det = make_act(c)
+    params = jax.device_put(sac.params["actor"])
+
+    def step(env, state, directions):
+        obs = np.concatenate([env.proprio(state), directions], axis=1).astype(np.float32)
+        return np.asarray(act_det(params, obs), dtype=np.float64)
+
+    return step
 
 
 def oracle_actions(maze: Maze, xy: np.ndarray, tables: np.ndarray, target_xy: np.ndarray) -> np.ndarray:

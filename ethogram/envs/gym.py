@@ -49,7 +49,7 @@ def registered_names() -> list[str]:
     """The environments registered with Gymnasium: every one of the registry, and each robot's custom maze."""
     from ethogram.envs.registry import ROBOTS, known_envs
 
-    return [*known_envs(), *(f"{robot}maze-{CUSTOM}" for robot in ROBOTS)]
+    return [*known_envs(), *(f"{robot}maze-{CUSTOM}" for robot, r in ROBOTS.items() if r.custom_mazes)]
 
 
 def register_envs() -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ethogram.envs.expert import point_locomotor
+from ethogram.envs.expert import ant_locomotor, point_locomotor
 from ethogram.envs.maze import PUBLISHED as MAZES  # noqa: E402
 from ethogram.errors import EthogramError
 
@@ -23,15 +23,21 @@ from ethogram.errors import EthogramError
 class Robot:
     name: str
     env_class: str  # "module:Class", imported when first made (MuJoCo loads only then)
-    locomotor: Callable | None  # (env, state, subgoal_xy) -> noise-free actions; None: not collectable yet
+    locomotor: Callable  # (expert dir | None) -> ((env, state, unit directions (B, 2)) -> noise-free actions)
     kinds: tuple[str, ...]  # dataset kinds its expert collects
     note: str = ""
+    noise: dict = field(default_factory=lambda: {"navigate": 0.5, "stitch": 0.5})  # OGBench's per kind
+    expert: str | None = None  # default directory of a learned locomotor (`ethogram expert ROBOT --out DIR`)
+    custom_mazes: bool = True  # walks a maze of your own (envs/mazefile.py); the ant walks OGBench's mazes only
 
 
 ROBOTS: dict[str, Robot] = {
     "point": Robot("point", "ethogram.envs.pointmaze:PointMaze", point_locomotor, ("navigate", "stitch")),
     "pointvel": Robot("pointvel", "ethogram.envs.pointmaze:VelocityPointMaze", point_locomotor,
                       ("navigate", "stitch"), "the point observing its position and last displacement (4-D)"),
+    "ant": Robot("ant", "ethogram.envs.antmaze:AntMaze", ant_locomotor, ("navigate", "stitch", "explore"),
+                 "OGBench's quadruped: 29-D joint state, 8 torques, walked by a SAC expert trained here",
+                 {"navigate": 0.2, "stitch": 0.2, "explore": 1.0}, "experts/ant", custom_mazes=False),
 }
 
 @dataclass(frozen=True)
@@ -46,8 +52,8 @@ TASKS: dict[str, TaskEnv] = {
                         "D3IL's obstacle-avoidance task: 24 ways past three rows of obstacles (REFERENCE.md §4)"),
 }
 DEMOS = "demos"  # the dataset kind of a task's scripted demonstrations
-# Recognised OGBench robots that ethogram cannot collect for yet, with the reason.
-PENDING = {"ant": ("navigate", "stitch", "explore")}
+# Recognised OGBench robots that ethogram cannot collect for yet (none at present).
+PENDING: dict[str, tuple[str, ...]] = {}
 
 
 def known_envs() -> list[str]:
