@@ -89,6 +89,9 @@ def test_antmaze_datasets_are_collected_by_the_expert(kind, toy_expert, tmp_path
     meta = json.loads(a.with_suffix(".json").read_text())
     assert meta["collect_config"]["noise"] == (1.0 if kind == "explore" else 0.2)  # OGBench's per kind
     assert meta["expert"]["step"] == 300 and "expert.safetensors" in meta["expert"]["files"]
+    stats = meta["expert_stats"]  # how the expert did: falls always, goals except while exploring
+    assert 0 <= stats["episodes_fallen"] <= 1
+    assert ("episodes_reaching_a_goal" in stats) == (kind != "explore")
 
 
 def test_the_expert_drives_the_ant_along_the_navigator_directions(toy_expert):
@@ -163,8 +166,9 @@ def test_antmaze_data_and_pointmaze_environments_do_not_mix(toy_expert, tmp_path
               match="observation")
     assert not any((tmp_path / k).exists() for k in ("r1", "r2", "r3", "r4"))
     # on its own environment it trains, with the published antmaze settings
-    assert main(["train", "gciql", "--dataset", str(ant), "--out", str(tmp_path / "ok"), *tiny, "--eval-every", "0"]) == 0
+    ok = tmp_path / "ok"
+    assert main(["train", "gciql", "--dataset", str(ant), "--out", str(ok), *tiny, "--eval-every", "0"]) == 0
     import json
 
-    cfg = json.loads((tmp_path / "ok" / "config.json").read_text())
+    cfg = json.loads((ok / "config.json").read_text())
     assert cfg["env"] == "antmaze-medium" and cfg["agent_config"]["alpha"] == 0.3

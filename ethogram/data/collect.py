@@ -96,8 +96,10 @@ def validate_collect_config(config: CollectConfig, env=None) -> None:
                  "steps", "collect fewer episodes or shorter ones (--episodes, --episode-steps)")
 
 
-def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> dict[str, np.ndarray]:
-    """Run all episodes (training + validation) in one batch. Returns arrays of shape (episodes, T, ...)."""
+def collect(name: DatasetName, config: CollectConfig, progress: bool = True,
+            stats: dict | None = None) -> dict[str, np.ndarray]:
+    """Run all episodes (training + validation) in one batch. Returns arrays of shape (episodes, T, ...); `stats`
+    (a dict) receives how well the expert did: goals reached, and falls for a robot that can fall."""
     env = make_env(name.env, name.layout)
     validate_collect_config(config, env)
     locomotor = ROBOTS[name.robot].locomotor(expert_dir(name, config))
@@ -134,6 +136,9 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
     bar = tqdm(total=b * t_len, desc=f"collect {name}", unit="step", unit_scale=True,
                disable=not progress, mininterval=0.5)
     directions = np.zeros((b, 2))
+    reached_goals = np.zeros(b, np.int64)
+    fell = np.zeros(b, bool)
+    fallen = getattr(env, "fallen", None)  # an optional hook of envs/base.py's contract
     for t in range(t_len):
         if name.kind == "explore":  # a random unit direction, redrawn every 10 steps
             if t % EXPLORE_EVERY == 0:
@@ -147,8 +152,12 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
         qpos_out[:, t], qvel_out[:, t] = env.qpos_qvel(state)
         actions[:, t] = act
         state = env.step(state, act, rng)
-        if name.kind == "navigate":
+        if fallen is not None:
+            fell |= fallen(state)
+        if name.kind != "explore":
             reached = env.success(state, goal_xy)
+            reached_goals += reached if name.kind == "navigate" else (reached & (reached_goals == 0))
+        if name.kind == "navigate":
             if reached.any():
                 idx = np.nonzero(reached)[0]
                 new = rng.integers(len(vertices), size=len(idx))
@@ -157,6 +166,11 @@ def collect(name: DatasetName, config: CollectConfig, progress: bool = True) -> 
                 goal_xy[idx] = env.add_noise(maze.ij_to_xy(new_ij), rng)
         bar.update(b)
     bar.close()
+    if stats is not None and name.kind != "explore":
+        stats["episodes_reaching_a_goal"] = round(float((reached_goals > 0).mean()), 4)
+        stats["goals_reached_per_episode"] = round(float(reached_goals.mean()), 3)
+    if stats is not None and fallen is not None:
+        stats["episodes_fallen"] = round(float(fell.mean()), 4)
     terminals = np.zeros((b, t_len), dtype=bool)
     terminals[:, -1] = True
     return {"observations": obs, "actions": actions, "terminals": terminals, "qpos": qpos_out, "qvel": qvel_out}
@@ -233,7 +247,9 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
 
                 rec = read_record(expert)
                 extra["expert"] = {"dir": str(expert), "step": rec.get("step"), "files": rec.get("files", {})}
-            arrays = collect(name, config, progress=progress)
+            stats: dict = {}
+            arrays = collect(name, config, progress=progress, stats=stats)
+            extra["expert_stats"] = stats
             train, val = _flat(arrays, slice(0, n_train)), _flat(arrays, slice(n_train, None))
             env_steps = arrays["observations"].shape[0] * arrays["observations"].shape[1]
         else:

@@ -83,6 +83,10 @@ class AntMaze:
     def observe(self, state: np.ndarray) -> np.ndarray:
         return np.concatenate([self.physics.qpos(state), self.physics.qvel(state)], axis=1).astype(np.float32)
 
+    def fallen(self, state: np.ndarray) -> np.ndarray:
+        """Torso height outside OGBench's healthy range [0.2, 1.0] (or a non-finite state): on its back or flying."""
+        return ~self.physics.healthy(state)
+
     def positions(self, state: np.ndarray) -> np.ndarray:
         return self.physics.qpos(state)[:, :2].copy()
 

@@ -11,12 +11,12 @@ this is our implementation of the same recipe, read top-down beside the paper:
   one Adam (lr 1e-4) over all three, batch 256, gamma 0.99, Polyak 0.005 on the critic's target,
   400k environment steps after 10k uniformly random ones, one update per environment step.
 
-Ours fuses the updates: every round, `envs` episodes step `chunk` times with the round's policy and then
-`envs * chunk` updates run as one jitted `lax.scan` over a replay buffer that lives on the device, so one update
-per environment step is kept while the policy that collects lags by at most two rounds: a round acts with the
-policy from before the previous round's updates, so its environment steps overlap those updates (OGBench: envs 1,
-chunk 1, no lag; our default: envs 1, chunk 10, a policy at most 20 updates old; docs/antmaze.md measures both). An expert directory (`ethogram expert ant`) holds
-expert.safetensors (networks, optimiser, replay buffer, random state), expert.json (config, step, the task's
+Ours fuses the updates: every round, `envs` episodes step `chunk` times with one policy and then `envs * chunk`
+updates run as one jitted `lax.scan` over a replay buffer that lives on the device (rows written in place), so one
+update per environment step is kept. A round acts with the policy from before the previous round's updates, so
+that collecting need not wait for them: the collecting policy is at most two rounds old (OGBench: envs 1, chunk 1,
+no lag; our default: envs 1, chunk 10, a policy at most 20 updates old). An expert directory (`ethogram expert
+ant`) holds expert.safetensors (networks, optimiser, replay buffer, random state), expert.json (config, step, the task's
 state; written last, it names the safetensors' sha256), metrics.csv and, after training, eval.json (mean
 directional speed over 50 episodes). It resumes from its last save after any interruption.
 """
