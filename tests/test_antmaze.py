@@ -88,7 +88,7 @@ def test_antmaze_datasets_are_collected_by_the_expert(kind, toy_expert, tmp_path
     assert np.abs(raw["actions"]).max() <= 1.0
     meta = json.loads(a.with_suffix(".json").read_text())
     assert meta["collect_config"]["noise"] == (1.0 if kind == "explore" else 0.2)  # OGBench's per kind
-    assert meta["expert"]["step"] == 300 and "expert.safetensors" in meta["expert"]["files"]
+    assert meta["expert"]["step"] == 300 and "policy.safetensors" in meta["expert"]["files"]
     stats = meta["expert_stats"]  # how the expert did: falls always, goals except while exploring
     assert 0 <= stats["episodes_fallen"] <= 1
     assert ("episodes_reaching_a_goal" in stats) == (kind != "explore")
@@ -126,19 +126,48 @@ def test_a_truncated_or_foreign_expert_is_refused_and_nothing_is_written(toy_exp
 
     from tests.helpers import fails
 
-    bad = tmp_path / "truncated"
-    shutil.copytree(toy_expert, bad)
-    w = bad / "expert.safetensors"
-    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
     out = tmp_path / "d.npz"
-    fails(capsys, *collect_argv("antmaze-medium-navigate", out, bad), match=str(bad))
-    foreign = tmp_path / "foreign"
-    shutil.copytree(toy_expert, foreign)
-    rec = json.loads((foreign / "expert.json").read_text())
-    (foreign / "expert.json").write_text(json.dumps({**rec, "obs_dim": 31, "robot": "humanoid"}))
-    fails(capsys, *collect_argv("antmaze-medium-navigate", out, foreign), match="robot 'humanoid'")
+    for weights in ("policy.safetensors", "expert.safetensors"):  # the exported policy, and a training directory
+        bad = tmp_path / f"truncated-{weights}"
+        shutil.copytree(toy_expert, bad)
+        if weights == "expert.safetensors":
+            for f in ("policy.json", "policy.safetensors"):
+                (bad / f).unlink()
+        w = bad / weights
+        w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+        fails(capsys, *collect_argv("antmaze-medium-navigate", out, bad), match=str(bad))
+        assert w.stat().st_size < (toy_expert / weights).stat().st_size  # the bad file is left as it was
+    for record in ("policy.json", "expert.json"):
+        foreign = tmp_path / f"foreign-{record}"
+        shutil.copytree(toy_expert, foreign)
+        if record == "expert.json":
+            for f in ("policy.json", "policy.safetensors"):
+                (foreign / f).unlink()
+        rec = json.loads((foreign / record).read_text())
+        (foreign / record).write_text(json.dumps({**rec, "obs_dim": 31, "robot": "humanoid"}))
+        fails(capsys, *collect_argv("antmaze-medium-navigate", out, foreign), match="robot 'humanoid'")
     assert not out.exists() and not out.with_suffix(".json").exists()
-    assert w.stat().st_size < (toy_expert / "expert.safetensors").stat().st_size  # the bad file is left as it was
+
+
+def test_the_exported_policy_alone_collects_the_same_bytes(toy_expert, tmp_path):
+    """policy.json + policy.safetensors (the actor alone) walk the ant exactly as the training directory does."""
+    import shutil
+
+    from ethogram.cli import main
+    from ethogram.envs.locomotor import export_policy
+
+    policy = tmp_path / "policy"
+    export_policy(toy_expert, policy)
+    assert sorted(p.name for p in policy.iterdir()) == ["policy.json", "policy.safetensors"]
+    assert (policy / "policy.safetensors").stat().st_size < (toy_expert / "expert.safetensors").stat().st_size / 10
+    full = tmp_path / "full"
+    shutil.copytree(toy_expert, full)
+    for f in ("policy.json", "policy.safetensors"):
+        (full / f).unlink()
+    a, b = tmp_path / "a" / "antmaze-medium-navigate-v0.npz", tmp_path / "b" / "antmaze-medium-navigate-v0.npz"
+    assert main(collect_argv("antmaze-medium-navigate", a, policy)) == 0
+    assert main(collect_argv("antmaze-medium-navigate", b, full)) == 0
+    assert a.read_bytes() == b.read_bytes()
 
 
 def test_antmaze_data_and_pointmaze_environments_do_not_mix(toy_expert, tmp_path, capsys):

@@ -13,6 +13,7 @@ the same bytes (OGBench never seeds numpy).
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from ethogram.io import FileSet, Lock, check_memory, check_writable_output, npz_
 EXPERT_NOISE = 0.5
 STITCH_STEPS = 4
 EXPLORE_EVERY = 10  # explore: steps between new random directions
+
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "results"  # in a source checkout
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,17 @@ def expert_dir(name: DatasetName, config: CollectConfig) -> Path | None:
     robot = ROBOTS[name.robot]
     if robot.expert is None:
         return None
+    from ethogram.envs.locomotor import is_expert
+
     path = Path(config.expert or robot.expert)
-    if not (path / "expert.json").is_file():
+    if not is_expert(path):
+        shipped = RESULTS_DIR / f"{robot.name}-expert"  # the expert whose quality docs/results reports
+        shipped = (f"; or collect with the expert docs/results reports: --expert {os.path.relpath(shipped)}"
+                   if (shipped / "policy.json").is_file() else "")
         raise EthogramError(
             f"{name} is collected by the {robot.name}'s locomotion expert, and '{path}' holds none.",
-            f"train it once (OGBench's 400k-step SAC recipe, about 50 minutes on 2 cores; it resumes if "
-            f"interrupted): ethogram expert {robot.name} --out {path}; or name another with --expert DIR")
+            f"train it once (OGBench's 400k-step SAC recipe, about an hour on 2 cores; it resumes if "
+            f"interrupted): ethogram expert {robot.name} --out {path}; or name another with --expert DIR{shipped}")
     return path
 
 
@@ -245,7 +253,7 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
             if expert is not None:  # which expert walked the robot: its record names its weights' sha256
                 from ethogram.envs.locomotor import read_record
 
-                rec = read_record(expert)
+                rec = read_record(expert, policy=True)
                 extra["expert"] = {"dir": str(expert), "step": rec.get("step"), "files": rec.get("files", {})}
             stats: dict = {}
             arrays = collect(name, config, progress=progress, stats=stats)

@@ -48,14 +48,14 @@ def point_locomotor(expert=None):
 def ant_locomotor(expert):
     """The ant's expert step: the trained walking policy (envs/locomotor.py, deterministic: tanh of its mean, as
     OGBench collects at temperature 0) given the ant's joints without x-y and the unit direction to walk in.
-    `expert` is an expert directory (`ethogram expert ant --out DIR`)."""
+    `expert` is an expert directory (`ethogram expert ant --out DIR`) or an exported policy directory."""
     import jax
 
-    from ethogram.envs.locomotor import load, make_act
+    from ethogram.envs.locomotor import load_policy, make_act
 
-    c, sac, _, _ = load(expert)
+    c, actor, _ = load_policy(expert)
     _, act_det = make_act(c)
-    params = jax.device_put(sac.params["actor"])
+    params = jax.device_put(actor)
 
     def step(env, state, directions):
         obs = np.concatenate([env.proprio(state), directions], axis=1).astype(np.float32)

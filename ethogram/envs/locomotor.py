@@ -18,7 +18,9 @@ that collecting need not wait for them: the collecting policy is at most two rou
 no lag; our default: envs 1, chunk 10, a policy at most 20 updates old). An expert directory (`ethogram expert
 ant`) holds expert.safetensors (networks, optimiser, replay buffer, random state), expert.json (config, step, the task's
 state; written last, it names the safetensors' sha256), metrics.csv and, after training, eval.json (mean
-directional speed over 50 episodes). It resumes from its last save after any interruption.
+directional speed over 50 episodes). It resumes from its last save after any interruption. When training ends it
+also writes policy.safetensors and policy.json: the actor alone (about 0.3 MB), all that collection needs; a
+directory holding only those two files is a complete expert for `ethogram collect --expert DIR`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ethogram.nets import MLP, dense, ensemble, polyak
 ROBOT = "ant"
 METRICS = ("critic_loss", "actor_loss", "alpha", "entropy", "q_mean")  # metrics.csv's update columns
 FORMAT = "ethogram-locomotor-1"
+POLICY_FORMAT = "ethogram-locomotor-policy-1"
 
 
 @dataclass(frozen=True)
@@ -248,17 +251,30 @@ def _save(out: Path, c: SACConfig, state: SACState, buf: Buffer, task: AntTask, 
         fs.commit(json.loads(json.dumps(record, default=int)))
 
 
-def read_record(out: str | Path) -> dict:
-    """An expert directory's record (expert.json), every field a locomotor needs checked."""
+def _policy_files(out: Path) -> tuple[Path, Path]:
+    return out / "policy.safetensors", out / "policy.json"
+
+
+def is_expert(out: str | Path) -> bool:
+    """Whether `out` holds an expert: a training directory (expert.json) or an exported policy (policy.json)."""
+    return any((Path(out) / f).is_file() for f in ("policy.json", "expert.json"))
+
+
+def read_record(out: str | Path, policy: bool = False) -> dict:
+    """An expert directory's record (expert.json; with `policy`, policy.json where the directory has one), every
+    field a locomotor needs checked."""
     from ethogram.io import read_json
 
     out = Path(out)
-    _, manifest = _files(out)
+    manifest = _files(out)[1]
+    if policy and _policy_files(out)[1].is_file():
+        manifest = _policy_files(out)[1]
     if not manifest.is_file():
         raise EthogramError(f"'{out}' is not a locomotion expert: it has no expert.json.",
                             "train one with: ethogram expert ant --out " + str(out))
     record = read_json(manifest, "expert record", "train the expert again: ethogram expert ant --out " + str(out))
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    wanted = POLICY_FORMAT if manifest.name == "policy.json" else FORMAT
+    if not isinstance(record, dict) or record.get("format") != wanted:
         raise EthogramError(f"'{manifest}' is not an expert record of this ethogram (format "
                             f"{record.get('format') if isinstance(record, dict) else None!r}).",
                             "train the expert again: ethogram expert ant --out " + str(out))
@@ -296,6 +312,53 @@ def load(out: str | Path) -> tuple[SACConfig, SACState, Buffer, dict]:
     arrays = checkpoint.load(weights, template, expected_sha256=record.get("files", {}).get(weights.name),
                              mismatch_fix=f"train it again: ethogram expert ant --out {out} --force")
     return c, SACState(*arrays["sac"]), Buffer(*arrays["buffer"]), {**record, "task_arrays": arrays["task"]}
+
+
+def write_policy(out: str | Path, c: SACConfig, actor_params, step: int, source_files: dict | None = None) -> Path:
+    """Write the actor alone (policy.safetensors + policy.json, the record last) into `out`."""
+    from ethogram import checkpoint
+    from ethogram.io import FileSet
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights, manifest = _policy_files(out)
+    record = {"format": POLICY_FORMAT, "robot": ROBOT, "config": dataclasses.asdict(c), "step": int(step),
+              "obs_dim": OBS_DIM, "action_dim": ACTION_DIM, "action": "tanh of the actor's mean",
+              "trained_by": f"ethogram expert {ROBOT} (SAC, {int(step)} environment steps, seed {c.seed})",
+              "expert_files": source_files or {}}
+    with FileSet(manifest) as fs:
+        fs.write(weights, checkpoint.encode({"actor": jax.device_get(actor_params)}))
+        fs.commit(record)
+    return out
+
+
+def export_policy(out: str | Path, dest: str | Path | None = None) -> Path:
+    """The actor of a trained expert directory as a policy directory (`dest`, default the expert's own)."""
+    c, state, _, record = load(out)
+    return write_policy(dest if dest is not None else out, c, state.params["actor"], int(record["step"]),
+                        record.get("files", {}))
+
+
+def load_policy(out: str | Path) -> tuple[SACConfig, dict, dict]:
+    """(config, actor parameters, record) of an expert: its policy.json/policy.safetensors where it has them (the
+    light reader), otherwise the actor of its full training state; a truncated or foreign file is refused."""
+    from ethogram import checkpoint
+    from ethogram.io import verify
+
+    out = Path(out)
+    weights, manifest = _policy_files(out)
+    if not manifest.is_file():
+        c, state, _, record = load(out)
+        return c, state.params["actor"], record
+    fix = f"export it again from its training directory, or train one: ethogram expert ant --out {out}"
+    record = read_record(out, policy=True)
+    c = config_of(record)
+    verify(manifest, fix)
+    actor, _ = networks(c)
+    template = {"actor": actor.init(jax.random.PRNGKey(0), jnp.zeros((1, OBS_DIM)))}
+    arrays = checkpoint.load(weights, template, expected_sha256=record.get("files", {}).get(weights.name),
+                             mismatch_fix=fix)
+    return c, arrays["actor"], record
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -383,6 +446,7 @@ def train_expert(out: str | Path, c: SACConfig = SACConfig(), force: bool = Fals
         bar.close()
         physics.close()
         total = seconds + time.perf_counter() - t0
+        write_policy(out, c, state.params["actor"], step, read_record(out).get("files", {}))
     return {"steps": step, "seconds": round(total, 1), "steps_per_s": round(step / max(total, 1e-9), 1),
             "episodes": len(task.finished)}
 
@@ -406,7 +470,7 @@ def evaluate_expert(out: str | Path, episodes: int = 50, seed: int = 0, progress
     from ethogram.io import atomic_write_text
 
     out = Path(out)
-    c, state, _, _ = load(out)
+    c, actor_params, _ = load_policy(out)
     _, act_det = make_act(c)
     physics = AntPhysics()
     task = AntTask(episodes, seed + 12345, physics)
@@ -415,7 +479,7 @@ def evaluate_expert(out: str | Path, episodes: int = 50, seed: int = 0, progress
     length = np.zeros(episodes, int)
     for _ in tqdm(range(task.episode_steps), desc="evaluate ant expert", unit="step", disable=not progress,
                   mininterval=1.0):
-        a = np.asarray(act_det(state.params["actor"], task.observe()))
+        a = np.asarray(act_det(actor_params, task.observe()))
         tr = task.step(a)
         disp += np.where(alive, tr.reward, 0.0)
         length += alive
