@@ -5,8 +5,9 @@
 
 A table between `<!-- results-table:NAME.json -->` and `<!-- /results-table:NAME.json -->` is the rendering of
 docs/results/NAME.json: records of `ethogram summarize` / `sweep` / `reproduce` as report/results.py's results
-table, held-out records (scripts/heldout_records.py) as published-versus-held-out pairs. Nothing between the
-markers is written by hand.
+table, held-out records (scripts/heldout_records.py) as published-versus-held-out pairs. A marker naming a table
+of TABLES below (`<!-- results-table:hilp-goals -->`) is that table's rendering of the records it reads. Nothing
+between the markers is written by hand.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results.md"
-MARK = re.compile(r"(<!-- results-table:(?P<name>[\w.-]+\.json) -->\n)(?P<body>.*?)(<!-- /results-table:(?P=name) -->)",
+MARK = re.compile(r"(<!-- results-table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /results-table:(?P=name) -->)",
                   re.S)
 
 
@@ -36,10 +37,182 @@ def render(name: str, records: list[dict]) -> str:
     return to_markdown(results_table([r for r in records if r.get("metric", "success") == "success"])) + "\n"
 
 
+# ------------------------------------------------------------------------------------------ named tables
+
+MAZE_ORDER = [f"pointmaze-{m}-{k}" for m in ("medium", "large", "giant") for k in ("navigate", "stitch")]
+
+
+def _num(x: float) -> str:
+    """A number at a precision that suits its size (0.48, 114.4, -3057)."""
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.1f}" if abs(x) >= 100 else f"{x:.2f}"
+
+
+def _pm(r: dict | None, fmt=None) -> str:
+    """mean ± std, both at the precision `_num` gives the mean (or with `fmt`)."""
+    if r is None:
+        return "n/a"
+    if fmt is None:
+        d = len(_num(r["mean"]).partition(".")[2])
+        fmt = lambda x: f"{x:.{d}f}"  # noqa: E731
+    return f"{fmt(r['mean'])} ± {fmt(r['std'])}"
+
+
+def _md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def _index(records: list[dict], *keys: str) -> dict:
+    out = {}
+    for r in records:
+        k = tuple(r.get(x) for x in keys)
+        if k in out:
+            raise ValueError(f"two records for {dict(zip(keys, k, strict=True))}")
+        out[k] = r
+    return out
+
+
+def _published(agent: str, dataset: str) -> dict | None:
+    sys.path.insert(0, str(ROOT))
+    from ethogram.report.published import published
+
+    p = published(agent, dataset)
+    return None if p is None else {"mean": p[0], "std": p[1]}
+
+
+def hilp_goals(load) -> str:
+    goal, plan = _index(load("hilp.json"), "dataset"), _index(load("hilp-plan.json"), "dataset")
+    rows = [[d, _pm(goal.get((d,))), _pm(plan.get((d,))), _pm(_published("gcivl", d)), _pm(_published("hiql", d))]
+            for d in MAZE_ORDER if (d,) in goal]
+    return _md(["dataset", "HILP (goal)", "HILP-Plan", "published GCIVL", "published HIQL"], rows)
+
+
+REWARD_TASKS = {"reach-region": "steps in region", "move-east": "net x travelled", "approach": "−distance / 4, summed"}
+
+
+def hilp_reward(load) -> str:
+    recs = _index(load("hilp-reward.json"), "dataset", "task", "metric")
+    rows = []
+    for d in sorted({k[0] for k in recs}, key=MAZE_ORDER.index):
+        for task, what in REWARD_TASKS.items():
+            if (d, task, "return/agent") in recs:
+                rows.append([d.removeprefix("pointmaze-"), f"{task} ({what})", _pm(recs[d, task, "return/agent"]),
+                             _num(recs[d, task, "return/random"]["mean"]),
+                             _num(recs[d, task, "return/reference"]["mean"])])
+    return _md(["dataset", "task", "HILP zero-shot (± over seeds)", "random policy", "scripted reference"], rows)
+
+
+def hilp_demo(load) -> str:
+    recs = _index(load("hilp-demo.json"), "dataset", "task", "metric")
+    rows = []
+    for d in sorted({k[0] for k in recs}, key=MAZE_ORDER.index):
+        demos = sorted({k[1] for k in recs if k[0] == d})
+
+        def cell(m, fmt, d=d, demos=demos):
+            return " / ".join(fmt(recs[d, t, m]["mean"]) for t in demos)
+
+        dist = lambda x: f"{x:.2f}" if x < 10 else f"{x:.1f}"  # noqa: E731
+        rows.append([d.removeprefix("pointmaze-"), " / ".join(demos),
+                     cell("cells_in_order/agent", lambda x: f"{x:.2f}"),
+                     cell("cells_in_order/random", lambda x: f"{x:.2f}"),
+                     cell("mean_distance/agent", dist), cell("mean_distance/random", dist)])
+    return _md(["dataset", "demo", "cells in order: HILP", "random", "mean distance: HILP", "random"], rows)
+
+
+def _search_label(r: dict) -> str:
+    if r.get("mode") == "online":
+        return "sns (online)"
+    ctrl = r.get("controller")
+    return f"{r['agent']} ({r['mode']}{', ' + ctrl if ctrl else ''})"
+
+
+def search_main(load) -> str:
+    recs = [r for r in load("search.json") if "mode" in r]
+    by = _index(recs, "dataset", "agent", "mode", "controller", "metric")
+    keys = sorted({k[:4] for k in by}, key=lambda k: (k[2] != "online", k[0], k[1], str(k[3])))
+    whole = lambda x: f"{x:.0f}"  # noqa: E731
+    rows = []
+    for k in keys:
+        def m(name, k=k):
+            return by.get((*k, name))
+
+        first, secs = m("steps_to_first_success (mean over tasks)"), m("seconds_to_first_success (mean over tasks)")
+        rows.append([k[0], _search_label(by[(*k, "success")]), _pm(m("success")), _pm(m("graph_nodes"), whole),
+                     _pm(m("eval_episode_length"), whole),
+                     f"{_pm(first, whole)} ({first['tasks_solved']})" if first else "0 (graph from data)",
+                     _pm(secs, lambda x: f"{x:.1f}") if secs else "n/a", str(len(m("success")["seeds"]))])
+    return _md(["dataset", "agent (mode, controller)", "success", "graph nodes", "eval episode length",
+                "env steps to first success (tasks solved)", "seconds to first success", "seeds"], rows)
+
+
+def search_adapt(load) -> str:
+    recs = [r for r in load("search.json") if r["metric"].startswith("steps_to_resolve")]
+    order = {"sns-mutate": 0, "sns-frozen": 1, "sns-fresh": 2}
+    recs.sort(key=lambda r: (r["dataset"], order.get(r["agent"], 9), r["agent"]))
+    rows = [[r["dataset"], r["agent"], _pm(r, lambda x: f"{x:.0f}"), r["unsolved"], str(r["budget"]),
+             str(len(r["seeds"]))] for r in recs]
+    return _md(["maze", "agent", "env steps to re-solve (mean over tasks)", "not re-solved", "budget", "seeds"], rows)
+
+
+def _beso_rows(recs: dict, agents: list[tuple[str, str]]) -> list[list[str]]:
+    return [[label, _pm(recs.get((a, "success"))), _pm(recs.get((a, "diversity"))), _pm(recs.get((a, "score")))]
+            for a, label in agents if (a, "success") in recs]
+
+
+def beso_avoiding(load) -> str:
+    recs = {**_index(load("beso-avoiding.json"), "agent", "metric"),
+            **_index(load("beso-settings.json"), "agent", "metric")}
+    return _md(["policy", "success", "diversity", "score (0.8·success + 0.2·diversity)"],
+               _beso_rows(recs, [("beso", "BESO, 3 DDIM steps (default)"),
+                                 ("beso[sampler=ddpm]", "BESO weights, DDPM 25 steps"), ("gcbc", "GCBC")]))
+
+
+BESO_SETTINGS = [("beso[sampling_steps=1]", "DDIM, 1 step"), ("beso[sampling_steps=3]", "DDIM, 3 steps"),
+                 ("beso[sampling_steps=10]", "DDIM, 10 steps"),
+                 ("beso[sampler=euler_ancestral]", "Euler-ancestral, 3 steps"),
+                 ("beso[sampler=ddpm]", "DDPM, 25 steps"),
+                 ("beso[guidance=0.0]", "guidance 0 (goal-free: D3IL's protocol)"),
+                 ("beso[guidance=1.0]", "guidance 1 (conditional, default)"), ("beso[guidance=1.5]", "guidance 1.5"),
+                 ("beso[guidance=2.0]", "guidance 2"), ("beso[guidance=3.0]", "guidance 3")]
+
+
+def beso_settings(load) -> str:
+    return _md(["setting", "success", "diversity", "score"],
+               _beso_rows(_index(load("beso-settings.json"), "agent", "metric"), BESO_SETTINGS))
+
+
+def beso_pointmaze(load) -> str:
+    beso = _index(load("beso-pointmaze.json"), "dataset")
+    gcbc = _index([r for r in load("budget.json") if r["agent"] == "gcbc" and r.get("configuration") == "2x256/b512"],
+                  "dataset")
+    rows = [[d, _pm(beso[(d,)]), _pm(gcbc.get((d,))), _pm(_published("gcbc", d)), _pm(_published("gcivl", d))]
+            for d in sorted({k[0] for k in beso}, key=MAZE_ORDER.index)]
+    steps = lambda recs: "/".join(f"{s // 1000}k" for s in sorted({r["train_steps"] for r in recs.values()}))  # noqa: E731
+    return _md(["dataset", f"BESO ({steps(beso)} steps)", f"GCBC, ours ({steps(gcbc)} steps)", "GCBC, published",
+                "GCIVL, published"], rows)
+
+
+def beso_speed(load) -> str:
+    bench = json.loads((ROOT / "benchmarks" / "results" / "beso.json").read_text())
+    names = {"ddim": "DDIM", "ddpm": "DDPM"}
+    rows = [[f"{names.get(r['sampler'], r['sampler'])}, {r['steps']} step{'s' if r['steps'] > 1 else ''}"
+             f"{' (default)' if (r['sampler'], r['steps']) == ('ddim', 3) else ''}", f"{r['ms_per_call']:.2f}",
+             f"{1000 * r['ms_per_action']:.1f}"] for r in bench["sampling"]]
+    return _md(["sampler", f"ms per call of {bench['batch']}", "µs per action"], rows)
+
+
+TABLES = {"hilp-goals": hilp_goals, "hilp-reward": hilp_reward, "hilp-demo": hilp_demo, "search": search_main,
+          "search-adapt": search_adapt, "beso-avoiding": beso_avoiding, "beso-settings": beso_settings,
+          "beso-pointmaze": beso_pointmaze, "beso-speed": beso_speed}
+
+
 def regenerate(text: str, results_dir: Path) -> str:
+    load = lambda name: json.loads((results_dir / name).read_text())  # noqa: E731
+
     def one(m: re.Match) -> str:
-        records = json.loads((results_dir / m["name"]).read_text())
-        return m.group(1) + render(m["name"], records) + m.group(4)
+        if m["name"] in TABLES:
+            return m.group(1) + TABLES[m["name"]](load) + m.group(4)
+        return m.group(1) + render(m["name"], load(m["name"])) + m.group(4)
 
     return MARK.sub(one, text)
 

@@ -428,3 +428,22 @@ def test_generated_results_tables_match_their_records():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "<!-- results-table:" in (ROOT / "docs" / "results.md").read_text()
+
+
+def test_a_hand_edited_number_in_a_generated_table_is_caught(tmp_path):
+    """The named tables (HILP, search, BESO) are generated too: changing one number by hand fails the check."""
+    import shutil
+
+    text = (ROOT / "docs" / "results.md").read_text()
+    for name in ("hilp-goals", "search", "beso-settings"):
+        assert f"<!-- results-table:{name} -->" in text
+    shutil.copytree(ROOT / "docs" / "results", tmp_path / "results")
+    start = text.index("<!-- results-table:hilp-goals -->")
+    row = text.index("| pointmaze-medium-navigate |", start)
+    edited = text[:row] + text[row:].replace("0.48 ± 0.15", "0.58 ± 0.15", 1)
+    assert edited != text
+    (tmp_path / "results.md").write_text(edited)
+    script = [sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--doc", str(tmp_path / "results.md")]
+    assert subprocess.run([*script, "--check"], capture_output=True, timeout=120).returncode == 1
+    assert subprocess.run(script, capture_output=True, timeout=120).returncode == 0
+    assert (tmp_path / "results.md").read_text() == text
