@@ -40,6 +40,8 @@ def cmd_collect(args) -> int:
     from ethogram.data.collect import collect_to_file, default_config, validate_collect_config
 
     name = _collect_name(args)
+    if args.picture and not name.is_maze:
+        raise EthogramError(f"--picture draws trajectories over a maze, and {name} has none.", "leave out --picture")
     cfg = default_config(name, seed=args.seed)
     changes = {k: v for k, v in (("episodes", args.episodes), ("episode_steps", args.episode_steps),
                                  ("noise", args.noise), ("expert", args.expert)) if v is not None}
@@ -50,6 +52,17 @@ def cmd_collect(args) -> int:
     meta = collect_to_file(name, cfg, out, force=args.force, progress=not args.quiet)
     print(f"wrote {out} ({meta['transitions']} transitions, {meta['train_episodes']} episodes) and its -val file "
           f"in {meta['seconds']:.1f} s ({meta['env_steps_per_second']:.0f} env steps/s)")
+    if args.picture:
+        import numpy as np
+
+        from ethogram.envs.registry import make_env
+        from ethogram.report.plots import plot_dataset
+
+        env = make_env(name.env, name.layout)
+        with np.load(out) as d:
+            xy, terminals = env.obs_positions(d["observations"]), d["terminals"]
+        plot_dataset(env.maze, xy, terminals, args.picture, title=str(name))
+        print(f"wrote {args.picture}: every trajectory over the maze")
     return 0
 
 
@@ -361,7 +374,8 @@ EXAMPLES = {
     "collect": """\
   ethogram collect pointmaze-medium-navigate                      # -> data/pointmaze-medium-navigate-v0.npz
   ethogram collect pointmaze-medium-stitch --episodes 300 --out data/stitch.npz
-  ethogram collect --maze my_maze.txt --robot point --kind navigate --out data/my.npz""",
+  ethogram collect --maze my_maze.txt --robot point --kind navigate --out data/my.npz
+  ethogram collect antmaze-medium-navigate --picture data/antmaze-medium-navigate.png   # + every trajectory drawn""",
     "export": """\
   ethogram export data/pointmaze-medium-navigate-v0.npz --minari ethogram/pointmaze-medium-navigate-v0
   ethogram train gcivl --dataset minari:ethogram/pointmaze-medium-navigate-v0 --out runs/from-minari""",
@@ -446,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=seed_type, default=0)
     c.add_argument("--out", help="output .npz (default data/<name>-v0.npz)")
     c.add_argument("--force", action="store_true", help="replace existing output files")
+    c.add_argument("--picture", metavar="PNG", help="also draw every trajectory of the dataset over the maze")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_collect)
 

@@ -237,3 +237,16 @@ def test_collect_rejects_empty_configs(tmp_path):
         with pytest.raises(EthogramError, match="at least"):
             collect_to_file(name, cfg, tmp_path / "d.npz", progress=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_collect_draws_every_trajectory_over_the_maze(tmp_path, capsys):
+    from ethogram.cli import main
+    from tests.helpers import fails
+
+    out, png = tmp_path / "d.npz", tmp_path / "d.png"
+    assert main(["collect", "pointmaze-medium-stitch", "--episodes", "6", "--episode-steps", "21", "--out", str(out),
+                 "--picture", str(png), "--quiet"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "every trajectory" in capsys.readouterr().out
+    fails(capsys, "collect", "avoiding", "--episodes", "4", "--out", tmp_path / "a.npz", "--picture",
+          tmp_path / "a.png", match="has none")
+    assert not (tmp_path / "a.npz").exists() and not (tmp_path / "a.png").exists()

@@ -61,6 +61,27 @@ def plot_rollouts(env, rollouts, path: str | Path, title: str = "") -> None:
     save_png(fig, path)
 
 
+def plot_dataset(maze, xy: np.ndarray, terminals: np.ndarray, path: str | Path, title: str = "",
+                 max_episodes: int = 2000) -> int:
+    """Every episode of a dataset (x-y of its states, split at `terminals`) drawn over the maze, one colour per
+    episode; more than `max_episodes` are thinned evenly (the title says how many are drawn). Returns that number."""
+    ends = np.flatnonzero(terminals) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    keep = np.unique(np.linspace(0, len(starts) - 1, min(len(starts), max_episodes)).astype(int))
+    h, w = maze.shape
+    fig, ax = plt.subplots(figsize=(0.6 * w + 0.5, 0.6 * h + 0.8), dpi=110)
+    draw_maze(ax, maze)
+    colours = plt.get_cmap("turbo")(np.linspace(0, 1, len(keep)))
+    alpha = float(np.clip(30 / np.sqrt(len(keep)), 0.08, 0.8))
+    for c, k in zip(colours, keep, strict=True):
+        p = xy[starts[k]:ends[k]]
+        ax.plot(p[:, 0], p[:, 1], color=c, lw=0.4, alpha=alpha)
+    shown = f"{len(keep)} of {len(starts)} episodes" if len(keep) < len(starts) else f"all {len(starts)} episodes"
+    ax.set_title(f"{title}: {shown}, {len(xy)} states" if title else shown, fontsize=9)
+    save_png(fig, path)
+    return len(keep)
+
+
 def save_png(fig, path, dpi: float | None = None, tight_bbox: bool = True, rect=None) -> None:
     """The one PNG writer: lay out (within `rect`, if given), render and write a figure atomically, then free it."""
     fig.tight_layout(rect=rect)
