@@ -94,3 +94,13 @@ def test_summaries_that_cannot_be_trusted_are_refused(runs, capsys, tmp_path):
     assert held["task_set"] == "heldout" and held["seeds"] == [0, 1, 2]
     assert main(["summarize", *map(str, dirs), "--eval-file", "eval-heldout.json"]) == 0
     assert "| n/a |" in capsys.readouterr().out  # no published number beside a held-out row
+
+
+def test_ours_is_compared_with_the_published_number_two_sided():
+    from ethogram.report.results import versus_published
+
+    assert versus_published(0.60, 0.63, 0.06) == "within one published std"
+    assert versus_published(0.69, 0.63, 0.06) == "within one published std"
+    assert versus_published(0.82, 0.29, 0.07) == "above (7.6 stds)"
+    assert versus_published(0.40, 0.63, 0.06) == "below (3.8 stds)"
+    assert versus_published(0.05, 0.0, 0.0) == "above" and versus_published(0.0, 0.0, 0.0).startswith("within")

@@ -217,6 +217,12 @@ def aggregate(run_dirs: list[str | Path], command: str, eval_file: str = "eval.j
         r = run_result(d, eval_file, last_evals)
         r["run_dir"] = str(d)
         results.append(r)
+    return aggregate_results(results, command)
+
+
+def aggregate_results(results: list[dict], command: str) -> list[dict]:
+    """`aggregate` of run results already read (`run_result`; e.g. a committed ledger of runs whose directories
+    are gone), with the same refusals."""
     _one_dataset_per_name(results)
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in results:
@@ -280,10 +286,20 @@ def results_table(records: list[dict], swept: list[str] | tuple = ()) -> Table:
         point = (", ".join(f"{k}={c[k]}" for k in swept if k in c) or "-",) if swept else ()
         rows.append((r["dataset"], r["agent"], *point, r.get("metric", "success"),
                      f"{r['mean']:.2f} ± {r['std']:.2f}", iqm_text, len(r["seeds"]), r["train_steps"], nets, data,
-                     ev, f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a"))
+                     ev, f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "n/a",
+                     versus_published(r["mean"], *pub) if pub else "n/a"))
     return Table(("dataset", "agent", *(("swept",) if swept else ()), "metric", "ours (mean ± std over seeds)",
                   "IQM [95% CI]", "seeds", "train steps", "nets / batch", "data", "evaluation",
-                  "published (OGBench's data, 1M steps, 8 seeds)"), rows)
+                  "published (OGBench's data, 1M steps, 8 seeds)", "ours vs published"), rows)
+
+
+def versus_published(mean: float, pub_mean: float, pub_std: float) -> str:
+    """Two-sided: 'within one published std' of the published mean, or 'above' / 'below' it (by how many stds)."""
+    gap = mean - pub_mean
+    if abs(gap) <= pub_std + 1e-9:
+        return "within one published std"
+    side = "above" if gap > 0 else "below"
+    return f"{side} ({abs(gap) / pub_std:.1f} stds)" if pub_std > 0 else side
 
 
 def write_records(records: list[dict], path: str | Path) -> None:

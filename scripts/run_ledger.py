@@ -1,0 +1,75 @@
+"""A committed ledger of evaluated runs, so that a grid can be finished by separate invocations (run directories are
+git-ignored and need not survive) and its records rebuilt from the ledger alone.
+
+    python scripts/run_ledger.py add LEDGER LABEL RUN_DIR     # record one evaluated run under LABEL (replaces LABEL)
+    python scripts/run_ledger.py has LEDGER LABEL             # exit 0 if LABEL is recorded, 1 if not
+    python scripts/run_ledger.py records LEDGER --json OUT --command CMD   # the records of `ethogram summarize`
+
+An entry is report/results.py's `run_result` of the run (agent, dataset with its size and sha256, seed, budget,
+evaluation settings, per-task success, trial key), so the records are exactly those `ethogram summarize` would
+write from the run directories, with the same refusals (one seed twice, evaluations that differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ethogram.io import atomic_write_text  # noqa: E402
+
+
+def read(ledger: Path) -> dict[str, dict]:
+    return json.loads(ledger.read_text()) if ledger.exists() else {}
+
+
+def add(ledger: Path, label: str, run_dir: str) -> dict:
+    from ethogram.report.results import run_result
+
+    entries = read(ledger)
+    entries[label] = {**run_result(run_dir), "run_dir": label}
+    atomic_write_text(ledger, json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
+    return entries[label]
+
+
+def records(ledger: Path, command: str) -> list[dict]:
+    from ethogram.report.results import aggregate_results
+
+    return aggregate_results(list(read(ledger).values()), command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("add")
+    a.add_argument("ledger", type=Path)
+    a.add_argument("label")
+    a.add_argument("run_dir")
+    h = sub.add_parser("has")
+    h.add_argument("ledger", type=Path)
+    h.add_argument("label")
+    r = sub.add_parser("records")
+    r.add_argument("ledger", type=Path)
+    r.add_argument("--json", type=Path, required=True)
+    r.add_argument("--command", default="")
+    args = ap.parse_args(argv)
+    if args.cmd == "has":
+        return 0 if args.label in read(args.ledger) else 1
+    if args.cmd == "add":
+        e = add(args.ledger, args.label, args.run_dir)
+        print(f"{args.ledger}: {args.label} success {e['success']:.3f}")
+        return 0
+    from ethogram.report.results import write_records
+
+    recs = records(args.ledger, args.command)
+    write_records(recs, args.json)
+    print(f"wrote {args.json} ({len(recs)} records from {len(read(args.ledger))} runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
