@@ -2,7 +2,8 @@
 # Regenerates docs/results/antmaze.json: every agent on antmaze-medium-navigate and HIQL, GCIVL and HILP on
 # antmaze-large-navigate and antmaze-{medium,large}-stitch, 3 seeds, under the reduced budget below (2 CPU cores),
 # each run evaluated once at the end with the full OGBench protocol (5 tasks x 50 episodes of 1000 steps, success
-# within 0.5 in x-y). The datasets are collected first (with the expert in $EXPERT) and drawn over their maze.
+# within 0.5 in x-y). The datasets are collected first (with the expert in $EXPERT), recorded in
+# docs/results/antmaze-datasets.json (scripts/dataset_records.py: size, sha256, expert_stats, time) and drawn.
 #
 # Resumable across machines and sessions: every evaluated run is added to the committed ledger
 # docs/results/antmaze-runs.json (scripts/run_ledger.py) and skipped when its label is there, and the records are
@@ -33,8 +34,8 @@ CMD="scripts/antmaze_results.sh  # STEPS=$STEPS NETS=$NETS BATCH=$BATCH SEEDS='$
 mkdir -p data "$PICS"
 
 for d in antmaze-medium-navigate $OTHER_DATASETS; do  # collected one at a time: each uses both cores
-  [ -f "data/$d-v0.npz" ] || XLA_FLAGS= $BIN/ethogram collect "$d" --expert "$EXPERT" --out "data/$d-v0.npz" \
-    --picture "$PICS/$d.png" --quiet
+  [ -f "data/$d-v0.npz" ] || XLA_FLAGS= $BIN/python scripts/dataset_records.py "$d" --expert "$EXPERT" \
+    --json docs/results/antmaze-datasets.json --picture "$PICS/$d.png"
 done
 [ "${ONLY:-}" = collect ] && exit 0
 

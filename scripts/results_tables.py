@@ -201,7 +201,23 @@ def beso_speed(load) -> str:
     return _md(["sampler", f"ms per call of {bench['batch']}", "µs per action"], rows)
 
 
-TABLES = {"hilp-goals": hilp_goals, "hilp-reward": hilp_reward, "hilp-demo": hilp_demo, "search": search_main,
+def antmaze_datasets(load) -> str:
+    """The collected antmaze datasets (scripts/dataset_records.py): size, how the expert did, what it cost."""
+    rows = []
+    for r in load("antmaze-datasets.json"):
+        st = r.get("expert_stats") or {}
+        def pct(k, st=st):
+            return f"{100 * st[k]:.1f} %" if k in st else "n/a"
+
+        rows.append([r["dataset"], f"{r['episodes']} x {r['episode_steps']}", str(r["transitions"]),
+                     pct("episodes_reaching_a_goal"), str(st.get("goals_reached_per_episode", "n/a")),
+                     pct("episodes_fallen"), f"{r['seconds']:.0f}", str(r["env_steps_per_second"])])
+    return _md(["dataset", "episodes x stored steps", "transitions", "episodes reaching a goal", "goals per episode",
+                "episodes in which the ant fell", "collection (s, with -val)", "env steps/s"], rows)
+
+
+TABLES = {"antmaze-datasets": antmaze_datasets,
+          "hilp-goals": hilp_goals, "hilp-reward": hilp_reward, "hilp-demo": hilp_demo, "search": search_main,
           "search-adapt": search_adapt, "beso-avoiding": beso_avoiding, "beso-settings": beso_settings,
           "beso-pointmaze": beso_pointmaze, "beso-speed": beso_speed}
 
