@@ -243,6 +243,32 @@ def rollout_video(env, ro, path: str | Path, renderer: str = "auto", env_name: s
     return VideoInfo(used, note, len(frames), round(len(frames) / FPS, 2), round(time.perf_counter() - start, 2))
 
 
+def body_frames(model, qpos: np.ndarray, goal: np.ndarray, radius: float, every: int = 5,
+                distance: float = 14.0) -> list[np.ndarray]:
+    """Frames of one episode of a robot with a body (the ant): the model posed at each `every`-th recorded qpos
+    (T, nq), the camera following it from above and behind, the goal a disc of the success radius. Needs an
+    offscreen renderer (`MUJOCO_GL=egl`)."""
+    import mujoco
+
+    renderer = mujoco.Renderer(model, HEIGHT, WIDTH, max_geom=2000)
+    data = mujoco.MjData(model)
+    cam = mujoco.MjvCamera()
+    cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+    cam.distance, cam.azimuth, cam.elevation = distance, 90.0, -55.0
+    frames = []
+    idx = np.unique(np.r_[np.arange(0, len(qpos), every), len(qpos) - 1])
+    for t in idx:
+        data.qpos[:] = qpos[t]
+        mujoco.mj_forward(model, data)
+        cam.lookat[:] = [qpos[t, 0], qpos[t, 1], 0.0]
+        renderer.update_scene(data, camera=cam)
+        _add_geom(renderer.scene, mujoco.mjtGeom.mjGEOM_CYLINDER, [radius, 0.02, 0], [goal[0], goal[1], 0.03],
+                  np.array([0.85, 0.15, 0.15, 0.8], np.float32))
+        frames.append(renderer.render().copy())
+    renderer.close()
+    return frames
+
+
 def _child(env_name: str, rollouts: str, out: str, layout: str | None = None) -> None:
     """The child of `_mujoco_in_child`: render the frames and save them as one uint8 array (`layout`: the path of
     a custom maze's canonical text)."""
