@@ -59,7 +59,7 @@ def cmd_collect(args) -> int:
         from ethogram.report.plots import plot_dataset
 
         env = make_env(name.env, name.layout)
-        with np.load(out) as d:
+        with np.load(out, allow_pickle=False) as d:
             xy, terminals = env.obs_positions(d["observations"]), d["terminals"]
         plot_dataset(env.maze, xy, terminals, args.picture, title=str(name))
         print(f"wrote {args.picture}: every trajectory over the maze")
