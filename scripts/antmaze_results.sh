@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-50000}
-NETS=${NETS:-256x2}
+NETS=${NETS:-256,256}
 BATCH=${BATCH:-512}
 SEEDS=${SEEDS:-"0 1 2"}
 JOBS=${JOBS:-2}
@@ -28,7 +28,7 @@ OUT=runs/antmaze
 LEDGER=docs/results/antmaze-runs.json
 PICS=docs/results/antmaze
 BIN=$PWD/.venv/bin
-TAG="${NETS}-b${BATCH}-${STEPS}"
+TAG="${NETS//,/x}-b${BATCH}-${STEPS}"
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 CMD="scripts/antmaze_results.sh  # STEPS=$STEPS NETS=$NETS BATCH=$BATCH SEEDS='$SEEDS' HILP_SET='$HILP_SET'"
 mkdir -p data "$PICS"

@@ -216,7 +216,17 @@ def antmaze_datasets(load) -> str:
                 "episodes in which the ant fell", "collection (s, with -val)", "env steps/s"], rows)
 
 
-TABLES = {"antmaze-datasets": antmaze_datasets,
+def ant_expert(load) -> str:
+    """The ant's locomotion expert (docs/results/ant-expert): its speed evaluation and what training it cost."""
+    ev, rec = load("ant-expert/eval.json"), load("ant-expert/record.json")
+    return _md(["environment steps", "training (s, 2 cores)", "training episodes (fell)",
+                f"directional speed, {ev['episodes']} episodes (m/s)", "evaluation episodes in which the ant fell"],
+               [[str(rec["step"]), f"{rec['seconds']:.0f}", f"{rec['episodes']} ({rec['falls']})",
+                 f"{ev['directional_speed_mean']:.3f} ± {ev['directional_speed_std']:.3f}",
+                 f"{ev['fell']} of {ev['episodes']}"]])
+
+
+TABLES = {"ant-expert": ant_expert, "antmaze-datasets": antmaze_datasets,
           "hilp-goals": hilp_goals, "hilp-reward": hilp_reward, "hilp-demo": hilp_demo, "search": search_main,
           "search-adapt": search_adapt, "beso-avoiding": beso_avoiding, "beso-settings": beso_settings,
           "beso-pointmaze": beso_pointmaze, "beso-speed": beso_speed}

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 
 from ethogram.io import atomic_write_bytes  # noqa: E402
 
@@ -18,14 +19,12 @@ TASK_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 
 def draw_maze(ax, maze) -> None:
     h, w = maze.shape
-    for i in range(h):
-        for j in range(w):
-            if maze.layout[i, j] == 1:
-                x, y = maze.ij_to_xy((i, j))
-                ax.add_patch(plt.Rectangle((x - maze.unit / 2, y - maze.unit / 2), maze.unit, maze.unit,
-                                           color="#4a4a4a", lw=0))
     x0, y0 = maze.ij_to_xy((0, 0)) - maze.unit / 2
     x1, y1 = maze.ij_to_xy((h - 1, w - 1)) + maze.unit / 2
+    # one image of the walls (row i at height y): adjacent wall patches would leave anti-aliasing seams
+    walls = np.where(maze.layout == 1, 1.0, np.nan)
+    ax.imshow(walls, extent=(x0, x1, y0, y1), origin="lower", cmap=ListedColormap(["#4a4a4a"]),
+              interpolation="nearest", zorder=0.5)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
