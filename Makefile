@@ -24,10 +24,10 @@ browser:
 	  echo "note: Chromium could not be installed here; the browser test will be skipped"
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n 2 -m "not slow" --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not slow" --durations=15 tests
 
 test-all: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -23,7 +23,7 @@ MEDIUM_AGENTS=${MEDIUM_AGENTS:-"gcivl hiql hilp gcbc gciql crl qrl"}
 OTHER_AGENTS=${OTHER_AGENTS:-"hiql gcivl hilp"}
 OTHER_DATASETS=${OTHER_DATASETS:-"antmaze-large-navigate antmaze-medium-stitch antmaze-large-stitch"}
 EXPERT=${EXPERT:-docs/results/ant-expert}
-HILP_SET=${HILP_SET:-"--set lr=2e-3 --set tau=0.05"}
+HILP_SET=${HILP_SET:-}
 OUT=runs/antmaze
 LEDGER=docs/results/antmaze-runs.json
 PICS=docs/results/antmaze

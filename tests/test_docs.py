@@ -74,6 +74,9 @@ SKIPPED_COMMANDS = {
     ("pip",): "installs packages",
     ("python", "-m", "pip"): "installs packages",
 }
+# Pages whose commands a fast test already runs end to end: run by `make test-all` only (the fast suite's budget).
+SLOW_DOCS = {"reproduce.md": "tests/test_reproduce.py", "sweep.md": "tests/test_sweep.py",
+             "prompts.md": "tests/test_hilp.py, tests/test_api.py", "api.md": "tests/test_api.py"}
 VIDEO_DOCS = {"report.md"}  # the pages whose reports render rollout videos; elsewhere ETHOGRAM_REPORT_VIDEO=0
 FILE_COMMANDS = {"cmp", "diff", "ls", "cat", "head", "tail", "mkdir", "cp", "mv", "rm", "test", "du", "wc"}
 
@@ -338,7 +341,8 @@ def _doc_id(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
-@pytest.mark.parametrize("path", [p for p in DOC_FILES if runnable(p)], ids=_doc_id)
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_DOCS else p
+                                  for p in DOC_FILES if runnable(p)], ids=_doc_id)
 def test_doc_runs(path, tmp_path, monkeypatch):
     """The file's bash and python blocks, in order, in one directory, at the tiny size."""
     monkeypatch.chdir(tmp_path)
