@@ -170,6 +170,27 @@ def test_the_exported_policy_alone_collects_the_same_bytes(toy_expert, tmp_path)
     assert a.read_bytes() == b.read_bytes()
 
 
+def test_a_clean_clone_collects_with_the_shipped_expert_and_says_so(tmp_path, capsys, monkeypatch):
+    """No --expert and nothing in experts/ant: the expert docs/results reports walks the ant, the output says so,
+    and the bytes are those of naming it with --expert."""
+    import json
+
+    from ethogram.cli import main
+    from ethogram.data.collect import RESULTS_DIR
+
+    shipped = RESULTS_DIR / "ant-expert"
+    monkeypatch.chdir(tmp_path)
+    argv = collect_argv("antmaze-medium-navigate", tmp_path / "a.npz", shipped)
+    default = [a for i, a in enumerate(argv) if a != "--expert" and (i == 0 or argv[i - 1] != "--expert")]
+    assert main(default) == 0
+    out = capsys.readouterr().out
+    assert "experts/ant holds no ant expert" in out and "ethogram expert ant --out experts/ant" in out
+    sidecar = json.loads((tmp_path / "a.json").read_text())
+    assert sidecar["expert"]["files"] == json.loads((shipped / "policy.json").read_text())["files"]
+    assert main(argv[:argv.index("--out") + 1] + [str(tmp_path / "b.npz")] + argv[argv.index("--out") + 2:]) == 0
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
 def test_antmaze_data_and_pointmaze_environments_do_not_mix(toy_expert, tmp_path, capsys):
     from ethogram.cli import main
     from tests.helpers import fails

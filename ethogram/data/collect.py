@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,23 +64,30 @@ def default_config(name: DatasetName, seed: int = 0) -> CollectConfig:
     return CollectConfig(episodes=1000, episode_steps=1001, noise=noise, seed=seed)
 
 
-def expert_dir(name: DatasetName, config: CollectConfig) -> Path | None:
+def expert_dir(name: DatasetName, config: CollectConfig, log=None) -> Path | None:
     """The learned locomotor a dataset is collected with (None for a scripted one), or a clear error naming the one
-    command that trains it."""
+    command that trains it. With no `--expert` and none trained in the robot's default directory, a source
+    checkout's shipped expert (the one docs/results reports) is used, and `log` says so."""
     robot = ROBOTS[name.robot]
     if robot.expert is None:
         return None
     from ethogram.envs.locomotor import is_expert
 
     path = Path(config.expert or robot.expert)
+    shipped = RESULTS_DIR / f"{robot.name}-expert"  # the expert whose quality docs/results reports
+    if not is_expert(path) and config.expert is None and is_expert(shipped):
+        rel = os.path.relpath(shipped)
+        shipped = shipped if rel.startswith("..") else Path(rel)
+        (log or print)(f"note: {path} holds no {robot.name} expert; collecting with the one docs/results reports "
+                       f"({shipped}). Train your own with: ethogram expert {robot.name} --out {path}")
+        return shipped
     if not is_expert(path):
-        shipped = RESULTS_DIR / f"{robot.name}-expert"  # the expert whose quality docs/results reports
-        shipped = (f"; or collect with the expert docs/results reports: --expert {os.path.relpath(shipped)}"
-                   if (shipped / "policy.json").is_file() else "")
+        hint = (f"; or collect with the expert docs/results reports: --expert {os.path.relpath(shipped)}"
+                if is_expert(shipped) else "")
         raise EthogramError(
             f"{name} is collected by the {robot.name}'s locomotion expert, and '{path}' holds none.",
             f"train it once (OGBench's 400k-step SAC recipe, about an hour on 2 cores; it resumes if "
-            f"interrupted): ethogram expert {robot.name} --out {path}; or name another with --expert DIR{shipped}")
+            f"interrupted): ethogram expert {robot.name} --out {path}; or name another with --expert DIR{hint}")
     return path
 
 
@@ -249,12 +256,13 @@ def collect_to_file(name: DatasetName, config: CollectConfig, out: str | Path, f
         n_train = config.episodes
         extra: dict = {}
         if name.is_maze:
-            expert = expert_dir(name, config)
+            expert = expert_dir(name, config, log)
             if expert is not None:  # which expert walked the robot: its record names its weights' sha256
                 from ethogram.envs.locomotor import read_record
 
                 rec = read_record(expert, policy=True)
                 extra["expert"] = {"dir": str(expert), "step": rec.get("step"), "files": rec.get("files", {})}
+                config = replace(config, expert=str(expert))  # resolved once (and its note said once)
             stats: dict = {}
             arrays = collect(name, config, progress=progress, stats=stats)
             extra["expert_stats"] = stats
