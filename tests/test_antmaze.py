@@ -214,7 +214,13 @@ def test_antmaze_data_and_pointmaze_environments_do_not_mix(toy_expert, tmp_path
         shutil.copy(src, bare)
         fails(capsys, "train", "gcbc", "--dataset", bare, "--env", env, "--out", tmp_path / k, *tiny,
               match="observation")
-    assert not any((tmp_path / k).exists() for k in ("r1", "r2", "r3", "r4"))
+    # pointmaze arrays under an antmaze name (no sidecar): refused by their observation size, naming the file
+    renamed = tmp_path / "renamed" / "antmaze-large-navigate-v0.npz"
+    renamed.parent.mkdir()
+    shutil.copy(point, renamed)
+    err = fails(capsys, "train", "gcbc", "--dataset", renamed, "--out", tmp_path / "r5", *tiny, match="observation")
+    assert "antmaze-large-navigate-v0.npz" in err and "29" in err
+    assert not any((tmp_path / k).exists() for k in ("r1", "r2", "r3", "r4", "r5"))
     # on its own environment it trains, with the published antmaze settings
     ok = tmp_path / "ok"
     assert main(["train", "gciql", "--dataset", str(ant), "--out", str(ok), *tiny, "--eval-every", "0"]) == 0
