@@ -226,7 +226,20 @@ def ant_expert(load) -> str:
                  f"{ev['fell']} of {ev['episodes']}"]])
 
 
-TABLES = {"ant-expert": ant_expert, "antmaze-datasets": antmaze_datasets,
+def antmaze_pilot(load) -> str:
+    """The budget pilot (docs/results/antmaze-pilot): success of the periodic evaluations by training step."""
+    import csv
+
+    curves = {}
+    for agent in ("gcivl", "hiql"):
+        with open(ROOT / "docs" / "results" / "antmaze-pilot" / f"{agent}-evals.csv") as f:
+            curves[agent] = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
+    steps = sorted(set().union(*curves.values()))
+    return _md(["agent", *(f"{s // 1000}k steps" for s in steps)],
+               [[a.upper(), *(f"{c[s]:.2f}" if s in c else "-" for s in steps)] for a, c in curves.items()])
+
+
+TABLES = {"ant-expert": ant_expert, "antmaze-pilot": antmaze_pilot, "antmaze-datasets": antmaze_datasets,
           "hilp-goals": hilp_goals, "hilp-reward": hilp_reward, "hilp-demo": hilp_demo, "search": search_main,
           "search-adapt": search_adapt, "beso-avoiding": beso_avoiding, "beso-settings": beso_settings,
           "beso-pointmaze": beso_pointmaze, "beso-speed": beso_speed}
