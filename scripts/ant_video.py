@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", type=int, default=1)
     ap.add_argument("--episodes", type=int, default=10, help="episodes tried at once; the first success is shown")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--every", type=int, default=2, help="a frame every this many environment steps (20 per second)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     policy = ethogram.load(args.run_dir)
@@ -58,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     b = int(np.flatnonzero(done)[0])
     path = np.stack(qpos)[: length[b] + 1, b]
-    frames = body_frames(env.model, path, goal[b], float(env.goal_tol))
+    frames = body_frames(env.model, path, goal[b], float(env.goal_tol), every=args.every)
     atomic_write_bytes(args.out, encode_mp4(frames))
     info = {"run": str(args.run_dir), "task": args.task, "episode_steps": int(length[b]), "frames": len(frames),
-            "seconds": round(len(frames) / FPS, 1), "seed": args.seed}
+            "seconds": round(len(frames) / FPS, 1), "seed": args.seed,
+            "every": args.every}
     atomic_write_text(Path(args.out).with_suffix(".json"), json.dumps(info, indent=1) + "\n")
     print(f"wrote {args.out}: task {args.task}, goal reached after {length[b]} steps, {len(frames)} frames")
     return 0
