@@ -74,21 +74,22 @@ def expert_dir(name: DatasetName, config: CollectConfig, log=None) -> Path | Non
     from ethogram.envs.locomotor import is_expert
 
     path = Path(config.expert or robot.expert)
+    if is_expert(path):
+        return path
     shipped = RESULTS_DIR / f"{robot.name}-expert"  # the expert whose quality docs/results reports
-    if not is_expert(path) and config.expert is None and is_expert(shipped):
+    has_shipped = is_expert(shipped)
+    if config.expert is None and has_shipped:
         rel = os.path.relpath(shipped)
         shipped = shipped if rel.startswith("..") else Path(rel)
         (log or print)(f"note: {path} holds no {robot.name} expert; collecting with the one docs/results reports "
                        f"({shipped}). Train your own with: ethogram expert {robot.name} --out {path}")
         return shipped
-    if not is_expert(path):
-        hint = (f"; or collect with the expert docs/results reports: --expert {os.path.relpath(shipped)}"
-                if is_expert(shipped) else "")
-        raise EthogramError(
-            f"{name} is collected by the {robot.name}'s locomotion expert, and '{path}' holds none.",
-            f"train it once (OGBench's 400k-step SAC recipe, about an hour on 2 cores; it resumes if "
-            f"interrupted): ethogram expert {robot.name} --out {path}; or name another with --expert DIR{hint}")
-    return path
+    hint = (f"; or collect with the expert docs/results reports: --expert {os.path.relpath(shipped)}"
+            if has_shipped else "")
+    raise EthogramError(
+        f"{name} is collected by the {robot.name}'s locomotion expert, and '{path}' holds none.",
+        f"train it once (OGBench's 400k-step SAC recipe, about an hour on 2 cores; it resumes if "
+        f"interrupted): ethogram expert {robot.name} --out {path}; or name another with --expert DIR{hint}")
 
 
 def validate_collect_config(config: CollectConfig, env=None) -> None:
