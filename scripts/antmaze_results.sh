@@ -24,6 +24,7 @@ OTHER_AGENTS=${OTHER_AGENTS:-"hiql gcivl hilp"}
 OTHER_DATASETS=${OTHER_DATASETS:-"antmaze-large-navigate antmaze-medium-stitch antmaze-large-stitch"}
 EXPERT=${EXPERT:-docs/results/ant-expert}
 HILP_SET=${HILP_SET:-}
+SAVE_EVERY=${SAVE_EVERY:-10000}  # a checkpoint every SAVE_EVERY steps, so a stopped run loses at most that
 OUT=runs/antmaze
 LEDGER=docs/results/antmaze-runs.json
 PICS=docs/results/antmaze
@@ -48,15 +49,20 @@ one() {  # agent dataset seed
   [ "$agent" = gcbc ] || extra+=(--set value_hidden_dims=$NETS)
   [ "$agent" = hilp ] && extra+=($HILP_SET)
   if [ ! -f "$dir/eval.json" ]; then
-    $BIN/ethogram train "$agent" --dataset "data/$data-v0.npz" --steps "$STEPS" --seed "$seed" --out "$dir" \
-      --force --quiet --eval-every 0 --set batch_size="$BATCH" "${extra[@]}" >"$dir.log" 2>&1 || {
+    if [ -f "$dir/checkpoint.json" ]; then  # a run stopped part-way continues from its last checkpoint
+      $BIN/ethogram train --resume "$dir" --quiet >>"$dir.log" 2>&1 || {
         echo "FAILED $label (see $dir.log)"; return 0; }
+    else
+      $BIN/ethogram train "$agent" --dataset "data/$data-v0.npz" --steps "$STEPS" --seed "$seed" --out "$dir" \
+        --force --quiet --eval-every 0 --save-every "$SAVE_EVERY" --set batch_size="$BATCH" "${extra[@]}" \
+        >"$dir.log" 2>&1 || { echo "FAILED $label (see $dir.log)"; return 0; }
+    fi
     $BIN/ethogram eval "$dir" --episodes 50 --seed "$seed" --quiet --no-video >>"$dir.log" 2>&1
   fi
   [ -f "$dir/rollouts.png" ] && cp "$dir/rollouts.png" "$PICS/$agent-$data-s$seed.png"
   flock "$LEDGER.lock" $BIN/python scripts/run_ledger.py add "$LEDGER" "$label" "$dir"
 }
-export -f one; export OUT TAG LEDGER PICS BIN STEPS NETS BATCH HILP_SET
+export -f one; export OUT TAG LEDGER PICS BIN STEPS NETS BATCH HILP_SET SAVE_EVERY
 
 jobs=()
 for seed in $SEEDS; do
