@@ -227,13 +227,12 @@ def ant_expert(load) -> str:
 
 
 def antmaze_pilot(load) -> str:
-    """The budget pilot (docs/results/antmaze-pilot): success of the periodic evaluations by training step."""
-    import csv
-
+    """The budget pilot (docs/results/antmaze-pilot): success of the periodic evaluations by training step, one row
+    per agent piloted (each AGENT-evals.csv)."""
     curves = {}
-    for agent in ("gcivl", "hiql"):
-        with open(ROOT / "docs" / "results" / "antmaze-pilot" / f"{agent}-evals.csv") as f:
-            curves[agent] = {int(r["step"]): float(r["success"]) for r in csv.DictReader(f)}
+    for name in load.names("antmaze-pilot/*-evals.csv"):
+        agent = name.split("/")[-1].removesuffix("-evals.csv")
+        curves[agent] = {int(r["step"]): float(r["success"]) for r in load.csv(name)}
     steps = sorted(set().union(*curves.values()))
     return _md(["agent", *(f"{s // 1000}k steps" for s in steps)],
                [[a.upper(), *(f"{c[s]:.2f}" if s in c else "-" for s in steps)] for a, c in curves.items()])
@@ -245,8 +244,28 @@ TABLES = {"ant-expert": ant_expert, "antmaze-pilot": antmaze_pilot, "antmaze-dat
           "beso-pointmaze": beso_pointmaze, "beso-speed": beso_speed}
 
 
+class Records:
+    """The records under one results directory: `load(name)` reads a JSON record, `load.csv(name)` a CSV's rows,
+    `load.names(pattern)` the names matching a glob, sorted."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def __call__(self, name: str):
+        return json.loads((self.root / name).read_text())
+
+    def csv(self, name: str) -> list[dict]:
+        import csv
+
+        with open(self.root / name, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def names(self, pattern: str) -> list[str]:
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob(pattern))
+
+
 def regenerate(text: str, results_dir: Path) -> str:
-    load = lambda name: json.loads((results_dir / name).read_text())  # noqa: E731
+    load = Records(results_dir)
 
     def one(m: re.Match) -> str:
         if m["name"] in TABLES:
