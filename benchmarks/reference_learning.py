@@ -12,6 +12,10 @@ Usage (from the repository root):
       --hidden 256,256 --batch 512 --steps 40000 --eval-every 10000 \\
       --ours runs/budget/pointmaze-medium-navigate/gciql-s0 --ref-ogbench /tmp/ogbench_ref/impls \\
       --ref-python /tmp/refvenv/bin/python --out benchmarks/results/reference-learning-gciql.json
+  .venv/bin/python -m benchmarks.reference_learning --agent hiql --dataset antmaze-medium-navigate \\
+      --hidden 256,256 --batch 256 --steps 40000 --eval-every 40000 \\
+      --ours runs/antmaze/256x256-b256-40000/antmaze-medium-navigate/hiql-s0 --ref-ogbench /tmp/ogbench_ref/impls \\
+      --ref-python /tmp/refvenv/bin/python --out benchmarks/results/reference-learning-hiql-antmaze.json
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ from ethogram.report.results import run_evaluations
 
 
 def reference_overrides(agent: str, dataset: str) -> dict:
-    """OGBench get_config() -> the published setting for this dataset: the pointmaze alphas plus the per-dataset
-    settings our reproduce uses (e.g. stitch datasets' half-random actor goals)."""
-    _, maze, kind = dataset.split("-")[:3]
-    return {**ogbench_reference.POINTMAZE_OVERRIDES.get(agent, {}), **published_overrides(agent, kind, maze, "point")}
+    """OGBench get_config() -> the published setting for this dataset. OGBench's get_config() holds the antmaze
+    settings; pointmaze adds its alphas. Both add the per-dataset settings our reproduce uses (giant mazes' discount
+    0.995, stitch datasets' half-random actor goals)."""
+    env, maze, kind = dataset.split("-")[:3]
+    robot = {"pointmaze": "point", "antmaze": "ant"}[env]
+    point = ogbench_reference.POINTMAZE_OVERRIDES.get(agent, {}) if robot == "point" else {}
+    return {**point, **published_overrides(agent, kind, maze, robot)}
 
 
 def config_mismatches(theirs: dict, ours: dict) -> dict:
@@ -61,9 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     dataset = Path(a.data_dir) / f"{a.dataset}-v0.npz"
     if not dataset.exists():
         sys.exit(f"error: no dataset file {dataset}; collect it first: ethogram collect {a.dataset} --out {dataset}")
-    if a.dataset.startswith("pointmaze-giant") or a.dataset.startswith("antmaze"):
-        sys.exit("error: only medium and large pointmaze datasets are set up here (giant mazes need discount "
-                 "0.995, antmaze other alphas)")
+    if a.dataset.split("-")[0] not in ("pointmaze", "antmaze"):
+        sys.exit(f"error: {a.dataset}: only pointmaze-* and antmaze-* datasets are set up here")
     hidden = [int(h) for h in a.hidden.split(",")]
     impls = Path(a.ref_ogbench).resolve()
     why = ogbench_reference.check_impls(impls)

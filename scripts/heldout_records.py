@@ -1,6 +1,6 @@
 """Records of scripts/heldout_results.sh: success on the published and on the held-out tasks, mean ± std over seeds.
 
-    python scripts/heldout_records.py runs/heldout --out docs/results/heldout.json --command "..."
+    python scripts/heldout_records.py runs/heldout --out docs/results/heldout.json --command "..." [--merge]
 
 One record per (dataset, agent, task set) with what makes it comparable: the dataset's name, size and content hash,
 the controller's budget, the evaluation (task set and cells, episodes per task, episode seed), the seeds, and what
@@ -93,6 +93,10 @@ def aggregate(rows: list[dict], command: str) -> list[dict]:
     return records
 
 
+def _key(record: dict) -> tuple:
+    return record["dataset"], record["agent"], record.get("practice_tasks"), record["task_set"]
+
+
 def table(records: list[dict]) -> str:
     cells: dict[tuple, dict] = defaultdict(dict)
     for r in records:
@@ -110,9 +114,16 @@ def main() -> None:
     ap.add_argument("root")
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="scripts/heldout_results.sh")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the records of --out that the runs under ROOT do not replace (same dataset, agent, "
+                         "practice tasks and task set), so part of the grid can be run again on its own")
     args = ap.parse_args()
     rows = [r for cfg in sorted(Path(args.root).rglob("config.json")) for r in run_record(cfg.parent)]
     records = aggregate(rows, args.command)
+    if args.merge and Path(args.out).is_file():
+        new = {_key(r) for r in records}
+        records = sorted([r for r in json.loads(Path(args.out).read_text()) if _key(r) not in new] + records,
+                         key=lambda r: tuple(map(str, _key(r))))
     Path(args.out).write_text(json.dumps(records, indent=2) + "\n")
     print(table(records))
 

@@ -8,7 +8,10 @@
 #   - sns (learned, gcivl): the same with a GCIVL controller per seed (2x256 nets, batch 256, 20k steps);
 #   - sns (online): no data; practises on one task set, evaluated on both (published -> heldout and the reverse).
 # Resumable: finished evaluations are kept. Two units run at a time, each on one XLA thread, niced.
-# Usage: scripts/heldout_results.sh        (env: SEEDS, DATASETS, MAZES, JOBS, EPISODES, GCIVL=0 to skip GCIVL)
+# The records of docs/results/heldout.json that these runs do not replace are kept (heldout_records.py --merge), so
+# one stage or a few datasets can be run again on their own, e.g. STAGES=gcivl DATASETS="pointmaze-giant-stitch".
+# Usage: scripts/heldout_results.sh        (env: SEEDS, DATASETS, MAZES, JOBS, EPISODES,
+#                                            STAGES: any of "hilp online gcivl", all by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1 2"}
@@ -16,7 +19,7 @@ DATASETS=${DATASETS:-"pointmaze-medium-navigate pointmaze-medium-stitch pointmaz
 MAZES=${MAZES:-"medium large giant"}
 JOBS=${JOBS:-2}
 EPISODES=${EPISODES:-50}
-GCIVL=${GCIVL:-1}
+STAGES=${STAGES:-"hilp online gcivl"}
 NODES=${NODES:-500}
 ONLINE_STEPS=${ONLINE_STEPS:-20000}
 OUT=runs/heldout
@@ -73,16 +76,21 @@ export -f both unit online
 failed=0
 units=()
 for ds in $DATASETS; do for s in $SEEDS; do units+=("hilp $ds $s"); done; done
-printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"' || failed=1
-onl=()
-for maze in $MAZES; do for s in $SEEDS; do for p in published heldout; do onl+=("$maze $s $p"); done; done; done
-printf '%s\n' "${onl[@]}" | xargs -P "$JOBS" -I{} bash -c 'online "{}"' || failed=1
-if [ "$GCIVL" = 1 ]; then
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+if has hilp; then
+  printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"' || failed=1
+fi
+if has online; then
+  onl=()
+  for maze in $MAZES; do for s in $SEEDS; do for p in published heldout; do onl+=("$maze $s $p"); done; done; done
+  printf '%s\n' "${onl[@]}" | xargs -P "$JOBS" -I{} bash -c 'online "{}"' || failed=1
+fi
+if has gcivl; then
   units=()
   for ds in $DATASETS; do for s in $SEEDS; do units+=("gcivl $ds $s"); done; done
   printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"' || failed=1
 fi
 
-"$BIN/python" scripts/heldout_records.py "$OUT" --out docs/results/heldout.json \
-  --command "scripts/heldout_results.sh  # SEEDS='$SEEDS' EPISODES=$EPISODES NODES=$NODES ONLINE_STEPS=$ONLINE_STEPS GCIVL=$GCIVL"
+"$BIN/python" scripts/heldout_records.py "$OUT" --out docs/results/heldout.json --merge \
+  --command "scripts/heldout_results.sh  # SEEDS='$SEEDS' EPISODES=$EPISODES NODES=$NODES ONLINE_STEPS=$ONLINE_STEPS STAGES='$STAGES'"
 [ "$failed" = 0 ] || { echo "some units failed (their errors are above); run the script again to finish them"; exit 1; }

@@ -46,6 +46,9 @@ def test_reference_learning_uses_the_published_dataset_settings_and_flags_any_mi
                                                                          "actor_p_randomgoal": 0.5}
     assert ref.reference_overrides("gciql", "pointmaze-medium-navigate") == {"alpha": 0.003}
     assert ref.reference_overrides("crl", "pointmaze-medium-stitch")["alpha"] == 0.03
+    # Antmaze: OGBench's get_config() alphas (no pointmaze ones), giant mazes' discount.
+    assert ref.reference_overrides("gciql", "antmaze-medium-navigate") == {"alpha": 0.3}
+    assert ref.reference_overrides("hiql", "antmaze-giant-navigate") == {"discount": 0.995}
     theirs = {"actor_p_randomgoal": 0.0, "actor_hidden_dims": [256, 256], "agent_name": "hiql"}
     ours = {"actor_p_randomgoal": 0.5, "actor_hidden_dims": (256, 256), "matmul": "float32"}
     assert ref.config_mismatches(theirs, ours) == {"actor_p_randomgoal": (0.0, 0.5)}
