@@ -34,10 +34,10 @@ evals() {  # run_dir
   esac
 }
 export -f evals; export BIN BANK
-ls -d $OUT/*/hilp-s[0-9]*/ | sed "s:/$::" | xargs -P "$JOBS" -I{} bash -c 'evals {}'
+ls -d $OUT/*/hilp-*s[0-9]*/ | sed "s:/$::" | xargs -P "$JOBS" -I{} bash -c 'evals {}'
 
-$BIN/ethogram summarize $OUT/*/hilp-s[0-9]*/ --eval-file eval-plan.json --json docs/results/hilp-plan.json --command "$CMD"
-$BIN/ethogram summarize $OUT/*navigate/hilp-s[0-9]*/ --eval-file eval-reward.json --json docs/results/hilp-reward.json \
+$BIN/ethogram summarize $OUT/*/hilp-*s[0-9]*/ --eval-file eval-plan.json --json docs/results/hilp-plan.json --command "$CMD"
+$BIN/ethogram summarize $OUT/*navigate/hilp-*s[0-9]*/ --eval-file eval-reward.json --json docs/results/hilp-reward.json \
   --command "$CMD"
-$BIN/ethogram summarize $OUT/*navigate/hilp-s[0-9]*/ --eval-file eval-demo.json --json docs/results/hilp-demo.json \
+$BIN/ethogram summarize $OUT/*navigate/hilp-*s[0-9]*/ --eval-file eval-demo.json --json docs/results/hilp-demo.json \
   --command "$CMD"
