@@ -71,6 +71,20 @@ def covers(agent: str) -> str:
     return "seeds of the online search (its practice episodes) and the evaluation episodes"
 
 
+def _budget(rows: list[dict]) -> dict:
+    """The budget the seeds share; what differs per seed (the graph's size) as a list in seed order. The
+    controller's seed is the row's seed, listed in `seeds`."""
+    rows = sorted(rows, key=lambda r: r["seed"])
+    out = {}
+    for k in rows[0]["budget"]:
+        if k == "controller_seed":
+            continue
+        values = [r["budget"].get(k) for r in rows]
+        out[k if all(v == values[0] for v in values) else f"{k}_per_seed"] = (
+            values[0] if all(v == values[0] for v in values) else values)
+    return out
+
+
 def aggregate(rows: list[dict], command: str) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -85,7 +99,7 @@ def aggregate(rows: list[dict], command: str) -> list[dict]:
                "mean": round(float(s.mean()), 4), "std": round(float(s.std()), 4), "seeds": seeds,
                "per_seed": [round(float(v), 4) for v in s], "std_covers": covers(agent),
                "eval_episodes_per_task": rs[0]["episodes"], "eval_seed": rs[0]["eval_seed"],
-               "task_cells": rs[0]["task_cells"], "budget": rs[0]["budget"], "dataset_info": rs[0]["dataset_info"],
+               "task_cells": rs[0]["task_cells"], "budget": _budget(rs), "dataset_info": rs[0]["dataset_info"],
                "command": command}
         if practice:
             rec["practice_tasks"] = practice
