@@ -28,6 +28,7 @@ from pathlib import Path
 
 from benchmarks import ogbench_reference
 from benchmarks.common import REPO, published_overrides
+from ethogram.envs.registry import parse_dataset_name
 from ethogram.report.results import run_evaluations
 
 
@@ -35,10 +36,9 @@ def reference_overrides(agent: str, dataset: str) -> dict:
     """OGBench get_config() -> the published setting for this dataset. OGBench's get_config() holds the antmaze
     settings; pointmaze adds its alphas. Both add the per-dataset settings our reproduce uses (giant mazes' discount
     0.995, stitch datasets' half-random actor goals)."""
-    env, maze, kind = dataset.split("-")[:3]
-    robot = {"pointmaze": "point", "antmaze": "ant"}[env]
-    point = ogbench_reference.POINTMAZE_OVERRIDES.get(agent, {}) if robot == "point" else {}
-    return {**point, **published_overrides(agent, kind, maze, robot)}
+    name = parse_dataset_name(dataset)
+    point = ogbench_reference.POINTMAZE_OVERRIDES.get(agent, {}) if name.robot == "point" else {}
+    return {**point, **published_overrides(agent, name.kind, name.maze, name.robot)}
 
 
 def config_mismatches(theirs: dict, ours: dict) -> dict:
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset = Path(a.data_dir) / f"{a.dataset}-v0.npz"
     if not dataset.exists():
         sys.exit(f"error: no dataset file {dataset}; collect it first: ethogram collect {a.dataset} --out {dataset}")
-    if a.dataset.split("-")[0] not in ("pointmaze", "antmaze"):
+    if parse_dataset_name(a.dataset).robot not in ("point", "ant"):
         sys.exit(f"error: {a.dataset}: only pointmaze-* and antmaze-* datasets are set up here")
     hidden = [int(h) for h in a.hidden.split(",")]
     impls = Path(a.ref_ogbench).resolve()

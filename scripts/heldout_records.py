@@ -80,8 +80,10 @@ def _budget(rows: list[dict]) -> dict:
         if k == "controller_seed":
             continue
         values = [r["budget"].get(k) for r in rows]
-        out[k if all(v == values[0] for v in values) else f"{k}_per_seed"] = (
-            values[0] if all(v == values[0] for v in values) else values)
+        if all(v == values[0] for v in values):
+            out[k] = values[0]
+        else:
+            out[f"{k}_per_seed"] = values
     return out
 
 

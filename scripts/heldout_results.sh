@@ -74,10 +74,10 @@ export -f both unit online
 # A unit that fails does not stop the others (nor the later stages); the script exits 1 at the end, after the
 # records of what finished, and a rerun does what is left.
 failed=0
-units=()
-for ds in $DATASETS; do for s in $SEEDS; do units+=("hilp $ds $s"); done; done
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 if has hilp; then
+  units=()
+  for ds in $DATASETS; do for s in $SEEDS; do units+=("hilp $ds $s"); done; done
   printf '%s\n' "${units[@]}" | xargs -P "$JOBS" -I{} bash -c 'unit "{}"' || failed=1
 fi
 if has online; then
