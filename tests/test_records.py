@@ -13,7 +13,7 @@ import pytest
 from helpers import collect_small, fails
 
 from ethogram.cli import main
-from ethogram.report.results import aggregate, interval_estimates, iqm
+from ethogram.report.results import aggregate, interval_estimates, iqm, trial_key
 
 TINY = ["--steps", "40", "--fuse", "10", "--log-every", "20", "--set", "batch_size=16", "--quiet",
         "--set", "actor_hidden_dims=8,8", "--eval-every", "20", "--eval-episodes", "1"]
@@ -38,6 +38,20 @@ def runs(tmp_path_factory):
     assert main(["train", "gcbc", "--dataset", str(other), "--out", str(odd), *TINY]) == 0
     assert main(["eval", str(odd), "--episodes", "2", "--quiet", "--no-video"]) == 0
     return root, dirs, odd
+
+
+def test_how_often_a_run_saved_does_not_split_its_seeds():
+    """Checkpoint and log intervals that keep every chunk `fuse` steps long change nothing that is learned, so
+    seeds saved every 10k and every 40k steps are one configuration; an interval that cuts chunks differently,
+    and anything else that differs, is another."""
+    def cfg(**tc):
+        base = {"steps": 40000, "seed": 0, "fuse": 100, "log_every": 1000, "eval_every": 0, "save_every": 40000}
+        return {"agent": "hiql", "agent_config": {"batch_size": 256}, "train_config": {**base, **tc},
+                "dataset_sha256": "ab", "env": "antmaze-medium"}
+    assert trial_key(cfg()) == trial_key(cfg(seed=1, save_every=10000, log_every=500))
+    assert trial_key(cfg()) != trial_key(cfg(save_every=10050))
+    assert trial_key(cfg()) != trial_key(cfg(steps=20000))
+    assert trial_key(cfg()) != trial_key(cfg(eval_every=10000))
 
 
 def test_iqm_and_stratified_bootstrap_intervals():
