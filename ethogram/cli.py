@@ -198,12 +198,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_search(args) -> int:
+    from ethogram.config import parse_set_args
     from ethogram.search.run import search
 
     print(f"searching {args.target} -> {args.out}", flush=True)
     stats = search(args.target, args.out, controller=args.controller, steps=args.steps, seed=args.seed,
                    nodes=args.nodes, force=args.force, progress=not args.quiet, distance=args.distance,
-                   practice=args.practice)
+                   practice=args.practice, settings=parse_set_args(args.set))
     print(f"sns ({stats['mode']}): graph of {stats['nodes']} nodes, {stats['edges']} edges in {stats['seconds']:.1f} s"
           f" -> {args.out}; evaluate with: ethogram eval {args.out}")
     for k, v in stats.items():
@@ -550,7 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="online search: the tasks it practises on (then evaluate it on the others with "
                         "ethogram eval --tasks ...)")
     q.add_argument("--nodes", type=int, default=500, help="with a dataset: at most this many graph nodes (from "
-                   "3x as many sampled states)")
+                   "--set pool=3 times as many sampled states)")
+    q.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a search setting (SNSConfig), e.g. --set node_filter=0.5 --set mutate=false")
     q.add_argument("--seed", type=seed_type, default=0)
     q.add_argument("--force", action="store_true", help="replace an existing run directory")
     q.add_argument("--quiet", action="store_true")

@@ -201,6 +201,48 @@ def test_learned_graph_uses_the_controllers_distance_never_raw_coordinates():
     assert searcher.known_node(probe) == 5
 
 
+def test_a_metric_embedding_measures_all_pairs_as_the_pairwise_distance_does():
+    """HILP's distance is -||phi(s) - phi(g)|| read as steps: the m x n matrix from one phi per state equals the
+    distance of each pair, and a graph built from it keeps its nodes `novelty` apart."""
+    import jax
+
+    from ethogram.agents import hilp
+    from ethogram.agents.base import Spec
+    from ethogram.search.controllers import Learned, distance_matrix
+
+    config = hilp.Config(value_hidden_dims=(32, 32), actor_hidden_dims=(32, 32), latent_dim=8)
+    state = hilp.init(jax.random.PRNGKey(0), Spec(obs_dim=5, action_dim=2), config)
+    ctrl = Learned(hilp, config, state, name="hilp")
+    assert ctrl.metric
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(37, 5)).astype(np.float32) * 3, rng.normal(size=(23, 5)).astype(np.float32) * 3
+    pairs = ctrl.distance(np.repeat(a, len(b), 0), np.tile(b, (len(a), 1))).reshape(len(a), len(b))
+    fast = distance_matrix(ctrl, a, b)
+    assert fast.shape == (37, 23) and pairs.std() > 0.1
+    np.testing.assert_allclose(fast, pairs, rtol=1e-3, atol=2e-2)
+    cfg = type(default_config("learned"))(**{**default_config("learned").__dict__, "novelty": float(
+        np.quantile(pairs, 0.2))})
+    g, _ = graph_from_dataset(rng.normal(size=(400, 5)).astype(np.float32) * 3, ctrl, cfg, n_nodes=60, seed=1)
+    d = distance_matrix(ctrl, g.obs[: g.n], g.obs[: g.n]) + np.eye(g.n) * 1e9
+    assert 2 <= g.n <= 60 and d.min() >= cfg.novelty - 1e-3
+
+
+def test_the_progress_filter_drops_states_that_do_not_move():
+    """An episode that walks for 60 steps and then lies still for 40: with span 8 and ratio 0.5 the walking states
+    pass, the still ones (a fallen ant) and those within 8 steps of the episode's end do not."""
+    from ethogram.search.roadmap import progressing
+
+    walk = np.stack([np.arange(60) * 0.2, np.zeros(60)], -1)
+    still = np.repeat(walk[-1:], 40, 0)
+    obs = np.concatenate([walk, still, walk]).astype(np.float32)  # two episodes: 100 steps and 60
+    terminals = np.zeros(len(obs))
+    terminals[[99, 159]] = 1
+    kept = progressing(obs, terminals, StraightLine(), np.arange(len(obs)), span=8, ratio=0.5)
+    assert set(range(0, 52)) <= set(kept)  # walking, a state 8 steps later still within the walk
+    assert not set(range(56, 100)) & set(kept)  # still by then, or lying still
+    assert set(kept) & set(range(100, 160)) == set(range(100, 152))  # the second episode: all but its last 8
+
+
 # ------------------------------------------------------------------------------------------- CLI and bad input
 
 def test_search_cli_eval_and_summarize(tmp_path, capsys):
@@ -248,6 +290,8 @@ def test_search_cli_eval_and_summarize(tmp_path, capsys):
     (["search", "pointmaze-medium", "--out", "{tmp}/c", "--controller", "{tmp}"], "needs a dataset"),
     (["search", "{tmp}/missing.npz", "--out", "{tmp}/d"], "does not exist"),
     (["search", "pointmaze-medium", "--out", "{tmp}/e", "--steps", "0"], "--steps"),
+    (["search", "pointmaze-medium", "--out", "{tmp}/f", "--set", "speed=3"], "unknown config field 'speed'"),
+    (["search", "pointmaze-medium", "--out", "{tmp}/g", "--set", "mutate=maybe"], "cannot set mutate"),
     (["eval", "{tmp}/empty"], "does not exist"),
 ])
 def test_bad_input_is_a_clear_error(tmp_path, capsys, navigate_small, argv, message):

@@ -22,6 +22,8 @@ Optional hooks, looked up only through `hook(agent, name)` (nobody else tests ab
   distance(state, obs, goals, config)  steps from obs to goals; default: V inverted as a discounted step count
                                 (`steps_to_goal`); QRL's is its quasimetric, CRL refuses (a log-ratio)
   phi(state, obs, config)       a state representation (HILP)
+  metric_embedding(state, obs, config)   z(s) with V(s, g) = -||z(s) - z(g)|| (HILP's phi): distances between
+                                all pairs of m and n states then cost m + n network calls, not m x n (the search)
   act_latent(state, obs, z, config)   a latent-conditioned policy (HILP: reward and demonstration prompts)
   act_plan(state, obs, goals, bank_phi, config, recursions, k)   a planner (HILP-Plan)
   goal_policy(config, state)    a stateful numpy policy answering goal prompts (the search agent, sns)
@@ -116,8 +118,8 @@ class Agent(Protocol):
 
 
 REQUIRED = ("NAME", "Config", "init", "update", "act", "value")
-HOOKS = ("PROMPTS", "ROBOT_OVERRIDES", "sample_batch", "distance", "phi", "act_latent", "act_plan", "goal_policy",
-         "window", "ACT_SETTINGS")
+HOOKS = ("PROMPTS", "ROBOT_OVERRIDES", "sample_batch", "distance", "phi", "metric_embedding", "act_latent",
+         "act_plan", "goal_policy", "window", "ACT_SETTINGS")
 
 
 def hook(agent: ModuleType, name: str):

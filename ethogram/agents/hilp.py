@@ -172,6 +172,11 @@ def phi(state: dict, observations, config: Config) -> jax.Array:
     return phi_net(config).apply({"params": state["params"]["phi"]}, observations)[0]
 
 
+def metric_embedding(state: dict, observations, config: Config) -> jax.Array:
+    """phi itself: V(s, g) = -||phi(s) - phi(g)||, so one phi per state gives the distances of all pairs."""
+    return phi(state, observations, config)
+
+
 def goal_latents(phi_s: jax.Array, phi_g: jax.Array) -> jax.Array:
     """z = (phi(g) - phi(s)) / ||phi(g) - phi(s)||."""
     d = phi_g - phi_s

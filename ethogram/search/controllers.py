@@ -10,7 +10,10 @@ distance (never the observations' coordinates): `agents.base.steps_to_goal`, i.e
 (QRL's quasimetric) or its value V(s, g) turned into steps by inverting V = -(1 - gamma^k) / (1 - gamma)
 (GCIVL, GCIQL, HIQL, and HILP's -||phi(s) - phi(g)||).
 `Paired` drives each edge with one trained agent and measures with another: an imitation policy that learns no
-distance (BESO) with the value of a GCIVL / GCIQL / HIQL / QRL / HILP run trained on the same environment.
+distance (BESO) with the value of a GCIVL / GCIQL / HIQL / QRL / HILP run trained on the same environment, or the
+best goal reacher (HIQL) with the distance of a metric embedding (HILP's phi).
+An agent whose value is a metric of an embedding (its `metric_embedding` hook) gives `pairwise`: the distances of
+all m x n pairs from m + n network calls, which is what lets a graph be built over tens of thousands of states.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ethogram import rundir
-from ethogram.agents.base import steps_to_goal
+from ethogram.agents.base import hook, steps_to_goal, value_to_steps
 from ethogram.envs.pointmaze import POINT_SPEED
 from ethogram.errors import EthogramError
 
@@ -64,6 +67,14 @@ class Learned:
         agent, config = self.agent, self.config
         self._act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
         self._dist = jax.jit(lambda s, o, g: steps_to_goal(agent, s, o, g, config))
+        embed = hook(agent, "metric_embedding")
+        self._embed = None if embed is None else jax.jit(lambda s, o: embed(s, o, config))
+        def steps(za, zb):  # ||a - b||^2 = |a|^2 + |b|^2 - 2 a.b: no (m, n, dim) intermediate; centred for precision
+            c = jnp.mean(zb, axis=0)
+            za, zb = za - c, zb - c
+            sq = jnp.sum(za ** 2, -1)[:, None] + jnp.sum(zb ** 2, -1)[None] - 2.0 * za @ zb.T
+            return value_to_steps(-jnp.sqrt(jnp.maximum(sq, 0.0)), config.discount)
+        self._steps = jax.jit(steps)
         probe = jnp.zeros((1, self.state["spec"].obs_dim), jnp.float32)
         try:  # an agent without a value or a distance says so now, not in the middle of the search
             jax.eval_shape(lambda s: steps_to_goal(agent, s, probe, probe, config), self.state)
@@ -85,10 +96,40 @@ class Learned:
             out.append(np.asarray(self._dist(self.state, jnp.asarray(np.pad(o, pad)), jnp.asarray(np.pad(g, pad))))[:n])
         return np.concatenate(out) if out else np.zeros(0)
 
+    @property
+    def metric(self) -> bool:
+        """Whether distances come from an embedding of each state (`embedding`, `steps_between`, `pairwise`)."""
+        return self._embed is not None
+
+    def embedding(self, obs) -> np.ndarray:
+        """z(s) of the agent's metric embedding, (n, dim), in padded chunks."""
+        obs = np.asarray(obs, np.float32)
+        out = []
+        for k in range(0, len(obs), self.chunk):
+            o = obs[k: k + self.chunk]
+            size = max(256, 1 << (len(o) - 1).bit_length())
+            pad = jnp.asarray(np.pad(o, ((0, size - len(o)), (0, 0))))
+            out.append(np.asarray(self._embed(self.state, pad))[:len(o)])
+        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+    def steps_between(self, za: np.ndarray, zb: np.ndarray) -> np.ndarray:
+        """(m, n) steps between embedded states, in blocks of rows (no padding: the shapes are few)."""
+        za, zb = np.asarray(za, np.float32), np.asarray(zb, np.float32)
+        rows = max(1, (1 << 22) // max(len(zb), 1))
+        return np.concatenate([np.asarray(self._steps(jnp.asarray(za[k: k + rows]), jnp.asarray(zb)))
+                               for k in range(0, len(za), rows)]) if len(za) else np.zeros((0, len(zb)), np.float32)
+
+    def pairwise(self, a, b) -> np.ndarray:
+        """D[i, j] = distance(a[i], b[j]) from one embedding per state."""
+        return self.steps_between(self.embedding(a), self.embedding(b))
+
 
 def distance_matrix(ctrl, a: np.ndarray, b: np.ndarray, rows_per_call: int | None = None) -> np.ndarray:
-    """D[i, j] = ctrl.distance(a[i], b[j]) for all pairs, in chunks of rows."""
+    """D[i, j] = ctrl.distance(a[i], b[j]) for all pairs: from the controller's metric embedding when it has one,
+    else in chunks of rows of pairs."""
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    if getattr(ctrl, "metric", False):
+        return ctrl.pairwise(a, b).astype(np.float32)
     rows = rows_per_call or max(1, 65536 // max(len(b), 1))
     out = np.empty((len(a), len(b)), np.float32)
     for k in range(0, len(a), rows):
@@ -123,6 +164,19 @@ class Paired:
 
     def distance(self, obs, goals) -> np.ndarray:
         return self.measure.distance(obs, goals)
+
+    @property
+    def metric(self) -> bool:
+        return self.measure.metric
+
+    def embedding(self, obs) -> np.ndarray:
+        return self.measure.embedding(obs)
+
+    def steps_between(self, za, zb) -> np.ndarray:
+        return self.measure.steps_between(za, zb)
+
+    def pairwise(self, a, b) -> np.ndarray:
+        return self.measure.pairwise(a, b)
 
 
 def _load_run(run_dir: Path, role: str):

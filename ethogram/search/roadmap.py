@@ -60,24 +60,65 @@ def landmark_embedding(length: np.ndarray, link: float, dim: int = 8) -> tuple[L
     return emb, coords
 
 
+def progressing(observations: np.ndarray, terminals: np.ndarray | None, ctrl, idx: np.ndarray, span: int,
+                ratio: float) -> np.ndarray:
+    """The states of `idx` that make progress: the learned distance to the state `span` steps later in the same
+    episode is at least ratio x span. A fallen or stuck ant barely moves, and a node there is a place no edge leads
+    out of. States within `span` of their episode's end have no later state and are dropped."""
+    ends = np.nonzero(terminals)[0] if terminals is not None else np.array([len(observations) - 1])
+    end_of = ends[np.minimum(np.searchsorted(ends, idx), len(ends) - 1)]  # the last index of each state's episode
+    idx = idx[idx + span <= end_of]
+    d = ctrl.distance(observations[idx], observations[idx + span])
+    return idx[d >= ratio * span]
+
+
+def _cover(ctrl, pool: np.ndarray, novelty: float, n_nodes: int) -> tuple[list[int], np.ndarray]:
+    """Greedy cover: a state is a new node unless a kept one is within `novelty` (symmetrised learned steps).
+    Returns the kept indices and their (k, k) distances. With a metric embedding one row is computed per kept
+    node; otherwise the pool's whole distance matrix."""
+    keep: list[int] = []
+    covered = np.zeros(len(pool), bool)
+    if getattr(ctrl, "metric", False):
+        z = ctrl.embedding(pool)
+        for i in range(len(pool)):
+            if not covered[i]:
+                keep.append(i)
+                covered |= ctrl.steps_between(z[i: i + 1], z)[0] < novelty
+                if len(keep) == n_nodes:
+                    break
+        return keep, ctrl.steps_between(z[keep], z[keep])
+    d = distance_matrix(ctrl, pool, pool)
+    sym = np.minimum(d, d.T)
+    for i in range(len(pool)):
+        if not covered[i]:
+            keep.append(i)
+            covered |= sym[i] < novelty
+            if len(keep) == n_nodes:
+                break
+    return keep, d[np.ix_(keep, keep)]
+
+
 def graph_from_dataset(observations: np.ndarray, ctrl, cfg: SNSConfig, n_nodes: int, seed: int = 0,
-                       progress: bool = False) -> tuple[G.Graph, LandmarkEmbedding | None]:
-    """Sample dataset states, keep those that are new places (learned distance), link them by learned steps."""
+                       progress: bool = False, terminals: np.ndarray | None = None
+                       ) -> tuple[G.Graph, LandmarkEmbedding | None]:
+    """Sample dataset states (`cfg.pool` per node; with `cfg.node_filter`, only states that make progress), keep
+    those that are new places (learned distance), link them by learned steps."""
     if n_nodes < 2:
         raise EthogramError(f"the graph needs at least 2 nodes (got {n_nodes}).", "pass --nodes 1000 or so")
     rng = np.random.default_rng(seed)
-    pool = observations[rng.choice(len(observations), min(len(observations), 3 * n_nodes), replace=False)]
-    d = distance_matrix(ctrl, pool, pool)
-    sym = np.minimum(d, d.T)
-    keep: list[int] = []
-    covered = np.zeros(len(pool), bool)
-    for i in range(len(pool)):  # greedy cover: a state is a new node unless a kept one is within `novelty`
-        if not covered[i]:
-            keep.append(i)
-            covered |= sym[i] < cfg.novelty
-            if len(keep) == n_nodes:
-                break
-    nodes, d = pool[keep], d[np.ix_(keep, keep)]
+    m = min(len(observations), cfg.pool * n_nodes)
+    if cfg.node_filter > 0:  # filter twice the states needed, then sample the pool from those that pass
+        idx = rng.choice(len(observations), min(len(observations), 2 * m), replace=False)
+        idx = progressing(observations, terminals, ctrl, idx, cfg.filter_span, cfg.node_filter)
+        if len(idx) < 2:
+            raise EthogramError(f"no dataset state passes node_filter={cfg.node_filter} (learned progress over "
+                                f"{cfg.filter_span} steps).", "lower it, e.g. --set node_filter=0.25, or set it to 0")
+        idx = idx[:m]
+    else:
+        idx = rng.choice(len(observations), m, replace=False)
+    pool = observations[idx]
+    keep, d = _cover(ctrl, pool, cfg.novelty, n_nodes)
+    nodes = pool[keep]
     n = len(nodes)
     length = np.where(d <= cfg.link, d, np.inf)
     np.fill_diagonal(length, np.inf)

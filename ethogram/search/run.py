@@ -145,7 +145,7 @@ def make_searcher(g: G.Graph, ctrl, cfg: SNSConfig, env, mode: str) -> Searcher:
 
 def search(target: str, out: str | Path, controller: str | None = None, steps: int = 20000, seed: int = 0,
            nodes: int = 500, force: bool = False, progress: bool = True, distance: str | None = None,
-           practice: str = "published") -> dict:
+           practice: str = "published", settings: dict | None = None) -> dict:
     """Build a search run directory (see the module docstring); returns its search summary. `distance`: a run
     whose learned distance measures the graph while `controller`'s act drives its edges (for a controller that
     learns no distance, e.g. BESO). `practice`: the task set (envs/tasksets.py) the online search practises on."""
@@ -158,6 +158,9 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
         raise EthogramError("--distance pairs a distance with a --controller run; give both.",
                             "ethogram search DATASET --controller BESO_RUN --distance GCIVL_RUN --out RUN")
     check_task_set(practice)
+    from ethogram.config import apply_overrides
+
+    apply_overrides(default_config("learned" if controller else "online"), settings)  # a bad --set: before any work
     env_name, dataset_name, dataset_path, layout = _resolve_target(target, controller)
     if practice != "published" and dataset_path is not None:
         raise EthogramError("--practice chooses the tasks of the online search (no data); a search over a dataset "
@@ -170,7 +173,7 @@ def search(target: str, out: str | Path, controller: str | None = None, steps: i
     mode = "learned" if controller else ("xy-roadmap" if dataset_path else "online")
     env = make_env(env_name, layout)
     practice_env = with_tasks(env, practice)  # before the run directory is made: a maze without held-out tasks
-    cfg = default_config(mode)
+    cfg = apply_overrides(default_config(mode), settings)
     rundir.create(out, force=force, stale=("eval.json",))
     with rundir.lock(out):  # one writer per run directory
         return _search(out, env, ctrl, cfg, mode, env_name, dataset_name, dataset_path, controller, steps, seed,
@@ -194,7 +197,9 @@ def _search(out: Path, env, ctrl, cfg, mode: str, env_name: str, dataset_name, d
         from ethogram.search.roadmap import graph_from_dataset
 
         arrays = read_npz(dataset_path)
-        g, _ = graph_from_dataset(np.asarray(arrays["observations"], np.float32), ctrl, cfg, nodes, seed=seed)
+        terminals = np.asarray(arrays["terminals"]) if "terminals" in arrays else None
+        g, _ = graph_from_dataset(np.asarray(arrays["observations"], np.float32), ctrl, cfg, nodes, seed=seed,
+                                  terminals=terminals)
         stats = {}
     stats.update({"mode": mode, "nodes": int(g.n), "edges": int(len(g.edges())),
                   "seconds": round(time.perf_counter() - t0, 3)})

@@ -44,6 +44,9 @@ class SNSConfig:
     recognition: float = 0.65  # harmonic similarity above which a state is a known node
     novelty: float = 6.0  # steps: with a learned controller, a state this far from every node is new
     mutate: bool = True  # ablation: False = frozen graph (no Hebbian changes, no insertions)
+    pool: int = 3  # with data: dataset states sampled per node, the greedy cover's candidates
+    node_filter: float = 0.0  # with data: only states whose learned distance to the state `filter_span` steps
+    filter_span: int = 8  # later in their episode is >= node_filter x filter_span (not stuck or fallen); 0: all
     replan_on_reach: bool = True  # replan at every node (cheap without data); else only after failures
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
     harmonic: HarmonicConfig = field(default_factory=HarmonicConfig)
