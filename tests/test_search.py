@@ -255,6 +255,7 @@ def test_search_cli_eval_and_summarize(tmp_path, capsys):
     assert main(["eval", str(run), "--episodes", "2", "--quiet"]) == 0
     ev = json.loads((run / "eval.json").read_text())
     assert ev["agent"] == "sns" and ev["episodes_per_task"] == 2 and ev["success"] >= 0.8
+    assert 0 < ev["plan_ms_per_step"] < ev["search_ms_per_step"] and ev["replans_per_episode"] >= 1
     out = tmp_path / "sns.json"
     assert main(["summarize", str(run), "--json", str(out)]) == 0
     rec = json.loads(out.read_text())[0]
@@ -339,4 +340,42 @@ def test_learned_controller_search_end_to_end(tmp_path, navigate_long, capsys, a
     assert main(["eval", str(run), "--episodes", "3", "--quiet"]) == 0
     ev = json.loads((run / "eval.json").read_text())
     assert ev["agent"] == "sns" and ev["mode"] == "learned" and 0.0 <= ev["success"] <= 1.0
+    capsys.readouterr()
+
+
+def test_search_ledger_rebuilds_the_records_without_the_run_directories(tmp_path, capsys):
+    """Evaluated search runs go into a ledger; with the run directories deleted, the records come from the ledger
+    alone: seeds pooled per configuration, a frozen graph its own agent, a seed recorded twice refused."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "search_ledger.py"
+    ledger, evals = tmp_path / "ledger.json", {}
+    for name, seed, sets in (("a", 0, []), ("b", 1, []), ("c", 0, ["--set", "mutate=false"])):
+        run = tmp_path / name
+        assert main(["search", "pointmaze-medium", "--out", str(run), "--steps", "1500", "--seed", str(seed),
+                     "--quiet", *sets]) == 0
+        assert main(["eval", str(run), "--episodes", "1", "--seed", str(seed), "--quiet", "--no-video"]) == 0
+        evals[name] = json.loads((run / "eval.json").read_text())
+        res = subprocess.run([sys.executable, str(script), "add", str(ledger), name, str(run)], capture_output=True,
+                             text=True)
+        assert res.returncode == 0, res.stderr
+        shutil.rmtree(run)
+    out = tmp_path / "records.json"
+    res = subprocess.run([sys.executable, str(script), "records", str(ledger), "--json", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    recs = {(r["agent"], r["metric"]): r for r in json.loads(out.read_text())}
+    ok = recs[("sns", "success")]
+    assert ok["seeds"] == [0, 1] and ok["mean"] == pytest.approx((evals["a"]["success"] + evals["b"]["success"]) / 2)
+    assert recs[("sns-frozen", "success")]["seeds"] == [0]
+    assert recs[("sns", "replans_per_episode")]["mean"] > 0 and ("sns", "search_ms_per_step") in recs
+    entries = json.loads(ledger.read_text())
+    entries["d"] = entries["a"]  # the same seed of the same configuration twice
+    ledger.write_text(json.dumps(entries))
+    res = subprocess.run([sys.executable, str(script), "records", str(ledger), "--json", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "seed 0 is there twice" in res.stderr and "Traceback" not in res.stderr
     capsys.readouterr()

@@ -135,6 +135,16 @@ def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progres
     return res, ro, env
 
 
+def _search_timing(searcher, episodes: int) -> dict:
+    """What the search cost per batched call (the controller's act and distances included) and in planning alone
+    (shortest paths, bridges), and re-plans per episode."""
+    t = searcher.timing
+    calls = max(t["calls"], 1)
+    return {"search_ms_per_step": round(1e3 * t["seconds"] / calls, 3),
+            "plan_ms_per_step": round(1e3 * t["plan_seconds"] / calls, 3),
+            "replans_per_episode": round(searcher.events["replans"] / max(episodes, 1), 2)}
+
+
 def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progress: bool = True,
                         tasks: str = "published"):
     """The OGBench protocol for a search run (the SNS loop keeps running, and learning, during evaluation), on task
@@ -153,7 +163,8 @@ def evaluate_search_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, 
     res, ro = evaluate(env, policy, episodes, seed=seed, progress=progress)
     res = {"agent": "sns", "dataset": run["dataset_name"], "env": run["env"], "mode": run["mode"],
            "train_step": run["train_config"]["steps"], **_tasks_head(env, tasks), **res,
-           "graph_nodes_before": int(n0), "graph_nodes_after": int(g.n), "events": searcher.events}
+           "graph_nodes_before": int(n0), "graph_nodes_after": int(g.n), "events": searcher.events,
+           **_search_timing(searcher, episodes * len(env.tasks))}
     if run.get("practice_tasks"):
         res["practice_tasks"] = run["practice_tasks"]
     _write_json(run_dir / eval_file("goal", tasks=tasks), res)

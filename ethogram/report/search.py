@@ -24,29 +24,64 @@ def _record(agent, dataset, metric, values, seeds, command, **extra) -> dict:
             "std": round(float(v.std()), 4), "seeds": sorted(seeds), **extra, "command": command}
 
 
+def read_search_run(d: str | Path) -> tuple[dict, dict, dict]:
+    """(config.json, eval.json, search.json) of an evaluated search run directory, or a clear error."""
+    d = Path(d)
+    try:
+        cfg = rundir.read_config(d)
+        ev = rundir.read_eval(d, fix=f"run: ethogram eval {d}")
+        st = read_json(d / "search.json", "search record", f"run ethogram search again into {d}")
+    except (OSError, ValueError) as e:
+        raise EthogramError(f"search run '{d}' is incomplete ({e}).", f"run: ethogram eval {d}") from None
+    return cfg, ev, st
+
+
+def ledger_entry(d: str | Path) -> dict:
+    """What the records need of one evaluated search run, small enough for a committed ledger."""
+    cfg, ev, st = read_search_run(d)
+    keep = ("agent", "mode", "agent_config", "train_config", "env", "dataset_name", "controller_agent")
+    return {"config": {k: cfg.get(k) for k in keep}, "eval": {k: v for k, v in ev.items() if k != "files"},
+            "search": {k: v for k, v in st.items() if k != "files"}}
+
+
 def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
     """Success, graph size and (online) steps / seconds to the first success, per (mode, dataset), over seeds."""
+    return records_from_runs([read_search_run(d) for d in run_dirs], command)
+
+
+PER_EPISODE = ("replans_per_episode", "search_ms_per_step", "plan_ms_per_step", "graph_nodes_after")
+
+
+def records_from_runs(runs: list[tuple[dict, dict, dict]], command: str) -> list[dict]:
+    """The records of (config, eval, search) triples, grouped by (agent, mode, dataset, controller). A frozen graph
+    (agent_config.mutate false) is agent "sns-frozen"."""
     groups: dict[tuple, list] = defaultdict(list)
-    for d in run_dirs:
-        d = Path(d)
-        try:
-            cfg = rundir.read_config(d)
-            ev = rundir.read_eval(d, fix=f"run: ethogram eval {d}")
-            st = read_json(d / "search.json", "search record", f"run ethogram search again into {d}")
-        except (OSError, ValueError) as e:
-            raise EthogramError(f"search run '{d}' is incomplete ({e}).", f"run: ethogram eval {d}") from None
+    for cfg, ev, st in runs:
         agent = "sns-xy-roadmap" if cfg["mode"] == "xy-roadmap" else "sns"
+        if not cfg.get("agent_config", {}).get("mutate", True):
+            agent += "-frozen"
         groups[(agent, cfg["mode"], ev["dataset"].removesuffix("-v0"), cfg.get("controller_agent"))].append(
             (cfg, ev, st))
     out = []
     for (agent, mode, dataset, ctrl), rows in sorted(groups.items()):
         seeds = [c["train_config"]["seed"] for c, _, _ in rows]
+        if len(set(seeds)) < len(seeds):
+            raise EthogramError(f"{agent} on {dataset}: seed {max(seeds, key=seeds.count)} is there twice.",
+                                "keep one search run per seed")
         extra = {"mode": mode, "controller": None if mode == "online" else ctrl,
                  "eval_episodes_per_task": rows[0][1]["episodes_per_task"]}
-        out.append(_record(agent, dataset, "success", [e["success"] for _, e, _ in rows], seeds, command, **extra))
+        out.append(_record(agent, dataset, "success", [e["success"] for _, e, _ in rows], seeds, command,
+                           tasks=[round(float(np.mean([e["tasks"][k] for _, e, _ in rows])), 4)
+                                  for k in sorted(rows[0][1]["tasks"])], **extra))
         out.append(_record(agent, dataset, "graph_nodes", [s["nodes"] for _, _, s in rows], seeds, command, **extra))
         out.append(_record(agent, dataset, "eval_episode_length", [e["mean_episode_length"] for _, e, _ in rows],
                            seeds, command, **extra))
+        if mode == "learned":
+            out.append(_record(agent, dataset, "graph_build_seconds", [s["seconds"] for _, _, s in rows], seeds,
+                               command, **extra))
+        for key in PER_EPISODE:
+            if all(key in e for _, e, _ in rows):
+                out.append(_record(agent, dataset, key, [e[key] for _, e, _ in rows], seeds, command, **extra))
         if mode == "online":
             for key in ("steps_to_first_success", "seconds_to_first_success"):
                 per_seed, solved = [], 0

@@ -19,6 +19,7 @@ With data the nodes are dataset states, edges and lengths come from the learned 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +70,7 @@ class Searcher:
         self.t = 0
         self.events = {"reached": 0, "failures": 0, "inserted": 0, "candidates": 0, "replans": 0, "successes": 0,
                        "bridges": 0}
+        self.timing = {"calls": 0, "seconds": 0.0, "plan_seconds": 0.0}  # calls step every episode of the batch
 
     # ------------------------------------------------------------------ codes and places
     def code(self, obs: np.ndarray) -> np.ndarray:
@@ -164,6 +166,11 @@ class Searcher:
         return cost
 
     def _plan(self, r: int, s: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        self._plan_once(r, s)
+        self.timing["plan_seconds"] += time.perf_counter() - t0
+
+    def _plan_once(self, r: int, s: np.ndarray) -> None:
         self.events["replans"] += 1
         goal_cost = self._goal_cost(r)
         ctg, nxt = G.cost_to_go(self.g, self.cfg.hebb, goal_cost)
@@ -256,6 +263,13 @@ class Searcher:
         self._plan(r, s)
 
     def __call__(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        actions = self._step(obs, goals)
+        self.timing["calls"] += 1
+        self.timing["seconds"] += time.perf_counter() - t0
+        return actions
+
+    def _step(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, np.float64)
         goals = np.asarray(goals, np.float64)
         d = self.g.obs.shape[1]
