@@ -18,6 +18,8 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results.md"
 MARK = re.compile(r"(<!-- results-table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /results-table:(?P=name) -->)",
@@ -238,7 +240,43 @@ def antmaze_pilot(load) -> str:
                [[a.upper(), *(f"{c[s]:.2f}" if s in c else "-" for s in steps)] for a, c in curves.items()])
 
 
-TABLES = {"ant-expert": ant_expert, "antmaze-pilot": antmaze_pilot, "antmaze-datasets": antmaze_datasets,
+GAS = {"antmaze-giant-navigate": 0.776, "antmaze-giant-stitch": 0.883, "antmaze-large-stitch": 0.963,
+       "antmaze-medium-stitch": 0.981}  # GAS (arXiv 2506.07744), 8 seeds, as ../shared/REFERENCE.md section 6 gives
+
+
+def antmaze_search(load) -> str:
+    """The search agent on antmaze (scripts/antmaze_search.sh): success with its cost, beside our HIQL alone on the
+    same seeds (the controller it drives, docs/results/antmaze-runs.json), published HIQL and GAS."""
+    recs = load("antmaze-search.json")
+    by = _index(recs, "dataset", "agent", "settings", "metric")
+    runs = list(load("antmaze-runs.json").values())
+    rows = []
+    for dataset, agent, settings in sorted({(r["dataset"], r["agent"], r.get("settings")) for r in recs},
+                                           key=lambda k: (k[0], str(k[2]), len(k[1]))):
+        def m(name, dataset=dataset, agent=agent, settings=settings):
+            return by.get((dataset, agent, settings, name))
+
+        ok = m("success")
+        seeds = ok["seeds"]
+        alone = [r["success"] for r in runs
+                 if r["agent"] == "hiql" and r["dataset"] == dataset and r["seed"] in seeds]
+        hiql = (f"{np.mean(alone):.2f} ± {np.std(alone):.2f}" if len(alone) == len(seeds) else "n/a")
+        pub = _published("hiql", dataset)
+        whole, tenth = (lambda x: f"{x:.0f}"), (lambda x: f"{x:.1f}")  # noqa: E731
+        nodes = f"{_pm(m('graph_nodes'), whole)} → {_pm(m('graph_nodes_after'), whole)}"
+        ms = f"{_pm(m('search_ms_per_step'), whole)} ({_pm(m('plan_ms_per_step'), tenth)})"
+        rows.append([dataset, agent, settings or "defaults", _pm(ok), " / ".join(f"{t:.2f}" for t in ok["tasks"]),
+                     ", ".join(map(str, seeds)), nodes, _pm(m("replans_per_episode"), tenth), ms,
+                     _pm(m("graph_build_seconds"), whole), hiql, _pm(pub),
+                     f"{GAS[dataset]:.3f}" if dataset in GAS else "n/a"])
+    return _md(["dataset", "agent", "settings", "success (mean ± std over seeds)", "per task", "seeds",
+                "graph nodes (built → after evaluation)", "re-plans per episode",
+                "ms per step, 250 episodes (planning alone)", "graph build (s)", "our HIQL alone, same seeds",
+                "HIQL published", "GAS published"], rows)
+
+
+TABLES = {"ant-expert": ant_expert, "antmaze-search": antmaze_search, "antmaze-pilot": antmaze_pilot,
+          "antmaze-datasets": antmaze_datasets,
           "hilp-goals": hilp_goals, "hilp-reward": hilp_reward, "hilp-demo": hilp_demo, "search": search_main,
           "search-adapt": search_adapt, "beso-avoiding": beso_avoiding, "beso-settings": beso_settings,
           "beso-pointmaze": beso_pointmaze, "beso-speed": beso_speed}

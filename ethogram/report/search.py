@@ -52,24 +52,36 @@ def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
 PER_EPISODE = ("replans_per_episode", "search_ms_per_step", "plan_ms_per_step", "graph_nodes_after")
 
 
+def settings_of(mode: str, agent_config: dict) -> str:
+    """The SNS settings a run changed from its mode's defaults (`--set`), mutate aside: "node_filter=0.5" or ""."""
+    import dataclasses
+
+    from ethogram.search.run import default_config
+
+    default = dataclasses.asdict(default_config(mode))
+    return ", ".join(f"{k}={v}" for k, v in sorted(agent_config.items())
+                     if k != "mutate" and k in default and v != default[k])
+
+
 def records_from_runs(runs: list[tuple[dict, dict, dict]], command: str) -> list[dict]:
-    """The records of (config, eval, search) triples, grouped by (agent, mode, dataset, controller). A frozen graph
-    (agent_config.mutate false) is agent "sns-frozen"."""
+    """The records of (config, eval, search) triples, grouped by (agent, mode, dataset, controller, settings). A
+    frozen graph (agent_config.mutate false) is agent "sns-frozen"."""
     groups: dict[tuple, list] = defaultdict(list)
     for cfg, ev, st in runs:
         agent = "sns-xy-roadmap" if cfg["mode"] == "xy-roadmap" else "sns"
         if not cfg.get("agent_config", {}).get("mutate", True):
             agent += "-frozen"
-        groups[(agent, cfg["mode"], ev["dataset"].removesuffix("-v0"), cfg.get("controller_agent"))].append(
-            (cfg, ev, st))
+        groups[(agent, cfg["mode"], ev["dataset"].removesuffix("-v0"), cfg.get("controller_agent"),
+                settings_of(cfg["mode"], cfg.get("agent_config", {})))].append((cfg, ev, st))
     out = []
-    for (agent, mode, dataset, ctrl), rows in sorted(groups.items()):
+    for (agent, mode, dataset, ctrl, settings), rows in sorted(groups.items()):
         seeds = [c["train_config"]["seed"] for c, _, _ in rows]
         if len(set(seeds)) < len(seeds):
             raise EthogramError(f"{agent} on {dataset}: seed {max(seeds, key=seeds.count)} is there twice.",
                                 "keep one search run per seed")
         extra = {"mode": mode, "controller": None if mode == "online" else ctrl,
-                 "eval_episodes_per_task": rows[0][1]["episodes_per_task"]}
+                 "eval_episodes_per_task": rows[0][1]["episodes_per_task"], **({"settings": settings} if settings
+                                                                                else {})}
         out.append(_record(agent, dataset, "success", [e["success"] for _, e, _ in rows], seeds, command,
                            tasks=[round(float(np.mean([e["tasks"][k] for _, e, _ in rows])), 4)
                                   for k in sorted(rows[0][1]["tasks"])], **extra))
