@@ -27,7 +27,9 @@ def test_the_physics_and_observation_are_ogbench_antmaze(maze):
         state = am.step(state, a[None], np.random.default_rng(0))
         if maze == "medium":  # the teleport maze draws its exits from another generator than OGBench's
             np.testing.assert_allclose(am.observe(state)[0], ob, atol=1e-5)
-            np.testing.assert_allclose(am.physics.qpos(state)[0], env.data.qpos, atol=1e-9)
+            # one step from the same state: equal up to round-off, which differs with the CPU's SIMD paths in MuJoCo
+            # (2e-8 in the torso quaternion on an AMD EPYC with AVX-512, below 1e-9 on other machines)
+            np.testing.assert_allclose(am.physics.qpos(state)[0], env.data.qpos, atol=1e-6)
     assert am.observe(state).shape == (1, 29) and am.obs_positions(am.observe(state)).shape == (1, 2)
 
 
