@@ -5,7 +5,7 @@
 # graph (the ablation), each evaluated with the OGBench protocol (5 tasks x 50 episodes, evaluation seed = seed).
 #
 # Resumable across machines like the agents' grid: every evaluated search run is added to the committed ledger
-# docs/results/antmaze-search-runs.json (scripts/search_ledger.py) and skipped when its label is there.
+# docs/results/antmaze-search-runs.json (scripts/run_ledger.py) and skipped when its label is there.
 #
 # Usage: scripts/antmaze_search.sh   (env: DATASETS, SEEDS, NODES, SETS, VARIANTS, JOBS, STEPS, NETS, BATCH)
 set -euo pipefail
@@ -40,7 +40,7 @@ one() {  # dataset seed
   fi
   for variant in $VARIANTS; do
     local label="$STAG/$data/$variant-s$seed" dir="runs/antmaze-sns/$STAG/$data/$variant-s$seed"
-    $BIN/python scripts/search_ledger.py has "$LEDGER" "$label" && continue
+    $BIN/python scripts/run_ledger.py has "$LEDGER" "$label" && continue
     local sets=()
     for kv in $SETS; do sets+=(--set "$kv"); done
     [ "$variant" = frozen ] && sets+=(--set mutate=false)
@@ -50,7 +50,7 @@ one() {  # dataset seed
     $BIN/ethogram eval "$dir" --episodes 50 --seed "$seed" --quiet --no-video >>"$dir.log" 2>&1 || {
       echo "FAILED eval $label (see $dir.log)"; continue; }
     cp "$dir/graph.png" "$PICS/$variant-$data-s$seed.png"
-    flock "$LEDGER.lock" $BIN/python scripts/search_ledger.py add "$LEDGER" "$label" "$dir"
+    flock "$LEDGER.lock" $BIN/python scripts/run_ledger.py add "$LEDGER" "$label" "$dir"
   done
 }
 export -f one; export TAG STAG LEDGER PICS BIN STEPS NETS BATCH NODES SETS VARIANTS
@@ -59,5 +59,5 @@ jobs=()
 for seed in $SEEDS; do for data in $DATASETS; do jobs+=("$data $seed"); done; done
 printf '%s\n' "${jobs[@]}" | xargs -P "$JOBS" -L 1 bash -c 'one $0 $1'
 
-$BIN/python scripts/search_ledger.py records "$LEDGER" --json docs/results/antmaze-search.json --command "$CMD"
+$BIN/python scripts/run_ledger.py records "$LEDGER" --json docs/results/antmaze-search.json --command "$CMD"
 $BIN/python scripts/results_tables.py

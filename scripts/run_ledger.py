@@ -7,7 +7,9 @@ git-ignored and need not survive) and its records rebuilt from the ledger alone.
 
 An entry is report/results.py's `run_result` of the run (agent, dataset with its size and sha256, seed, budget,
 evaluation settings, per-task success, trial key), so the records are exactly those `ethogram summarize` would
-write from the run directories, with the same refusals (one seed twice, evaluations that differ).
+write from the run directories, with the same refusals (one seed twice, evaluations that differ). A search run
+(agent sns) is kept as report/search.py's `ledger_entry` (its config, eval and search records) and a ledger of
+search runs gives report/search.py's records.
 """
 
 from __future__ import annotations
@@ -27,19 +29,36 @@ def read(ledger: Path) -> dict[str, dict]:
     return json.loads(ledger.read_text()) if ledger.exists() else {}
 
 
+def _is_search(entry: dict) -> bool:
+    return "search" in entry and "eval" in entry
+
+
 def add(ledger: Path, label: str, run_dir: str) -> dict:
+    from ethogram import rundir
     from ethogram.report.results import run_result
+    from ethogram.report.search import ledger_entry
 
     entries = read(ledger)
-    entries[label] = {**run_result(run_dir), "run_dir": label}
+    if rundir.read_config(Path(run_dir)).get("agent") == "sns":
+        entries[label] = ledger_entry(run_dir)
+    else:
+        entries[label] = {**run_result(run_dir), "run_dir": label}
     atomic_write_text(ledger, json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
     return entries[label]
 
 
 def records(ledger: Path, command: str) -> list[dict]:
+    from ethogram.errors import EthogramError
     from ethogram.report.results import aggregate_results
+    from ethogram.report.search import records_from_runs
 
-    return aggregate_results(list(read(ledger).values()), command)
+    entries = list(read(ledger).values())
+    kinds = {_is_search(e) for e in entries}
+    if len(kinds) > 1:
+        raise EthogramError(f"{ledger} holds both search runs and trained agents' runs.", "keep one ledger for each")
+    if kinds == {True}:
+        return records_from_runs([(e["config"], e["eval"], e["search"]) for e in entries], command)
+    return aggregate_results(entries, command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,11 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.label in read(args.ledger) else 1
     if args.cmd == "add":
         e = add(args.ledger, args.label, args.run_dir)
-        print(f"{args.ledger}: {args.label} success {e['success']:.3f}")
+        success = e["eval"]["success"] if _is_search(e) else e["success"]
+        print(f"{args.ledger}: {args.label} success {success:.3f}")
         return 0
+    from ethogram.errors import EthogramError
     from ethogram.report.results import write_records
 
-    recs = records(args.ledger, args.command)
+    try:
+        recs = records(args.ledger, args.command)
+    except EthogramError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     write_records(recs, args.json)
     print(f"wrote {args.json} ({len(recs)} records from {len(read(args.ledger))} runs)")
     return 0

@@ -351,7 +351,7 @@ def test_search_ledger_rebuilds_the_records_without_the_run_directories(tmp_path
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "search_ledger.py"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_ledger.py"
     ledger, evals = tmp_path / "ledger.json", {}
     for name, seed, sets in (("a", 0, []), ("b", 1, []), ("c", 0, ["--set", "mutate=false"])):
         run = tmp_path / name
@@ -378,4 +378,10 @@ def test_search_ledger_rebuilds_the_records_without_the_run_directories(tmp_path
     res = subprocess.run([sys.executable, str(script), "records", str(ledger), "--json", str(out)],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "seed 0 is there twice" in res.stderr and "Traceback" not in res.stderr
+    del entries["d"]
+    entries["e"] = {"agent": "gcbc", "success": 0.1}  # a trained agent's run among search runs
+    ledger.write_text(json.dumps(entries))
+    res = subprocess.run([sys.executable, str(script), "records", str(ledger), "--json", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "both search runs and trained agents' runs" in res.stderr
     capsys.readouterr()

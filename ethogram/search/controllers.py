@@ -85,15 +85,20 @@ class Learned:
     def act(self, obs, goals) -> np.ndarray:
         return np.asarray(self._act(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32)))
 
+    def _chunked(self, fn, *arrays: np.ndarray) -> list[np.ndarray]:
+        """fn(state, *chunks) over row chunks, each padded to a power of two (a few shapes: no recompilation per
+        batch size), padding cut off again."""
+        out = []
+        for k in range(0, len(arrays[0]), self.chunk):
+            parts = [a[k: k + self.chunk] for a in arrays]
+            n = len(parts[0])
+            pad = ((0, max(256, 1 << (n - 1).bit_length()) - n), (0, 0))
+            out.append(np.asarray(fn(self.state, *(jnp.asarray(np.pad(p, pad)) for p in parts)))[:n])
+        return out
+
     def distance(self, obs, goals) -> np.ndarray:
         obs, goals = np.broadcast_arrays(np.asarray(obs, np.float32), np.asarray(goals, np.float32))
-        out = []
-        for k in range(0, len(obs), self.chunk):
-            o, g = obs[k: k + self.chunk], goals[k: k + self.chunk]
-            n = len(o)
-            size = max(256, 1 << (n - 1).bit_length())  # a few padded shapes: no recompilation per batch size
-            pad = ((0, size - n), (0, 0))
-            out.append(np.asarray(self._dist(self.state, jnp.asarray(np.pad(o, pad)), jnp.asarray(np.pad(g, pad))))[:n])
+        out = self._chunked(self._dist, obs, goals)
         return np.concatenate(out) if out else np.zeros(0)
 
     @property
@@ -102,14 +107,8 @@ class Learned:
         return self._embed is not None
 
     def embedding(self, obs) -> np.ndarray:
-        """z(s) of the agent's metric embedding, (n, dim), in padded chunks."""
-        obs = np.asarray(obs, np.float32)
-        out = []
-        for k in range(0, len(obs), self.chunk):
-            o = obs[k: k + self.chunk]
-            size = max(256, 1 << (len(o) - 1).bit_length())
-            pad = jnp.asarray(np.pad(o, ((0, size - len(o)), (0, 0))))
-            out.append(np.asarray(self._embed(self.state, pad))[:len(o)])
+        """z(s) of the agent's metric embedding, (n, dim)."""
+        out = self._chunked(self._embed, np.asarray(obs, np.float32))
         return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
     def steps_between(self, za: np.ndarray, zb: np.ndarray) -> np.ndarray:

@@ -76,26 +76,24 @@ def _cover(ctrl, pool: np.ndarray, novelty: float, n_nodes: int) -> tuple[list[i
     """Greedy cover: a state is a new node unless a kept one is within `novelty` (symmetrised learned steps).
     Returns the kept indices and their (k, k) distances. With a metric embedding one row is computed per kept
     node; otherwise the pool's whole distance matrix."""
-    keep: list[int] = []
-    covered = np.zeros(len(pool), bool)
     if getattr(ctrl, "metric", False):
         z = ctrl.embedding(pool)
-        for i in range(len(pool)):
-            if not covered[i]:
-                keep.append(i)
-                covered |= ctrl.steps_between(z[i: i + 1], z)[0] < novelty
-                if len(keep) == n_nodes:
-                    break
-        return keep, ctrl.steps_between(z[keep], z[keep])
-    d = distance_matrix(ctrl, pool, pool)
-    sym = np.minimum(d, d.T)
+        row = lambda i: ctrl.steps_between(z[i: i + 1], z)[0]  # noqa: E731  (a metric: already symmetric)
+        among = lambda keep: ctrl.steps_between(z[keep], z[keep])  # noqa: E731
+    else:
+        d = distance_matrix(ctrl, pool, pool)
+        sym = np.minimum(d, d.T)
+        row = lambda i: sym[i]  # noqa: E731
+        among = lambda keep: d[np.ix_(keep, keep)]  # noqa: E731
+    keep: list[int] = []
+    covered = np.zeros(len(pool), bool)
     for i in range(len(pool)):
         if not covered[i]:
             keep.append(i)
-            covered |= sym[i] < novelty
+            covered |= row(i) < novelty
             if len(keep) == n_nodes:
                 break
-    return keep, d[np.ix_(keep, keep)]
+    return keep, among(keep)
 
 
 def graph_from_dataset(observations: np.ndarray, ctrl, cfg: SNSConfig, n_nodes: int, seed: int = 0,
