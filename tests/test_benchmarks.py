@@ -91,3 +91,25 @@ def test_bench_beso_quick_writes_every_sampler(tmp_path):
     assert [(s["sampler"], s["steps"]) for s in res["sampling"]] == [("ddim", 1), ("ddim", 3), ("ddim", 10),
                                                                     ("ddpm", 25)]
     assert all(s["ms_per_call"] > 0 for s in res["sampling"]) and res["train"]["steps_per_s"] > 0
+
+
+def test_bench_search_quick_times_build_search_and_the_dense_reference(tmp_path, navigate_small):
+    """A HILP run (a metric embedding) trained for a few steps; the benchmark builds two graphs over the dataset and
+    runs the search agent in the maze for a few steps at each size."""
+    from ethogram.cli import main
+
+    ctrl = tmp_path / "hilp"
+    assert main(["train", "hilp", "--dataset", str(navigate_small), "--out", str(ctrl), "--steps", "200",
+                 "--eval-every", "0", "--quiet", "--set", "batch_size=64", "--set", "value_hidden_dims=32,32",
+                 "--set", "actor_hidden_dims=32,32"]) == 0
+    out = tmp_path / "search.json"
+    r = subprocess.run([sys.executable, "-m", "benchmarks.bench_search", "--quick", "--dataset", str(navigate_small),
+                        "--controller", str(ctrl), "--out", str(out)], capture_output=True, text=True, timeout=600,
+                       cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["metric_embedding"] and res["controller_agent"] == "hilp" and len(res["results"]) == 2
+    for rec in res["results"]:
+        assert 2 <= rec["nodes"] <= rec["nodes_asked"] and rec["edges"] > 0 and rec["build_s"] > 0
+        assert rec["steps"] == 10 and rec["search_ms_per_step"] >= rec["plan_ms_per_step"] >= 0
+        assert rec["reference_dense_ms_per_plan"] is not None and rec["nodes_after"] >= rec["nodes"]

@@ -112,11 +112,21 @@ class Learned:
         return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
     def steps_between(self, za: np.ndarray, zb: np.ndarray) -> np.ndarray:
-        """(m, n) steps between embedded states, in blocks of rows (no padding: the shapes are few)."""
+        """(m, n) steps between embedded states, in blocks of rows. Both sides are padded to a power of two (a graph
+        that grows by one node would otherwise compile a new shape for every query); the padding is cut off."""
         za, zb = np.asarray(za, np.float32), np.asarray(zb, np.float32)
-        rows = max(1, (1 << 22) // max(len(zb), 1))
-        return np.concatenate([np.asarray(self._steps(jnp.asarray(za[k: k + rows]), jnp.asarray(zb)))
-                               for k in range(0, len(za), rows)]) if len(za) else np.zeros((0, len(zb)), np.float32)
+        m, n = len(za), len(zb)
+        if not m or not n:
+            return np.zeros((m, n), np.float32)
+        nb = max(256, 1 << (n - 1).bit_length())
+        zb = jnp.asarray(np.pad(zb, ((0, nb - n), (0, 0)), mode="edge"))  # edge rows: the centring barely moves
+        rows = max(1, (1 << 22) // nb)
+        out = []
+        for k in range(0, m, rows):
+            blk = za[k: k + rows]
+            pad = (1 << (len(blk) - 1).bit_length()) - len(blk)
+            out.append(np.asarray(self._steps(jnp.asarray(np.pad(blk, ((0, pad), (0, 0)))), zb))[: len(blk), :n])
+        return np.concatenate(out)
 
     def pairwise(self, a, b) -> np.ndarray:
         """D[i, j] = distance(a[i], b[j]) from one embedding per state."""

@@ -11,7 +11,9 @@ A behaviour is a path; its cost is the sum of length / w + hop + habit over its 
 short, reliable, simple (few-edge) behaviours, and every failure makes the failed behaviour dearer than
 the next-simplest one: executing the cheapest path and mutating the graph enumerates behaviours in order.
 
-Arrays are dense (N x N) with a capacity that doubles: N is at most a few thousand here.
+Edges are a sparse list (parallel arrays `src`, `dst`, `length`, ... with a capacity that doubles, and an index
+from (i, j) to the edge), so memory and the cost of a plan grow with the edges, not with nodes squared: a graph
+of tens of thousands of nodes with a few dozen edges each plans with one Dijkstra per goal (scipy.sparse.csgraph).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
+
+EDGE_FIELDS = {"src": np.int32, "dst": np.int32, "length": np.float32, "weight": np.float32, "tries": np.int32,
+               "wins": np.int32, "habit": np.float32}
+NODE_FIELDS = ("obs", "code", "visited", "dead", "goal_wins")
 
 
 @dataclass(frozen=True)
@@ -35,20 +41,24 @@ class HebbConfig:
 
 @dataclass
 class Graph:
-    """Nodes and edges of the cognitive graph (arrays sized to `capacity`; the first `n` are used)."""
+    """Nodes (arrays sized to a capacity; the first `n` are used) and edges (the first `m` of the edge arrays)."""
 
     obs: np.ndarray  # (cap, obs_dim) float32: the state each node stands for
     code: np.ndarray  # (cap, code_dim) complex64: its harmonic code
     visited: np.ndarray  # (cap,) bool: the agent has been there (or it is a dataset state); else a candidate
     dead: np.ndarray  # (cap,) bool: a candidate place given up (no way toward it): no hope, never re-proposed
     goal_wins: np.ndarray  # (cap,) int32: successes with this node as the goal's place
-    length: np.ndarray  # (cap, cap) float32 steps, inf = no edge
-    weight: np.ndarray  # (cap, cap) float32 Hebbian weights
-    tries: np.ndarray  # (cap, cap) int32
-    wins: np.ndarray  # (cap, cap) int32
-    habit: np.ndarray  # (cap, cap) float32
+    src: np.ndarray  # (ecap,) int32: edge i -> j is (src, dst) = (i, j)
+    dst: np.ndarray
+    length: np.ndarray  # (ecap,) float32 steps
+    weight: np.ndarray  # (ecap,) float32 Hebbian weights
+    tries: np.ndarray  # (ecap,) int32
+    wins: np.ndarray  # (ecap,) int32
+    habit: np.ndarray  # (ecap,) float32
     n: int = 0
+    m: int = 0
     version: int = 0  # bumped by every change of edges or weights (plans are cached per version)
+    index: dict = field(default_factory=dict, repr=False)  # (i, j) -> edge id
     _csr: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -56,34 +66,33 @@ class Graph:
         return len(self.obs)
 
     def edges(self) -> np.ndarray:
-        """(E, 2) array of the existing edges."""
-        return np.argwhere(np.isfinite(self.length[: self.n, : self.n]))
+        """(E, 2) array of the existing edges (i, j)."""
+        return np.stack([self.src[: self.m], self.dst[: self.m]], axis=1).astype(np.int64)
 
 
 def empty(obs_dim: int, code_dim: int, capacity: int = 64) -> Graph:
+    ecap = 8 * capacity
     return Graph(obs=np.zeros((capacity, obs_dim), np.float32), code=np.zeros((capacity, code_dim), np.complex64),
                  visited=np.zeros(capacity, bool), dead=np.zeros(capacity, bool),
                  goal_wins=np.zeros(capacity, np.int32),
-                 length=np.full((capacity, capacity), np.inf, np.float32),
-                 weight=np.zeros((capacity, capacity), np.float32), tries=np.zeros((capacity, capacity), np.int32),
-                 wins=np.zeros((capacity, capacity), np.int32), habit=np.zeros((capacity, capacity), np.float32))
+                 **{k: np.zeros(ecap, t) for k, t in EDGE_FIELDS.items()})
 
 
 def _grow(g: Graph, need: int) -> None:
     cap = g.capacity
     if need <= cap:
         return
-    new = max(need, 2 * cap)
-    pad1 = [(0, new - cap)]
-    g.obs = np.pad(g.obs, pad1 + [(0, 0)])
-    g.code = np.pad(g.code, pad1 + [(0, 0)])
-    g.visited = np.pad(g.visited, pad1)
-    g.dead = np.pad(g.dead, pad1)
-    g.goal_wins = np.pad(g.goal_wins, pad1)
-    pad2 = [(0, new - cap), (0, new - cap)]
-    g.length = np.pad(g.length, pad2, constant_values=np.inf)
-    for k in ("weight", "tries", "wins", "habit"):
-        setattr(g, k, np.pad(getattr(g, k), pad2))
+    pad = [(0, max(need, 2 * cap) - cap)]
+    for k in NODE_FIELDS:
+        a = getattr(g, k)
+        setattr(g, k, np.pad(a, pad + [(0, 0)] * (a.ndim - 1)))
+
+
+def _grow_edges(g: Graph, need: int) -> None:
+    cap = len(g.src)
+    if need > cap:
+        for k in EDGE_FIELDS:
+            setattr(g, k, np.pad(getattr(g, k), (0, max(need, 2 * cap) - cap)))
 
 
 def add_nodes(g: Graph, obs: np.ndarray, code: np.ndarray, visited) -> np.ndarray:
@@ -100,89 +109,122 @@ def add_nodes(g: Graph, obs: np.ndarray, code: np.ndarray, visited) -> np.ndarra
     return idx
 
 
+def edge(g: Graph, i: int, j: int) -> int:
+    """The id of edge i -> j, -1 when there is none."""
+    return g.index.get((int(i), int(j)), -1)
+
+
+def length_of(g: Graph, i: int, j: int) -> float:
+    """Expected steps of edge i -> j (inf when there is none)."""
+    e = edge(g, i, j)
+    return float(g.length[e]) if e >= 0 else np.inf
+
+
 def connect(g: Graph, i, j, length, weight) -> None:
     """Create edges i -> j (arrays broadcast) where none exists; existing edges keep their history."""
-    i, j = np.broadcast_arrays(np.asarray(i), np.asarray(j))
-    length = np.broadcast_to(np.asarray(length, np.float32), i.shape)
-    weight = np.broadcast_to(np.asarray(weight, np.float32), i.shape)
-    new = ~np.isfinite(g.length[i, j]) & (i != j)
-    g.length[i[new], j[new]] = np.maximum(length[new], 1.0)
-    g.weight[i[new], j[new]] = weight[new]
+    i, j = np.broadcast_arrays(np.atleast_1d(np.asarray(i)), np.atleast_1d(np.asarray(j)))
+    length = np.broadcast_to(np.asarray(length, np.float32), i.shape).ravel()
+    weight = np.broadcast_to(np.asarray(weight, np.float32), i.shape).ravel()
+    new = []
+    for k, (a, b) in enumerate(zip(i.ravel().tolist(), j.ravel().tolist(), strict=True)):
+        if a != b and (a, b) not in g.index:
+            g.index[(a, b)] = g.m + len(new)
+            new.append(k)
+    if new:
+        new = np.asarray(new)
+        e = np.arange(g.m, g.m + len(new))
+        _grow_edges(g, g.m + len(new))
+        g.src[e], g.dst[e] = i.ravel()[new], j.ravel()[new]
+        g.length[e] = np.maximum(length[new], 1.0)
+        g.weight[e] = weight[new]
+        g.m += len(new)
     g.version += 1
 
 
 def potentiate(g: Graph, i: int, j: int, steps: float, cfg: HebbConfig) -> None:
     """i then j fired in sequence: strengthen i -> j and learn its length from the steps it took."""
-    if not np.isfinite(g.length[i, j]):
+    if edge(g, i, j) < 0:
         connect(g, i, j, steps, 0.5)
-    g.weight[i, j] += cfg.eta * (1.0 - g.weight[i, j])
-    k = g.wins[i, j]
-    g.length[i, j] = max(1.0, (g.length[i, j] * k + steps) / (k + 1)) if k else max(1.0, steps)
-    g.tries[i, j] += 1
-    g.wins[i, j] += 1
+    e = edge(g, i, j)
+    if e < 0:  # i == j: no edge to learn
+        return
+    g.weight[e] += cfg.eta * (1.0 - g.weight[e])
+    k = g.wins[e]
+    g.length[e] = max(1.0, (g.length[e] * k + steps) / (k + 1)) if k else max(1.0, steps)
+    g.tries[e] += 1
+    g.wins[e] += 1
+    g.version += 1
+
+
+def inputs(g: Graph, j: int) -> np.ndarray:
+    """Ids of the edges into node j."""
+    return np.nonzero(g.dst[: g.m] == j)[0]
+
+
+def weaken_inputs(g: Graph, j: int, factor: float, floor: float = 0.0) -> None:
+    """Every input of node j: w *= factor (not below `floor`)."""
+    e = inputs(g, j)
+    g.weight[e] = np.maximum(floor, g.weight[e] * factor)
     g.version += 1
 
 
 def depress(g: Graph, i: int, j: int, cfg: HebbConfig) -> None:
     """i fired and j did not follow: weaken i -> j."""
-    if np.isfinite(g.length[i, j]):
-        w_ij = g.weight[i, j]
+    e = edge(g, i, j)
+    if e >= 0:
+        w_ij = g.weight[e]
         if cfg.rho_hetero:  # heterosynaptic: j did not fire despite its drive, its other inputs weaken a little
-            col = g.weight[: g.n, j]
-            g.weight[: g.n, j] = np.where(col > 0, np.maximum(cfg.w_min, col * (1.0 - cfg.rho_hetero)), col)
-        g.weight[i, j] = max(cfg.w_min, w_ij * (1.0 - cfg.rho))
-        g.tries[i, j] += 1
+            weaken_inputs(g, j, 1.0 - cfg.rho_hetero, cfg.w_min)
+        g.weight[e] = max(cfg.w_min, w_ij * (1.0 - cfg.rho))
+        g.tries[e] += 1
         g.version += 1
 
 
 def habituate(g: Graph, path: list[int], cfg: HebbConfig) -> None:
     """A behaviour that was executed without improving gets dearer, so it is not simply repeated."""
     for a, b in zip(path[:-1], path[1:], strict=True):
-        if np.isfinite(g.length[a, b]):
-            g.habit[a, b] += cfg.habit * g.length[a, b]
+        e = edge(g, a, b)
+        if e >= 0:
+            g.habit[e] += cfg.habit * g.length[e]
     g.version += 1
 
 
 def edge_cost(g: Graph, cfg: HebbConfig) -> np.ndarray:
-    """(n, n) cost of each edge: length / weight + hop + habituation (inf where there is none)."""
+    """(m,) cost of each edge: length / weight + hop + habituation."""
+    m = g.m
+    return g.length[:m] / np.maximum(g.weight[:m], cfg.w_min) + cfg.hop + g.habit[:m]
+
+
+def cost_to_go_many(g: Graph, cfg: HebbConfig, goal_costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row k of goal_costs (K, n): the cheapest cost from every node to a goal that node j reaches directly
+    at cost goal_costs[k, j] (inf: not). Returns (cost (K, n), next (K, n)): next[k, j] is the node after j on its
+    cheapest path, -1 when the next step is the goal itself (or there is no path). One Dijkstra call on the reversed
+    graph from K virtual goal nodes (one per row)."""
     n = g.n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = g.length[:n, :n] / np.maximum(g.weight[:n, :n], cfg.w_min) + cfg.hop + g.habit[:n, :n]
-    return np.where(np.isfinite(g.length[:n, :n]), c, np.inf)
-
-
-def reversed_csr(g: Graph, cfg: HebbConfig) -> csr_matrix:
-    """The transposed cost matrix as a sparse graph, cached until the graph changes."""
-    if g._csr.get("version") != g.version:
-        c = edge_cost(g, cfg).T
-        rows, cols = np.nonzero(np.isfinite(c))
-        g._csr = {"version": g.version, "csr": csr_matrix((c[rows, cols], (rows, cols)), shape=c.shape),
-                  "coo": (rows, cols, c[rows, cols])}
-    return g._csr["csr"]
+    goal_costs = np.atleast_2d(goal_costs)
+    K = len(goal_costs)
+    if g._csr.get("version") != g.version:  # the reversed edges, rebuilt only when the graph changed
+        g._csr |= {"version": g.version, "coo": (g.dst[: g.m].astype(np.int64), g.src[: g.m].astype(np.int64),
+                                                edge_cost(g, cfg).astype(np.float64))}
+    r0, c0, v0 = g._csr["coo"]
+    kk, jj = np.nonzero(np.isfinite(goal_costs))
+    if n == 0 or len(kk) == 0:
+        return np.full((K, n), np.inf), np.full((K, n), -1)
+    # Virtual node n + k: reversed edges n + k -> j with cost goal_costs[k, j].
+    rows = np.concatenate([r0, n + kk])
+    cols = np.concatenate([c0, jj])
+    vals = np.concatenate([v0, goal_costs[kk, jj] + cfg.hop])
+    mat = csr_matrix((vals, (rows, cols)), shape=(n + K, n + K))
+    dist, pred = dijkstra(mat, directed=True, indices=np.arange(n, n + K), return_predecessors=True)
+    nxt = pred[:, :n].astype(np.int64)
+    nxt[(nxt >= n) | (nxt < 0)] = -1
+    return dist[:, :n], nxt
 
 
 def cost_to_go(g: Graph, cfg: HebbConfig, goal_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cheapest cost from every node to a goal that node j reaches directly at cost goal_cost[j] (inf: not).
-
-    Returns (cost (n,), next (n,)): next[j] is the node after j on its cheapest path, -1 when the next step
-    is the goal itself (or there is no path). One Dijkstra on the reversed graph from a virtual goal node.
-    """
-    n = g.n
-    reversed_csr(g, cfg)
-    r0, c0, v0 = g._csr["coo"]
-    finite = np.nonzero(np.isfinite(goal_cost))[0]
-    if n == 0 or len(finite) == 0:
-        return np.full(n, np.inf), np.full(n, -1)
-    # Virtual node n: reversed edges n -> j with cost goal_cost[j].
-    rows = np.concatenate([r0, np.full(len(finite), n)])
-    cols = np.concatenate([c0, finite])
-    vals = np.concatenate([v0, goal_cost[finite] + cfg.hop])
-    m = csr_matrix((vals, (rows, cols)), shape=(n + 1, n + 1))
-    dist, pred = dijkstra(m, directed=True, indices=n, return_predecessors=True)
-    nxt = pred[:n].astype(np.int64)
-    nxt[nxt == n] = -1
-    nxt[nxt < 0] = -1
-    return dist[:n], nxt
+    """`cost_to_go_many` for one goal: (cost (n,), next (n,))."""
+    ctg, nxt = cost_to_go_many(g, cfg, np.asarray(goal_cost)[None])
+    return ctg[0], nxt[0]
 
 
 def path_from(start: int, nxt: np.ndarray, limit: int = 100_000) -> list[int]:
@@ -193,22 +235,56 @@ def path_from(start: int, nxt: np.ndarray, limit: int = 100_000) -> list[int]:
     return path
 
 
+def neighbourhood(g: Graph, seeds, hops: int) -> np.ndarray:
+    """Nodes within `hops` edges (either direction) of the seed nodes, the seeds included."""
+    if g._csr.get("adj_shape") != (g.n, g.m):  # weights do not change who is adjacent: rebuilt on new nodes/edges
+        a = csr_matrix((np.ones(g.m, np.float32), (g.src[: g.m], g.dst[: g.m])), shape=(g.n, g.n))
+        g._csr["adj"], g._csr["adj_shape"] = (a + a.T).tocsr(), (g.n, g.m)
+    adj = g._csr["adj"]
+    near = np.zeros(g.n, bool)
+    near[np.asarray([s for s in np.atleast_1d(seeds) if 0 <= s < adj.shape[0]], np.int64)] = True
+    for _ in range(hops):
+        near |= (adj @ near.astype(np.float32)) > 0
+    return np.nonzero(near)[0]
+
+
+def dense_length(g: Graph, n: int | None = None) -> np.ndarray:
+    """(n, n) edge lengths among the first n nodes, inf where there is no edge (for small graphs and tests)."""
+    n = g.n if n is None else n
+    out = np.full((n, n), np.inf, np.float32)
+    m = g.m
+    ok = (g.src[:m] < n) & (g.dst[:m] < n)
+    out[g.src[:m][ok], g.dst[:m][ok]] = g.length[:m][ok]
+    return out
+
+
 def to_arrays(g: Graph) -> dict[str, np.ndarray]:
-    """The used part of the graph as plain arrays (for an npz file)."""
-    n = g.n
-    return {"obs": g.obs[:n], "code": g.code[:n], "visited": g.visited[:n], "dead": g.dead[:n],
-            "goal_wins": g.goal_wins[:n],
-            "length": g.length[:n, :n], "weight": g.weight[:n, :n], "tries": g.tries[:n, :n],
-            "wins": g.wins[:n, :n], "habit": g.habit[:n, :n]}
+    """The used part of the graph as plain arrays (for an npz file): nodes, then the edge list."""
+    n, m = g.n, g.m
+    return {**{k: getattr(g, k)[:n] for k in NODE_FIELDS}, **{k: getattr(g, k)[:m] for k in EDGE_FIELDS}}
 
 
 def from_arrays(a: dict[str, np.ndarray]) -> Graph:
     n = len(a["obs"])
     g = empty(a["obs"].shape[1], a["code"].shape[1], capacity=max(n, 1))
-    g.obs[:n], g.code[:n], g.visited[:n], g.dead[:n] = a["obs"], a["code"], a["visited"], a["dead"]
-    g.goal_wins[:n] = a["goal_wins"]
-    for k in ("length", "weight", "tries", "wins", "habit"):
-        getattr(g, k)[:n, :n] = a[k]
+    for k in NODE_FIELDS:
+        getattr(g, k)[:n] = a[k]
     g.n = n
+    if "src" in a:
+        edges = {k: np.asarray(a[k]) for k in EDGE_FIELDS}
+    else:  # the dense layout: (n, n) matrices, inf length where there is no edge
+        i, j = np.nonzero(np.isfinite(a["length"]))
+        edges = {"src": i, "dst": j, **{k: np.asarray(a[k])[i, j] for k in EDGE_FIELDS if k not in ("src", "dst")}}
+    m = len(edges["src"])
+    if any(len(v) != m for v in edges.values()) or (m and (edges["src"].max() >= n or edges["dst"].max() >= n
+                                                           or min(edges["src"].min(), edges["dst"].min()) < 0)):
+        raise ValueError("edge arrays of different lengths or naming nodes that do not exist")
+    _grow_edges(g, m)
+    for k, t in EDGE_FIELDS.items():
+        getattr(g, k)[:m] = edges[k].astype(t)
+    g.m = m
+    g.index = {(a_, b_): e for e, (a_, b_) in enumerate(zip(g.src[:m].tolist(), g.dst[:m].tolist(), strict=True))}
+    if len(g.index) != m:
+        raise ValueError("an edge is listed twice")
     g.version = 1
     return g

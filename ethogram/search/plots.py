@@ -21,11 +21,12 @@ def plot_graph(env, g, path: str | Path, title: str = "", rollouts=None, max_edg
     h, w = maze.shape
     fig, ax = plt.subplots(figsize=(0.6 * w + 1.5, 0.6 * h + 1.0), dpi=110)
     draw_maze(ax, maze)
-    e = g.edges()
-    if len(e) > max_edges:
-        e = e[np.random.default_rng(0).choice(len(e), max_edges, replace=False)]
+    ids = np.arange(g.m)
+    if len(ids) > max_edges:
+        ids = np.sort(np.random.default_rng(0).choice(len(ids), max_edges, replace=False))
+    e = g.edges()[ids]
     if len(e):
-        wts = g.weight[e[:, 0], e[:, 1]]
+        wts = g.weight[ids]
         seg = np.stack([g.obs[e[:, 0], :2], g.obs[e[:, 1], :2]], axis=1)
         weak = wts < 0.1
         ax.add_collection(LineCollection(seg[~weak], colors=[(0.2, 0.2, 0.2, 0.1 + 0.5 * float(x)) for x in wts[~weak]],

@@ -23,41 +23,59 @@ from ethogram.search.sns import SNSConfig
 
 @dataclass(frozen=True)
 class LandmarkEmbedding:
-    """Isomap of the graph's learned geodesic distances, with de Silva-Tenenbaum landmark MDS for new states."""
+    """Isomap of the graph's learned geodesic distances, by de Silva-Tenenbaum landmark MDS: classical MDS over L
+    landmark nodes, every other node and every new state placed from its geodesic distances to the landmarks."""
 
-    geodesic: np.ndarray  # (n, n) steps through learned edges (symmetrised)
-    pinv: np.ndarray  # (dim, n): v_k / sqrt(lambda_k)
-    mean_sq: np.ndarray  # (n,) mean squared geodesic distance to each node
+    geodesic: np.ndarray  # (n, L) steps through learned edges (symmetrised) from each node to each landmark
+    pinv: np.ndarray  # (dim, L): v_k / sqrt(lambda_k)
+    mean_sq: np.ndarray  # (L,) mean squared geodesic distance to each landmark
     link: float
 
-    def from_distances(self, d_to_nodes: np.ndarray) -> np.ndarray:
-        """Embed states from their learned distances to the nodes (rows of (m, n))."""
-        d = np.atleast_2d(d_to_nodes)
-        near = np.where(d <= self.link, d, np.inf)
-        nearest = np.argmin(d, axis=1)
-        near[np.arange(len(d)), nearest] = d[np.arange(len(d)), nearest]  # always one anchor
-        geo = np.min(near[:, :, None] + self.geodesic[None], axis=1) if len(self.geodesic) <= 1500 else \
-            np.stack([np.min(row[:, None] + self.geodesic, axis=0) for row in near])
+    def place(self, geo: np.ndarray) -> np.ndarray:
+        """Coordinates from geodesic distances to the landmarks, (m, L) -> (m, dim)."""
         return -0.5 * ((geo ** 2) - self.mean_sq[None]) @ self.pinv.T
 
+    def from_distances(self, d_to_nodes: np.ndarray) -> np.ndarray:
+        """Embed states from their learned distances to the nodes (rows of (m, n)): through the nodes within
+        `link` (always at least the nearest one) to the landmarks."""
+        d = np.atleast_2d(d_to_nodes)
+        geo = np.empty((len(d), self.geodesic.shape[1]), np.float32)
+        for r, row in enumerate(d):
+            near = np.nonzero(row <= self.link)[0]
+            near = near if len(near) else np.array([int(np.argmin(row))])
+            geo[r] = np.min(row[near, None] + self.geodesic[near], axis=0)
+        return self.place(geo)
 
-def landmark_embedding(length: np.ndarray, link: float, dim: int = 8) -> tuple[LandmarkEmbedding, np.ndarray]:
-    """(embedding, node coordinates (n, dim)) from the edge lengths (inf = no edge)."""
-    n = len(length)
-    sym = np.minimum(length, length.T)
-    rows, cols = np.nonzero(np.isfinite(sym))
-    geo = dijkstra(csr_matrix((sym[rows, cols], (rows, cols)), shape=(n, n)), directed=False)
+
+def landmark_embedding(n: int, src: np.ndarray, dst: np.ndarray, length: np.ndarray, link: float, dim: int = 8,
+                       landmarks: int = 1000) -> tuple[LandmarkEmbedding, np.ndarray]:
+    """(embedding, node coordinates (n, dim)) from the edges i -> j of the given lengths. The first `landmarks`
+    nodes are the landmarks (a graph's nodes are in random order); with n <= landmarks this is exact Isomap."""
+    lm = np.arange(min(n, landmarks))
+    geo = dijkstra(_undirected(n, src, dst, length), directed=False, indices=lm).T  # (n, L)
     finite = np.isfinite(geo)
     geo = np.where(finite, geo, geo[finite].max() * 1.5 if finite.any() else 0.0)  # disconnected parts: far
-    sq = geo ** 2
-    j = np.eye(n) - 1.0 / n
+    sq = geo[lm] ** 2  # (L, L)
+    L = len(lm)
+    j = np.eye(L) - 1.0 / L
     b = -0.5 * j @ sq @ j
     vals, vecs = np.linalg.eigh(b)
     order = np.argsort(vals)[::-1][:dim]
     vals, vecs = np.maximum(vals[order], 1e-9), vecs[:, order]
-    coords = vecs * np.sqrt(vals)
     emb = LandmarkEmbedding(geo.astype(np.float32), (vecs / np.sqrt(vals)).T, sq.mean(axis=0), link)
-    return emb, coords
+    return emb, emb.place(geo)
+
+
+def _undirected(n: int, src: np.ndarray, dst: np.ndarray, length: np.ndarray) -> csr_matrix:
+    """The edges as an undirected graph, each pair weighted by the shorter of its directions."""
+    i = np.concatenate([src, dst]).astype(np.int64)
+    j = np.concatenate([dst, src]).astype(np.int64)
+    w = np.concatenate([length, length]).astype(np.float64)
+    order = np.lexsort((w, j, i))  # per (i, j), the shortest first
+    i, j, w = i[order], j[order], w[order]
+    first = np.ones(len(i), bool)
+    first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+    return csr_matrix((w[first], (i[first], j[first])), shape=(n, n))
 
 
 def progressing(observations: np.ndarray, terminals: np.ndarray | None, ctrl, idx: np.ndarray, span: int,
@@ -72,19 +90,18 @@ def progressing(observations: np.ndarray, terminals: np.ndarray | None, ctrl, id
     return idx[d >= ratio * span]
 
 
-def _cover(ctrl, pool: np.ndarray, novelty: float, n_nodes: int) -> tuple[list[int], np.ndarray]:
+def _cover(ctrl, pool: np.ndarray, novelty: float, n_nodes: int):
     """Greedy cover: a state is a new node unless a kept one is within `novelty` (symmetrised learned steps).
-    Returns the kept indices and their (k, k) distances. With a metric embedding one row is computed per kept
-    node; otherwise the pool's whole distance matrix."""
+    Returns the kept indices and `block(rows) -> (len(rows), k)`: the learned steps from those kept nodes to every
+    kept node. With a metric embedding one row is computed per kept node (and per block); otherwise the pool's whole
+    distance matrix."""
     if getattr(ctrl, "metric", False):
         z = ctrl.embedding(pool)
         row = lambda i: ctrl.steps_between(z[i: i + 1], z)[0]  # noqa: E731  (a metric: already symmetric)
-        among = lambda keep: ctrl.steps_between(z[keep], z[keep])  # noqa: E731
     else:
         d = distance_matrix(ctrl, pool, pool)
         sym = np.minimum(d, d.T)
         row = lambda i: sym[i]  # noqa: E731
-        among = lambda keep: d[np.ix_(keep, keep)]  # noqa: E731
     keep: list[int] = []
     covered = np.zeros(len(pool), bool)
     for i in range(len(pool)):
@@ -93,7 +110,29 @@ def _cover(ctrl, pool: np.ndarray, novelty: float, n_nodes: int) -> tuple[list[i
             covered |= row(i) < novelty
             if len(keep) == n_nodes:
                 break
-    return keep, among(keep)
+    keep = np.asarray(keep)
+    if getattr(ctrl, "metric", False):
+        zk = z[keep]
+        return keep, lambda rows: ctrl.steps_between(zk[rows], zk)
+    dk = d[np.ix_(keep, keep)]
+    return keep, lambda rows: dk[rows]
+
+
+def _link(block, k: int, link: float, max_out: int, rows: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges (src, dst, length) from each node to the nodes within `link` learned steps, at most the `max_out`
+    nearest: computed a block of rows at a time, so no (k, k) matrix is held."""
+    out = []
+    for a in range(0, k, rows):
+        r = np.arange(a, min(k, a + rows))
+        d = np.array(block(r), np.float32)
+        d[np.arange(len(r)), r] = np.inf
+        d = np.where(d <= link, d, np.inf)
+        if max_out and k > max_out:  # only the nearest out-edges: fewer spurious long links
+            kth = np.partition(d, max_out - 1, axis=1)[:, max_out - 1]
+            d = np.where(d <= kth[:, None], d, np.inf)
+        i, j = np.nonzero(np.isfinite(d))
+        out.append((r[i], j, d[i, j]))
+    return tuple(np.concatenate(x) for x in zip(*out, strict=True))
 
 
 def graph_from_dataset(observations: np.ndarray, ctrl, cfg: SNSConfig, n_nodes: int, seed: int = 0,
@@ -115,22 +154,17 @@ def graph_from_dataset(observations: np.ndarray, ctrl, cfg: SNSConfig, n_nodes: 
     else:
         idx = rng.choice(len(observations), m, replace=False)
     pool = observations[idx]
-    keep, d = _cover(ctrl, pool, cfg.novelty, n_nodes)
+    keep, block = _cover(ctrl, pool, cfg.novelty, n_nodes)
     nodes = pool[keep]
     n = len(nodes)
-    length = np.where(d <= cfg.link, d, np.inf)
-    np.fill_diagonal(length, np.inf)
-    if cfg.max_out and n > cfg.max_out:  # only the nearest out-edges: fewer spurious long links
-        kth = np.partition(np.where(np.isfinite(length), length, np.inf), cfg.max_out - 1, axis=1)[:, cfg.max_out - 1]
-        length = np.where(length <= kth[:, None], length, np.inf)
+    src, dst, length = _link(block, n, cfg.link, cfg.max_out)
     emb = None
     if getattr(ctrl, "learned", False):
-        emb, z = landmark_embedding(length, cfg.link)
+        emb, z = landmark_embedding(n, src, dst, length, cfg.link)
     else:
         z = ctrl.embed(nodes)
     omega = wave_vectors(cfg.harmonic, z.shape[1])
     g = G.empty(nodes.shape[1], len(omega), capacity=n)
     G.add_nodes(g, nodes, encode(z, omega), visited=True)
-    i, j = np.nonzero(np.isfinite(length))
-    G.connect(g, i, j, length[i, j], 1.0)
+    G.connect(g, src, dst, length, 1.0)
     return g, emb

@@ -137,7 +137,8 @@ def make_searcher(g: G.Graph, ctrl, cfg: SNSConfig, env, mode: str) -> Searcher:
         from ethogram.search.roadmap import landmark_embedding
 
         n0 = int(g.n)
-        emb, _ = landmark_embedding(g.length[:n0, :n0], cfg.link)
+        e = (g.src[: g.m] < n0) & (g.dst[: g.m] < n0)  # the edges among the dataset nodes
+        emb, _ = landmark_embedding(n0, g.src[: g.m][e], g.dst[: g.m][e], g.length[: g.m][e], cfg.link)
         nodes = g.obs[:n0].copy()
         embed = lambda obs: emb.from_distances(distance_matrix(ctrl, obs, nodes))
     return Searcher(g, ctrl, cfg, success=env.reached, embed=embed)

@@ -1,7 +1,9 @@
 """Systematic Neural Search: plan the cheapest behaviour on the cognitive graph, execute it, mutate the graph.
 
 One `Searcher` drives a batch of episodes (one row per episode) through the same graph:
-  plan     from the node the agent is at, the cheapest path to the goal (graph.cost_to_go);
+  plan     from the node the agent is at, the cheapest path to the goal (graph.cost_to_go_many: the episodes that
+           need a plan in one step are planned together, one Dijkstra per distinct goal, after the step's
+           mutations);
   execute  the local controller heads for the next node of the path;
   judge    reached (controller distance <= reach): potentiate the edge, go on; no progress for `patience`
            steps or a timeout: a failure;
@@ -49,6 +51,8 @@ class SNSConfig:
     node_filter: float = 0.0  # with data: only states whose learned distance to the state `filter_span` steps
     filter_span: int = 8  # later in their episode is >= node_filter x filter_span (not stuck or fallen); 0: all
     replan_on_reach: bool = True  # replan at every node (cheap without data); else only after failures
+    local_hops: int = 0  # > 0: where the agent stopped is matched against (and linked to) only the nodes within this
+    # many edges of the edge it was on, not the whole graph: a failure costs O(neighbourhood) network calls
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
     harmonic: HarmonicConfig = field(default_factory=HarmonicConfig)
 
@@ -71,6 +75,7 @@ class Searcher:
         self.events = {"reached": 0, "failures": 0, "inserted": 0, "candidates": 0, "replans": 0, "successes": 0,
                        "bridges": 0}
         self.timing = {"calls": 0, "seconds": 0.0, "plan_seconds": 0.0}  # calls step every episode of the batch
+        self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only)
 
     # ------------------------------------------------------------------ codes and places
     def code(self, obs: np.ndarray) -> np.ndarray:
@@ -78,26 +83,59 @@ class Searcher:
             return np.zeros((len(np.atleast_2d(obs)), self.g.code.shape[1]), np.complex64)
         return encode(self.embed(np.atleast_2d(obs)), self.omega)
 
-    def known_node(self, s: np.ndarray, radius: float | None = None) -> int:
-        """The node this state is (harmonic recognition, or learned distance with a learned controller), or -1."""
+    def to_nodes(self, s: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Learned steps from state s to the nodes `ids`. With a metric embedding (HILP's phi) the nodes' embeddings
+        are kept, so a query costs one network call and a product, not one call per node."""
+        if getattr(self.ctrl, "metric", False):
+            return self.ctrl.steps_between(self.ctrl.embedding(s[None]), self._node_z()[ids])[0]
+        return self.ctrl.distance(np.repeat(s[None], len(ids), 0), self.g.obs[ids])
+
+    def from_nodes(self, ids: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Learned steps from the nodes `ids` to state s."""
+        if getattr(self.ctrl, "metric", False):
+            return self.ctrl.steps_between(self._node_z()[ids], self.ctrl.embedding(s[None]))[:, 0]
+        return self.ctrl.distance(self.g.obs[ids], np.repeat(s[None], len(ids), 0))
+
+    def _node_z(self) -> np.ndarray:
+        """The metric embedding of every node, extended as nodes are inserted."""
+        have = len(self._z)
+        if have < self.g.n:
+            self._z = np.concatenate([self._z, self.ctrl.embedding(self.g.obs[have: self.g.n])]) if have else \
+                self.ctrl.embedding(self.g.obs[: self.g.n])
+        return self._z
+
+    def _near(self, r: int) -> np.ndarray | None:
+        """With `local_hops`, the nodes around episode r's current edge (its node and target): where a failure
+        is matched and linked. None: the whole graph."""
+        if not self.cfg.local_hops:
+            return None
+        return G.neighbourhood(self.g, [self.cur[r], self.target[r]], self.cfg.local_hops)
+
+    def known_node(self, s: np.ndarray, radius: float | None = None, near: np.ndarray | None = None) -> int:
+        """The node this state is (harmonic recognition, or learned distance with a learned controller), or -1.
+        `near`: the only nodes to consider (default all)."""
         g = self.g
         if g.n == 0:
             return -1
         if getattr(self.ctrl, "learned", False) or self.embed is None:
-            d = self.ctrl.distance(np.repeat(s[None], g.n, 0), g.obs[: g.n])
+            ids = np.arange(g.n) if near is None else np.asarray(near)
+            if not len(ids):
+                return -1
+            d = self.to_nodes(s, ids)
             k = int(np.argmin(d))
-            return k if d[k] <= (self.cfg.reach if radius is None else radius) else -1
+            return int(ids[k]) if d[k] <= (self.cfg.reach if radius is None else radius) else -1
         k, _ = recognise(self.code(s)[0], g.code[: g.n], self.cfg.recognition)
         return k
 
-    def add_node(self, s: np.ndarray, visited: bool) -> int:
-        """Insert a node for state s with edges to and from the nodes within `link` (learned or hypothesised)."""
+    def add_node(self, s: np.ndarray, visited: bool, near: np.ndarray | None = None) -> int:
+        """Insert a node for state s with edges to and from the nodes within `link` (learned or hypothesised),
+        among `near` when given."""
         g, cfg = self.g, self.cfg
         k = int(G.add_nodes(g, s[None].astype(np.float32), self.code(s), visited)[0])
-        others = np.arange(g.n - 1)
+        others = np.arange(g.n - 1) if near is None else np.asarray(near)
         if len(others):
-            out = self.ctrl.distance(np.repeat(s[None], len(others), 0), g.obs[others])
-            inn = self.ctrl.distance(g.obs[others], np.repeat(s[None], len(others), 0))
+            out = self.to_nodes(s, others)
+            inn = self.from_nodes(others, s)
             w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
             near_out = others[out <= cfg.link]
             near_in = others[inn <= cfg.link]
@@ -127,12 +165,13 @@ class Searcher:
             self._goal_d[r] = np.zeros(0)
             self.goal_node[r] = self._locate(goals[r], visited=False)
             won = np.nonzero(self.g.goal_wins[: self.g.n])[0]  # goals reached before, near this one
-            near = self.ctrl.distance(self.g.obs[won], np.repeat(goals[r][None], len(won), 0)) <= self.cfg.goal_reach
+            near = self.from_nodes(won, goals[r]) <= self.cfg.goal_reach
             self.goal_wins[r] = self.g.goal_wins[won[near]].max() if near.any() else 0
             self.done[r] = False
             self.best_goal[r] = np.inf
             self.cur[r] = self._locate(obs[r])
             self._plan(r, obs[r])
+        self._flush()
 
     def _locate(self, s: np.ndarray, visited: bool = True) -> int:
         """The node for state s; a new one (a visited place, or the goal as a candidate place) if none is.
@@ -146,7 +185,7 @@ class Searcher:
         elif visited and self.cfg.mutate and not self.g.visited[k]:
             self.expand(k)
         elif k < 0:  # frozen graph: attach to the nearest node
-            k = int(np.argmin(self.ctrl.distance(np.repeat(s[None], self.g.n, 0), self.g.obs[: self.g.n])))
+            k = int(np.argmin(self.to_nodes(s, np.arange(self.g.n))))
         return k
 
     def _goal_cost(self, r: int) -> np.ndarray:
@@ -166,23 +205,44 @@ class Searcher:
         return cost
 
     def _plan(self, r: int, s: np.ndarray) -> None:
-        t0 = time.perf_counter()
-        self._plan_once(r, s)
-        self.timing["plan_seconds"] += time.perf_counter() - t0
-
-    def _plan_once(self, r: int, s: np.ndarray) -> None:
+        """Episode r needs a new behaviour: planned in `_flush`, with every other episode that needs one this step."""
         self.events["replans"] += 1
-        goal_cost = self._goal_cost(r)
-        ctg, nxt = G.cost_to_go(self.g, self.cfg.hebb, goal_cost)
-        cur = self.cur[r]
-        if cur >= 0 and not np.isfinite(ctg[cur]) and not self.cfg.explore and self.cfg.mutate:
-            if self._bridge(cur, ctg):
-                ctg, nxt = G.cost_to_go(self.g, self.cfg.hebb, goal_cost)
-        path = G.path_from(cur, nxt) if cur >= 0 and np.isfinite(ctg[cur]) else [cur]
-        self.path[r] = path
-        self.ptr[r] = 1
-        self.plan_best[r] = self.best_goal[r]
-        self._leg(r, path[1] if len(path) > 1 else -1)
+        self._pending[r] = True
+
+    def _flush(self) -> None:
+        """Plan every pending episode on the graph as this step left it: the episodes with the same goal (the same
+        goal cost) share one cost-to-go field, and all fields come from one Dijkstra call."""
+        rows = np.nonzero(self._pending)[0]
+        if not len(rows):
+            return
+        t0 = time.perf_counter()
+        self._pending[:] = False
+        groups: dict[tuple, list[int]] = {}
+        for r in rows:
+            key = (int(self.goal_node[r]),) if not self.cfg.explore else \
+                (int(self.goal_node[r]), int(self.goal_wins[r]), self.goals[r].tobytes())
+            groups.setdefault(key, []).append(int(r))
+        members = list(groups.values())
+        costs = np.stack([self._goal_cost(rs[0]) for rs in members])
+        ctg, nxt = G.cost_to_go_many(self.g, self.cfg.hebb, costs)
+        if not self.cfg.explore and self.cfg.mutate:  # a start no behaviour leads out of gets a bridge
+            redo = []
+            for k, rs in enumerate(members):
+                bridged = [self._bridge(self.cur[r], ctg[k]) for r in rs
+                           if self.cur[r] >= 0 and not np.isfinite(ctg[k, self.cur[r]])]
+                if any(bridged):
+                    redo.append(k)
+            if redo:
+                ctg[redo], nxt[redo] = G.cost_to_go_many(self.g, self.cfg.hebb, costs[redo])
+        for k, rs in enumerate(members):
+            for r in rs:
+                cur = self.cur[r]
+                path = G.path_from(cur, nxt[k]) if cur >= 0 and np.isfinite(ctg[k, cur]) else [cur]
+                self.path[r] = path
+                self.ptr[r] = 1
+                self.plan_best[r] = self.best_goal[r]
+                self._leg(r, path[1] if len(path) > 1 else -1)
+        self.timing["plan_seconds"] += time.perf_counter() - t0
 
     def _bridge(self, cur: int, ctg: np.ndarray) -> bool:
         """No behaviour leads from node `cur` to the goal (a graph of sampled states need not be strongly connected,
@@ -191,7 +251,7 @@ class Searcher:
         ok = np.nonzero(np.isfinite(ctg))[0]  # cur is not among them: no path leads from it
         if not len(ok):
             return False
-        d = self.ctrl.distance(np.repeat(self.g.obs[cur][None], len(ok), 0), self.g.obs[ok])
+        d = self.to_nodes(self.g.obs[cur], ok)
         k = int(np.argmin(d))
         G.connect(self.g, cur, ok[k], max(float(d[k]), 1.0), self.cfg.prior_w)
         self.events["bridges"] += 1
@@ -202,7 +262,7 @@ class Searcher:
         self.leg_t0[r] = self.t
         self.leg_last[r] = self.t
         self.leg_best[r] = np.inf
-        expected = self.g.length[self.cur[r], target] if target >= 0 and self.cur[r] >= 0 else np.inf
+        expected = G.length_of(self.g, self.cur[r], target) if target >= 0 and self.cur[r] >= 0 else np.inf
         if target < 0:
             expected = self.cfg.link
         self.leg_budget[r] = self.cfg.timeout_factor * min(expected, 4 * self.cfg.link) + self.cfg.patience
@@ -242,17 +302,20 @@ class Searcher:
                 G.depress(g, i, j, cfg.hebb)
             if self.best_goal[r] >= self.plan_best[r] - cfg.progress_eps:
                 G.habituate(g, self.path[r][: self.ptr[r] + 1], cfg.hebb)
-            k = self.known_node(s)
+            near = self._near(r)
+            k = self.known_node(s, near=near)
             candidate = j >= 0 and not g.visited[j] and not g.dead[j] and j != self.goal_node[r]
             if candidate and k == j:  # as close as one gets to that place: it moves to where the agent is
                 g.obs[j] = s
+                if len(self._z) > j:  # its kept embedding moves with it
+                    self._z[j] = self.ctrl.embedding(s[None])[0]
                 g.code[j] = self.code(s)[0]
                 G.potentiate(g, i, j, self.t - self.leg_t0[r], cfg.hebb) if i >= 0 else None
             elif j >= 0 and k == i:  # no way toward j from here at all: every input of j weakens strongly
-                g.weight[: g.n, j] *= 1.0 - cfg.hebb.rho
+                G.weaken_inputs(g, j, 1.0 - cfg.hebb.rho)
                 g.dead[j] = candidate  # a candidate place behind a wall is given up
             if k < 0:  # progress stopped at a new place: it becomes a node, reached from i
-                k = self.add_node(s, visited=True)
+                k = self.add_node(s, visited=True, near=near)
                 self.events["inserted"] += 1
                 if i >= 0:
                     G.potentiate(g, i, k, self.t - self.leg_t0[r], cfg.hebb)
@@ -312,6 +375,7 @@ class Searcher:
                                    | (self.t - self.leg_t0 > self.leg_budget))
         for r in np.nonzero(stuck)[0]:
             self._failed(r, obs[r])
+        self._flush()
         self.t += 1
         return np.clip(self.ctrl.act(obs, self._target_obs(goals)), -1.0, 1.0)
 
@@ -333,6 +397,7 @@ class Searcher:
         self.b = b
         self.goals = np.full((b, self.g.obs.shape[1]), np.nan)
         self.fresh = np.ones(b, bool)
+        self._pending = np.zeros(b, bool)
         self.done = np.zeros(b, bool)
         self.cur = np.full(b, -1)
         self.target = np.full(b, -1)
