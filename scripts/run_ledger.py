@@ -57,7 +57,7 @@ def records(ledger: Path, command: str) -> list[dict]:
     if len(kinds) > 1:
         raise EthogramError(f"{ledger} holds both search runs and trained agents' runs.", "keep one ledger for each")
     if kinds == {True}:
-        return records_from_runs([(e["config"], e["eval"], e["search"]) for e in entries], command)
+        return records_from_runs([(e["config"], e["eval"], e["search"], e.get("heldout")) for e in entries], command)
     return aggregate_results(entries, command)
 
 

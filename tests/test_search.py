@@ -399,6 +399,10 @@ def test_search_ledger_rebuilds_the_records_without_the_run_directories(tmp_path
                      "--quiet", *sets]) == 0
         assert main(["eval", str(run), "--episodes", "1", "--seed", str(seed), "--quiet", "--no-video"]) == 0
         evals[name] = json.loads((run / "eval.json").read_text())
+        if not sets:  # the mutating runs on the held-out tasks too
+            assert main(["eval", str(run), "--episodes", "1", "--seed", str(seed), "--quiet", "--no-video", "--tasks",
+                         "heldout"]) == 0
+            evals[name + "-heldout"] = json.loads((run / "eval-heldout.json").read_text())
         res = subprocess.run([sys.executable, str(script), "add", str(ledger), name, str(run)], capture_output=True,
                              text=True)
         assert res.returncode == 0, res.stderr
@@ -411,6 +415,10 @@ def test_search_ledger_rebuilds_the_records_without_the_run_directories(tmp_path
     ok = recs[("sns", "success")]
     assert ok["seeds"] == [0, 1] and ok["mean"] == pytest.approx((evals["a"]["success"] + evals["b"]["success"]) / 2)
     assert recs[("sns-frozen", "success")]["seeds"] == [0]
+    held = recs[("sns", "success_heldout")]
+    assert held["seeds"] == [0, 1] and held["mean"] == pytest.approx(
+        (evals["a-heldout"]["success"] + evals["b-heldout"]["success"]) / 2) and len(held["tasks"]) == 5
+    assert ("sns-frozen", "success_heldout") not in recs  # not evaluated there: no record, not a zero
     assert recs[("sns", "replans_per_episode")]["mean"] > 0 and ("sns", "search_ms_per_step") in recs
     entries = json.loads(ledger.read_text())
     entries["d"] = entries["a"]  # the same seed of the same configuration twice

@@ -36,12 +36,25 @@ def read_search_run(d: str | Path) -> tuple[dict, dict, dict]:
     return cfg, ev, st
 
 
+def _heldout(d: Path | None) -> dict | None:
+    """Success on the held-out tasks of the run in `d` (its eval-heldout.json), or None when it has none."""
+    if d is None or not (Path(d) / "eval-heldout.json").is_file():
+        return None
+    ev = read_json(Path(d) / "eval-heldout.json", "held-out evaluation", f"run: ethogram eval {d} --tasks heldout")
+    return {"success": ev["success"], "tasks": ev["tasks"], "episodes_per_task": ev.get("episodes_per_task")}
+
+
 def ledger_entry(d: str | Path) -> dict:
-    """What the records need of one evaluated search run, small enough for a committed ledger."""
+    """What the records need of one evaluated search run, small enough for a committed ledger: its config, eval and
+    search records, and, where they were evaluated, its success on the held-out tasks and its controller's."""
     cfg, ev, st = read_search_run(d)
     keep = ("agent", "mode", "agent_config", "train_config", "env", "dataset_name", "controller_agent")
-    return {"config": {k: cfg.get(k) for k in keep}, "eval": {k: v for k, v in ev.items() if k != "files"},
-            "search": {k: v for k, v in st.items() if k != "files"}}
+    entry = {"config": {k: cfg.get(k) for k in keep}, "eval": {k: v for k, v in ev.items() if k != "files"},
+             "search": {k: v for k, v in st.items() if k != "files"}}
+    held = {"eval": _heldout(Path(d)), "controller": _heldout(cfg.get("controller") and Path(cfg["controller"]))}
+    if any(held.values()):
+        entry["heldout"] = {k: v for k, v in held.items() if v}
+    return entry
 
 
 def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
@@ -52,29 +65,38 @@ def run_records(run_dirs: list[str | Path], command: str) -> list[dict]:
 PER_EPISODE = ("replans_per_episode", "search_ms_per_step", "plan_ms_per_step", "graph_nodes_after")
 
 
-def settings_of(mode: str, agent_config: dict) -> str:
-    """The SNS settings a run changed from its mode's defaults (`--set`), mutate aside: "node_filter=0.5" or ""."""
+DEFAULT_NODES = 500  # `ethogram search --nodes`
+
+
+def settings_of(mode: str, agent_config: dict, nodes: int | None = None) -> str:
+    """The SNS settings a run changed from its mode's defaults (`--set`), mutate aside, and its node budget where
+    it is not the default: "node_filter=0.5", "nodes=2000, node_filter=0.5" or ""."""
     import dataclasses
 
     from ethogram.search.run import default_config
 
     default = dataclasses.asdict(default_config(mode))
-    return ", ".join(f"{k}={v}" for k, v in sorted(agent_config.items())
-                     if k != "mutate" and k in default and v != default[k])
+    changed = [f"{k}={v}" for k, v in sorted(agent_config.items())
+               if k != "mutate" and k in default and v != default[k]]
+    budget = [f"nodes={nodes}"] if mode != "online" and nodes not in (None, DEFAULT_NODES) else []
+    return ", ".join(budget + changed)
 
 
-def records_from_runs(runs: list[tuple[dict, dict, dict]], command: str) -> list[dict]:
-    """The records of (config, eval, search) triples, grouped by (agent, mode, dataset, controller, settings). A
-    frozen graph (agent_config.mutate false) is agent "sns-frozen"."""
+def records_from_runs(runs: list[tuple], command: str) -> list[dict]:
+    """The records of (config, eval, search[, heldout]) tuples, grouped by (agent, mode, dataset, controller,
+    settings). A frozen graph (agent_config.mutate false) is agent "sns-frozen". `heldout` (a ledger entry's):
+    success on the held-out tasks of the run ("eval") and of its controller alone ("controller")."""
     groups: dict[tuple, list] = defaultdict(list)
-    for cfg, ev, st in runs:
+    for cfg, ev, st, *held in runs:
         agent = "sns-xy-roadmap" if cfg["mode"] == "xy-roadmap" else "sns"
         if not cfg.get("agent_config", {}).get("mutate", True):
             agent += "-frozen"
         groups[(agent, cfg["mode"], ev["dataset"].removesuffix("-v0"), cfg.get("controller_agent"),
-                settings_of(cfg["mode"], cfg.get("agent_config", {})))].append((cfg, ev, st))
+                settings_of(cfg["mode"], cfg.get("agent_config", {}), cfg.get("train_config", {}).get("nodes")))
+               ].append((cfg, ev, st, (held[0] if held else None) or {}))
     out = []
-    for (agent, mode, dataset, ctrl, settings), rows in sorted(groups.items()):
+    for (agent, mode, dataset, ctrl, settings), full in sorted(groups.items()):
+        rows = [r[:3] for r in full]
         seeds = [c["train_config"]["seed"] for c, _, _ in rows]
         if len(set(seeds)) < len(seeds):
             raise EthogramError(f"{agent} on {dataset}: seed {max(seeds, key=seeds.count)} is there twice.",
@@ -86,6 +108,12 @@ def records_from_runs(runs: list[tuple[dict, dict, dict]], command: str) -> list
                            tasks=[round(float(np.mean([e["tasks"][k] for _, e, _ in rows])), 4)
                                   for k in sorted(rows[0][1]["tasks"])], **extra))
         out.append(_record(agent, dataset, "graph_nodes", [s["nodes"] for _, _, s in rows], seeds, command, **extra))
+        for key, metric in (("eval", "success_heldout"), ("controller", "controller_success_heldout")):
+            if all(key in r[3] for r in full):  # every seed evaluated on the held-out tasks
+                ev_h = [r[3][key] for r in full]
+                out.append(_record(agent, dataset, metric, [e["success"] for e in ev_h], seeds, command,
+                                   tasks=[round(float(np.mean([e["tasks"][k] for e in ev_h])), 4)
+                                          for k in sorted(ev_h[0]["tasks"])], **extra))
         out.append(_record(agent, dataset, "eval_episode_length", [e["mean_episode_length"] for _, e, _ in rows],
                            seeds, command, **extra))
         if mode == "learned":
