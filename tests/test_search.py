@@ -215,6 +215,80 @@ class WarpedValue:
         return np.zeros_like(np.asarray(obs))
 
 
+class Lopsided(WarpedValue):
+    """An asymmetric learned distance: heading toward larger x costs half as much again."""
+
+    def distance(self, obs, goals):
+        up = np.asarray(goals)[..., 0] > np.asarray(obs)[..., 0]
+        return super().distance(obs, goals) * (1.0 + 0.5 * up)
+
+
+class Postured:
+    """A learned distance over (x, y, posture): the agent moves in x-y at 0.2 per step but keeps posture 0, so a node
+    of another posture is never within `reach` of it, only passed by (an ant arriving at a dataset state)."""
+
+    learned = True
+    name = "postured"
+
+    def distance(self, obs, goals):
+        o, g = np.asarray(obs, np.float64), np.asarray(goals, np.float64)
+        return np.linalg.norm(g[..., :2] - o[..., :2], axis=-1) / 0.2 + np.abs(g[..., 2] - o[..., 2])
+
+    def act(self, obs, goals):
+        d = np.asarray(goals, np.float64)[..., :2] - np.asarray(obs, np.float64)[..., :2]
+        return d / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 0.2)
+
+
+def test_passing_a_node_of_another_posture_counts_as_reaching_it():
+    """Nodes every 10 steps along a corridor, of postures +-6: their distance never drops below reach (3). Without
+    `passing` every leg ends in a failure; with it each node is reached once the agent is as close to the next one
+    as the node is, and the agent walks the corridor to the goal without a failure."""
+    import dataclasses
+
+    def walk(passing: float):
+        cfg = dataclasses.replace(default_config("learned"), passing=passing)
+        g = G.empty(3, cfg.harmonic.modules * cfg.harmonic.directions)
+        nodes = np.array([[2.0 * k, 0.0, 6.0 * (-1) ** k] for k in range(11)], np.float32)  # postures differ
+        G.add_nodes(g, nodes, np.zeros((11, g.code.shape[1]), np.complex64), visited=True)
+        G.connect(g, np.r_[0:10, 1:11], np.r_[1:11, 0:10], 22.0, 1.0)  # the learned distance between neighbours
+        goal = np.array([[20.0, 0.0, 0.0]])
+        done = lambda o, gl: np.linalg.norm(o[:, :2] - gl[:, :2], axis=-1) < 0.5  # noqa: E731
+        searcher = Searcher(g, Postured(), cfg, success=done)
+        obs = np.zeros((1, 3))
+        for t in range(400):
+            if done(obs, goal)[0]:
+                return t, searcher.events
+            obs[:, :2] += 0.2 * searcher(obs, goal)
+        return None, searcher.events
+
+    steps, ev = walk(0.0)
+    assert steps is not None and steps < 130 and ev["failures"] == 0 and ev["reached"] >= 9
+    steps_off, ev_off = walk(-1.0)
+    assert ev_off["failures"] > 0 and (steps_off is None or steps_off > steps)
+
+
+def test_the_chunked_cover_keeps_what_one_greedy_pass_over_the_whole_pool_keeps():
+    """The cover measures candidates a chunk at a time against the nodes kept so far; it must keep exactly the
+    nodes, and give exactly the distances among them, of the greedy pass over the pool's full distance matrix."""
+    from ethogram.search.roadmap import _cover
+
+    rng = np.random.default_rng(1)
+    pool = np.stack([rng.uniform(0, 40, 700), rng.uniform(0, 0.6, 700)], axis=-1).astype(np.float32)
+    ctrl = Lopsided()
+    full = ctrl.distance(pool[:, None], pool[None])
+    sym = np.minimum(full, full.T)
+    for n_nodes, chunk in ((12, 16), (10_000, 64)):
+        ref: list[int] = []
+        for i in range(len(pool)):
+            if not ref or sym[i, ref].min() >= 4.0:
+                ref.append(i)
+                if len(ref) == n_nodes:
+                    break
+        keep, block = _cover(ctrl, pool, 4.0, n_nodes, chunk=chunk)
+        assert list(keep) == ref and (len(ref) == 12 if n_nodes == 12 else len(ref) > 12)  # stopped at the budget
+        np.testing.assert_allclose(block(np.arange(len(keep))), full[np.ix_(ref, ref)], rtol=1e-5)
+
+
 def test_learned_graph_uses_the_controllers_distance_never_raw_coordinates():
     rng = np.random.default_rng(0)
     obs = np.stack([rng.uniform(0, 40, 600), rng.uniform(0, 0.6, 600)], axis=-1).astype(np.float32)

@@ -90,32 +90,47 @@ def progressing(observations: np.ndarray, terminals: np.ndarray | None, ctrl, id
     return idx[d >= ratio * span]
 
 
-def _cover(ctrl, pool: np.ndarray, novelty: float, n_nodes: int):
-    """Greedy cover: a state is a new node unless a kept one is within `novelty` (symmetrised learned steps).
-    Returns the kept indices and `block(rows) -> (len(rows), k)`: the learned steps from those kept nodes to every
-    kept node. With a metric embedding one row is computed per kept node (and per block); otherwise the pool's whole
-    distance matrix."""
+def _cover(ctrl, pool: np.ndarray, novelty: float, n_nodes: int, chunk: int = 256):
+    """Greedy cover, in pool order: a state is a new node unless a kept one is within `novelty` (symmetrised learned
+    steps); it stops at `n_nodes`. Returns the kept indices and `block(rows) -> (len(rows), k)`: the learned steps
+    from those kept nodes to every kept node. With a metric embedding one row is computed per kept node; otherwise
+    the candidates are taken a chunk at a time and measured against the nodes kept so far, so the network is called
+    for about (candidates x nodes) pairs, not for the whole pool squared."""
     if getattr(ctrl, "metric", False):
         z = ctrl.embedding(pool)
-        row = lambda i: ctrl.steps_between(z[i: i + 1], z)[0]  # noqa: E731  (a metric: already symmetric)
-    else:
-        d = distance_matrix(ctrl, pool, pool)
-        sym = np.minimum(d, d.T)
-        row = lambda i: sym[i]  # noqa: E731
-    keep: list[int] = []
-    covered = np.zeros(len(pool), bool)
-    for i in range(len(pool)):
-        if not covered[i]:
-            keep.append(i)
-            covered |= row(i) < novelty
-            if len(keep) == n_nodes:
+        keep: list[int] = []
+        covered = np.zeros(len(pool), bool)
+        for i in range(len(pool)):
+            if not covered[i]:
+                keep.append(i)
+                covered |= ctrl.steps_between(z[i: i + 1], z)[0] < novelty  # a metric: already symmetric
+                if len(keep) == n_nodes:
+                    break
+        zk = z[np.asarray(keep)]
+        return np.asarray(keep), lambda rows: ctrl.steps_between(zk[rows], zk)
+    keep = []
+    d = np.zeros((0, 0), np.float32)  # d[a, b]: steps from kept node a to kept node b
+    for start in range(0, len(pool), chunk):
+        c = np.arange(start, min(len(pool), start + chunk))
+        k = len(keep)
+        to_k = distance_matrix(ctrl, pool[c], pool[keep]) if k else np.zeros((len(c), 0), np.float32)
+        from_k = distance_matrix(ctrl, pool[keep], pool[c]) if k else np.zeros((0, len(c)), np.float32)
+        cc = distance_matrix(ctrl, pool[c], pool[c])
+        near_kept = (np.minimum(to_k, from_k.T) < novelty).any(axis=1)
+        new: list[int] = []
+        for t in range(len(c)):
+            if near_kept[t] or (new and (np.minimum(cc[t, new], cc[new, t]) < novelty).any()):
+                continue
+            new.append(t)
+            if k + len(new) == n_nodes:
                 break
-    keep = np.asarray(keep)
-    if getattr(ctrl, "metric", False):
-        zk = z[keep]
-        return keep, lambda rows: ctrl.steps_between(zk[rows], zk)
-    dk = d[np.ix_(keep, keep)]
-    return keep, lambda rows: dk[rows]
+        a = np.asarray(new, int)
+        grown = np.empty((k + len(a), k + len(a)), np.float32)
+        grown[:k, :k], grown[:k, k:], grown[k:, :k], grown[k:, k:] = d, from_k[:, a], to_k[a], cc[np.ix_(a, a)]
+        d, keep = grown, keep + [int(x) for x in c[a]]
+        if len(keep) == n_nodes:
+            break
+    return np.asarray(keep), lambda rows: d[rows]
 
 
 def _link(block, k: int, link: float, max_out: int, rows: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -51,6 +51,9 @@ class SNSConfig:
     node_filter: float = 0.0  # with data: only states whose learned distance to the state `filter_span` steps
     filter_span: int = 8  # later in their episode is >= node_filter x filter_span (not stuck or fallen); 0: all
     replan_on_reach: bool = True  # replan at every node (cheap without data); else only after failures
+    passing: float = -1.0  # >= 0: a node also counts as reached once the agent is as close (learned steps, + this
+    # slack) to what follows it on the plan (the next node, or the goal after the goal's node) as the node itself is:
+    # a full-state target differs in posture from where the agent arrives, so its distance alone rarely drops to reach
     local_hops: int = 0  # > 0: where the agent stopped is matched against (and linked to) only the nodes within this
     # many edges of the edge it was on, not the whole graph: a failure costs O(neighbourhood) network calls
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
@@ -364,6 +367,8 @@ class Searcher:
         gd = self.ctrl.distance(obs, goals)
         self.best_goal = np.minimum(self.best_goal, np.where(live, gd, np.inf))
         reached = live & (self.target >= 0) & (d <= self.cfg.reach)
+        if self.cfg.passing >= 0:
+            reached |= self._passed(obs, goals, live & ~reached)
         for r in np.nonzero(reached)[0]:
             self._reached(r, obs[r])
         if self.cfg.explore and self.cfg.mutate:
@@ -378,6 +383,26 @@ class Searcher:
         self._flush()
         self.t += 1
         return np.clip(self.ctrl.act(obs, self._target_obs(goals)), -1.0, 1.0)
+
+    def _passed(self, obs: np.ndarray, goals: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Episodes whose target node is passed: the agent is at least as close to what the plan heads for after it
+        (the next node, or the goal when the target is the goal's node) as the target node is, within `passing`."""
+        out = np.zeros(len(obs), bool)
+        after = np.full(len(obs), -2)  # -2: nothing after the target; -1: the goal itself; else a node
+        for r in np.nonzero(rows & (self.target >= 0))[0]:
+            p, k = self.path[r], self.ptr[r]
+            if k + 1 < len(p) and p[k] == self.target[r]:
+                after[r] = p[k + 1]
+            elif self.target[r] == self.goal_node[r]:
+                after[r] = -1
+        r = np.nonzero(after > -2)[0]
+        if not len(r):
+            return out
+        nxt = np.where((after[r] >= 0)[:, None], self.g.obs[np.maximum(after[r], 0)], goals[r])
+        here = self.ctrl.distance(obs[r], nxt)
+        there = self.ctrl.distance(self.g.obs[self.target[r]], nxt)
+        out[r] = here <= there + self.cfg.passing
+        return out
 
     def _visit_passing(self, obs: np.ndarray, live: np.ndarray) -> None:
         """Candidate places the agent passes within reach of become visited (and propose their neighbours)."""
