@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -123,6 +124,7 @@ def main(argv=None) -> int:
         log(f"{name}: graph of {nodes} nodes, {a.episodes * len(env.tasks)} episodes x {a.steps} steps")
         report["results"].append(one_size(env, obs, terminals, ctrl, cfg, nodes, a.episodes, a.steps, a.seed,
                                           a.reference_max))
+        report["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1) + "\n")  # after every size: a long run keeps what it measured
     log(f"wrote {out}")
