@@ -267,6 +267,27 @@ def test_passing_a_node_of_another_posture_counts_as_reaching_it():
     assert ev_off["failures"] > 0 and (steps_off is None or steps_off > steps)
 
 
+def test_lookahead_aims_at_the_farthest_next_node_within_reach_of_the_budget():
+    """With `lookahead` the controller is asked for the farthest of the plan's next nodes within that many learned
+    steps of the agent; judging still concerns the target node."""
+    import dataclasses
+
+    cfg = dataclasses.replace(default_config("learned"), passing=0.0, lookahead=30.0)
+    g = G.empty(3, cfg.harmonic.modules * cfg.harmonic.directions)
+    nodes = np.array([[2.0 * k, 0.0, 6.0 * (-1) ** k] for k in range(11)], np.float32)
+    G.add_nodes(g, nodes, np.zeros((11, g.code.shape[1]), np.complex64), visited=True)
+    G.connect(g, np.r_[0:10, 1:11], np.r_[1:11, 0:10], 22.0, 1.0)
+    searcher = Searcher(g, Postured(), cfg, success=lambda o, gl: np.zeros(len(o), bool))
+    obs, goal = np.zeros((1, 3)), np.array([[20.0, 0.0, 0.0]])
+    searcher(obs, goal)
+    assert searcher.target[0] == 1 and searcher.path[0][1:4] == [1, 2, 3]
+    # node 2 is 20 + 6 = 26 learned steps away (within 30), node 3 is 30 + 6 = 36: the aim is node 2
+    np.testing.assert_array_equal(searcher._aim(obs, goal)[0], nodes[2])
+    off = Searcher(g, Postured(), dataclasses.replace(cfg, lookahead=0.0), success=searcher.success)
+    off(obs, goal)
+    np.testing.assert_array_equal(off._aim(obs, goal)[0], nodes[1])
+
+
 def test_the_chunked_cover_keeps_what_one_greedy_pass_over_the_whole_pool_keeps():
     """The cover measures candidates a chunk at a time against the nodes kept so far; it must keep exactly the
     nodes, and give exactly the distances among them, of the greedy pass over the pool's full distance matrix."""

@@ -54,6 +54,8 @@ class SNSConfig:
     passing: float = -1.0  # >= 0: a node also counts as reached once the agent is as close (learned steps, + this
     # slack) to what follows it on the plan (the next node, or the goal after the goal's node) as the node itself is:
     # a full-state target differs in posture from where the agent arrives, so its distance alone rarely drops to reach
+    lookahead: float = 0.0  # > 0: the controller is asked for the farthest of the next few nodes of the plan within
+    # this many learned steps of the agent (not only the target; as TTGS aims its policy): judging stays per node
     local_hops: int = 0  # > 0: where the agent stopped is matched against (and linked to) only the nodes within this
     # many edges of the edge it was on, not the whole graph: a failure costs O(neighbourhood) network calls
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
@@ -382,7 +384,30 @@ class Searcher:
             self._failed(r, obs[r])
         self._flush()
         self.t += 1
-        return np.clip(self.ctrl.act(obs, self._target_obs(goals)), -1.0, 1.0)
+        return np.clip(self.ctrl.act(obs, self._aim(obs, goals)), -1.0, 1.0)
+
+    LOOKAHEAD_NODES = 4  # how many nodes past the target `lookahead` considers
+
+    def _aim(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """What the controller is asked for: the target (node or goal), or with `lookahead` the farthest of the next
+        nodes of the plan that is within `lookahead` learned steps of the agent."""
+        aim = self._target_obs(goals)
+        if self.cfg.lookahead <= 0:
+            return aim
+        rows, nodes = [], []
+        for r in np.nonzero(~self.done & (self.target >= 0))[0]:
+            p, k = self.path[r], self.ptr[r]
+            if k < len(p) and p[k] == self.target[r]:
+                for q in p[k + 1: k + 1 + self.LOOKAHEAD_NODES]:
+                    rows.append(r)
+                    nodes.append(q)
+        if not rows:
+            return aim
+        rows, nodes = np.asarray(rows), np.asarray(nodes)
+        ok = self.ctrl.distance(obs[rows], self.g.obs[nodes]) <= self.cfg.lookahead
+        for r, q in zip(rows[ok], nodes[ok], strict=True):  # in path order: the last one that is near wins
+            aim[r] = self.g.obs[q]
+        return aim
 
     def _passed(self, obs: np.ndarray, goals: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Episodes whose target node is passed: the agent is at least as close to what the plan heads for after it
