@@ -236,15 +236,17 @@ def path_from(start: int, nxt: np.ndarray, limit: int = 100_000) -> list[int]:
 
 
 def neighbourhood(g: Graph, seeds, hops: int) -> np.ndarray:
-    """Nodes within `hops` edges (either direction) of the seed nodes, the seeds included."""
-    if g._csr.get("adj_shape") != (g.n, g.m):  # weights do not change who is adjacent: rebuilt on new nodes/edges
-        a = csr_matrix((np.ones(g.m, np.float32), (g.src[: g.m], g.dst[: g.m])), shape=(g.n, g.n))
-        g._csr["adj"], g._csr["adj_shape"] = (a + a.T).tocsr(), (g.n, g.m)
-    adj = g._csr["adj"]
+    """Nodes within `hops` edges (either direction) of the seed nodes, the seeds included: one pass over the edge
+    arrays per hop, no adjacency structure to keep up to date as nodes and edges are added."""
     near = np.zeros(g.n, bool)
-    near[np.asarray([s for s in np.atleast_1d(seeds) if 0 <= s < adj.shape[0]], np.int64)] = True
+    seeds = np.asarray([s for s in np.atleast_1d(seeds) if 0 <= s < g.n], np.int64)
+    near[seeds] = True
+    src, dst = g.src[: g.m], g.dst[: g.m]
     for _ in range(hops):
-        near |= (adj @ near.astype(np.float32)) > 0
+        out = near[src]
+        inn = near[dst]
+        near[dst[out]] = True
+        near[src[inn]] = True
     return np.nonzero(near)[0]
 
 
