@@ -288,6 +288,35 @@ def test_lookahead_aims_at_the_farthest_next_node_within_reach_of_the_budget():
     np.testing.assert_array_equal(off._aim(obs, goal)[0], nodes[1])
 
 
+def test_hop_policy_drives_hops_with_hiqls_low_level_and_is_refused_without_one():
+    """`hop_policy` asks HIQL's low level for the target directly (z(s, target), no high-level proposal); a
+    controller without a short-range policy is refused when the searcher is made, not mid-episode."""
+    import dataclasses
+
+    import jax
+
+    from ethogram.agents import hilp, hiql
+    from ethogram.agents.base import Spec, gaussian_act
+    from ethogram.search.controllers import Learned
+
+    config = hiql.Config(value_hidden_dims=(32, 32), actor_hidden_dims=(32, 32), rep_dim=8)
+    state = hiql.init(jax.random.PRNGKey(0), Spec(obs_dim=3, action_dim=2), config)
+    ctrl = Learned(hiql, config, state, name="hiql")
+    rng = np.random.default_rng(0)
+    obs, goals = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(5, 3)).astype(np.float32)
+    z = hiql.goal_rep(state["params"]["goal_rep"], config, obs, goals)
+    low = np.asarray(gaussian_act(hiql.low_actor_net(config, 2), state["params"]["low_actor"], obs, z))
+    np.testing.assert_allclose(ctrl.act_subgoal(obs, goals), low, atol=1e-6)
+    assert not np.allclose(ctrl.act(obs, goals), low, atol=1e-3)  # the full policy goes through the high level
+    cfg = dataclasses.replace(default_config("learned"), hop_policy=True)
+    g = G.empty(3, cfg.harmonic.modules * cfg.harmonic.directions)
+    assert Searcher(g, ctrl, cfg).cfg.hop_policy
+    hconf = hilp.Config(value_hidden_dims=(32, 32), actor_hidden_dims=(32, 32), latent_dim=8)
+    other = Learned(hilp, hconf, hilp.init(jax.random.PRNGKey(0), Spec(obs_dim=3, action_dim=2), hconf), name="hilp")
+    with pytest.raises(EthogramError, match="hop_policy"):
+        Searcher(g, other, cfg)
+
+
 def test_the_chunked_cover_keeps_what_one_greedy_pass_over_the_whole_pool_keeps():
     """The cover measures candidates a chunk at a time against the nodes kept so far; it must keep exactly the
     nodes, and give exactly the distances among them, of the greedy pass over the pool's full distance matrix."""

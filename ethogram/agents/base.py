@@ -25,6 +25,8 @@ Optional hooks, looked up only through `hook(agent, name)` (nobody else tests ab
   metric_embedding(state, obs, config)   z(s) with V(s, g) = -||z(s) - z(g)|| (HILP's phi): distances between
                                 all pairs of m and n states then cost m + n network calls, not m x n (the search)
   act_latent(state, obs, z, config)   a latent-conditioned policy (HILP: reward and demonstration prompts)
+  act_subgoal(state, obs, goals, config, key=None)   acting toward a nearby goal only (HIQL's low level without
+                                its high level): the search's hops (`--set hop_policy=true`)
   act_plan(state, obs, goals, bank_phi, config, recursions, k)   a planner (HILP-Plan)
   goal_policy(config, state)    a stateful numpy policy answering goal prompts (the search agent, sns)
   window(config)                states of history `act` reads (BESO's transformer): `make_policy` then passes
@@ -119,7 +121,7 @@ class Agent(Protocol):
 
 REQUIRED = ("NAME", "Config", "init", "update", "act", "value")
 HOOKS = ("PROMPTS", "ROBOT_OVERRIDES", "sample_batch", "distance", "phi", "metric_embedding", "act_latent",
-         "act_plan", "goal_policy", "window", "ACT_SETTINGS")
+         "act_subgoal", "act_plan", "goal_policy", "window", "ACT_SETTINGS")
 
 
 def hook(agent: ModuleType, name: str):

@@ -179,3 +179,12 @@ def act(state: dict, observations, goals, config: Config, key=None):
     z, _ = high_actor_net(config).apply({"params": params["high_actor"]}, observations, goals)
     return gaussian_act(low_actor_net(config, state["spec"].action_dim), params["low_actor"], observations,
                         length_normalize(z))
+
+
+def act_subgoal(state: dict, observations, goals, config: Config, key=None):
+    """The low level alone on z(s, goal), skipping the high level's proposal: for a goal inside the low level's
+    subgoal horizon (about subgoal_steps ahead, what it was trained to reach), such as the search's next node."""
+    del key
+    params = state["params"]
+    z = goal_rep(params["goal_rep"], config, observations, goals)
+    return gaussian_act(low_actor_net(config, state["spec"].action_dim), params["low_actor"], observations, z)

@@ -44,6 +44,9 @@ class StraightLine:
         norm = np.linalg.norm(d, axis=-1, keepdims=True)
         return d / np.maximum(norm, POINT_SPEED)
 
+    act_subgoal = act  # straight lines are short-range already
+    short_range = True
+
     def distance(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
         return np.linalg.norm(np.asarray(goals, np.float64) - np.asarray(obs, np.float64), axis=-1) / POINT_SPEED
 
@@ -66,6 +69,8 @@ class Learned:
     def __post_init__(self):
         agent, config = self.agent, self.config
         self._act = jax.jit(lambda s, o, g: agent.act(s, o, g, config))
+        hop = hook(agent, "act_subgoal")
+        self._hop = None if hop is None else jax.jit(lambda s, o, g: hop(s, o, g, config))
         self._dist = jax.jit(lambda s, o, g: steps_to_goal(agent, s, o, g, config))
         embed = hook(agent, "metric_embedding")
         self._embed = None if embed is None else jax.jit(lambda s, o: embed(s, o, config))
@@ -84,6 +89,18 @@ class Learned:
 
     def act(self, obs, goals) -> np.ndarray:
         return np.asarray(self._act(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32)))
+
+    @property
+    def short_range(self) -> bool:
+        """Whether the agent has a short-range policy (`act_subgoal`) for `hop_policy`."""
+        return self._hop is not None
+
+    def act_subgoal(self, obs, goals) -> np.ndarray:
+        """The agent's short-range policy toward nearby goals (the `act_subgoal` hook: HIQL's low level)."""
+        if self._hop is None:
+            raise EthogramError(f"agent '{self.agent.NAME}' has no short-range policy for hop_policy=true "
+                                "(only HIQL's low level is one).", "drop --set hop_policy=true, or use a HIQL run")
+        return np.asarray(self._hop(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32)))
 
     def _chunked(self, fn, *arrays: np.ndarray) -> list[np.ndarray]:
         """fn(state, *chunks) over row chunks, each padded to a power of two (a few shapes: no recompilation per
@@ -170,6 +187,12 @@ class Paired:
         self._calls += 1
         return np.asarray(self._act(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32),
                                     np.int32(self._calls)))
+
+    short_range = False
+
+    def act_subgoal(self, obs, goals) -> np.ndarray:
+        raise EthogramError(f"hop_policy=true needs a HIQL controller; '{self.name}' pairs two runs.",
+                            "drop --set hop_policy=true")
 
     def distance(self, obs, goals) -> np.ndarray:
         return self.measure.distance(obs, goals)

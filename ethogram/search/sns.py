@@ -58,6 +58,8 @@ class SNSConfig:
     # this many learned steps of the agent (not only the target; as TTGS aims its policy): judging stays per node
     local_hops: int = 0  # > 0: where the agent stopped is matched against (and linked to) only the nodes within this
     # many edges of the edge it was on, not the whole graph: a failure costs O(neighbourhood) network calls
+    hop_policy: bool = False  # the controller acts with its short-range policy (`act_subgoal`: HIQL's low level on
+    # the target, without the high level that proposes subgoals toward far goals): every target is a nearby node
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
     harmonic: HarmonicConfig = field(default_factory=HarmonicConfig)
 
@@ -71,6 +73,9 @@ class Searcher:
 
     def __init__(self, graph: G.Graph, ctrl, cfg: SNSConfig, success=None, embed=None):
         self.g, self.ctrl, self.cfg = graph, ctrl, cfg
+        if cfg.hop_policy and not ctrl.short_range:
+            raise EthogramError(f"hop_policy=true needs a controller with a short-range policy (HIQL's low level); "
+                                f"'{ctrl.name}' has none.", "drop --set hop_policy=true, or use a HIQL controller")
         self.success = success
         self.embed = embed or getattr(ctrl, "embed", None)
         dim = graph.obs.shape[1] if self.embed is None else np.atleast_2d(self.embed(graph.obs[:1])).shape[1]
@@ -384,7 +389,8 @@ class Searcher:
             self._failed(r, obs[r])
         self._flush()
         self.t += 1
-        return np.clip(self.ctrl.act(obs, self._aim(obs, goals)), -1.0, 1.0)
+        act = self.ctrl.act_subgoal if self.cfg.hop_policy else self.ctrl.act
+        return np.clip(act(obs, self._aim(obs, goals)), -1.0, 1.0)
 
     LOOKAHEAD_NODES = 4  # how many nodes past the target `lookahead` considers
 
