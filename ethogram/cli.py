@@ -77,7 +77,9 @@ def cmd_expert(args) -> int:
     c = dataclasses.replace(base, **{k: v for k, v in (("steps", args.steps), ("seed", args.seed),
                                                                 ("envs", args.envs), ("chunk", args.chunk),
                                                                 ("seed_steps", args.seed_steps),
-                                                                ("save_every", args.save_every)) if v is not None})
+                                                                ("save_every", args.save_every),
+                                                                ("end_on_back", args.end_on_back or None))
+                                 if v is not None})
     sizes = {k: v for k, v in (("actor_hidden_dims", args.nets), ("value_hidden_dims", args.nets)) if v}
     if sizes or args.batch:
         from ethogram.reproduce import parse_nets
@@ -90,7 +92,8 @@ def cmd_expert(args) -> int:
     print(f"trained: {res['steps']} steps in {res['seconds']:.0f} s ({res['steps_per_s']:.0f} steps/s)", flush=True)
     ev = evaluate_expert(args.out, episodes=args.eval_episodes, progress=not args.quiet)
     print(f"directional speed {ev['directional_speed_mean']:.3f} ± {ev['directional_speed_std']:.3f} m/s over "
-          f"{ev['episodes']} episodes, {ev['fell']} fell; wrote {Path(args.out) / 'eval.json'}")
+          f"{ev['episodes']} episodes, {ev['fell']} fell, {ev['on_back']} on its back; "
+          f"wrote {Path(args.out) / 'eval.json'}")
     return 0
 
 
@@ -112,7 +115,8 @@ def cmd_train(args) -> int:
         given = [flag for flag, v in (("AGENT", args.agent), ("--dataset", args.dataset), ("--out", args.out),
                                       ("--set", args.set), ("--seed", args.seed), ("--fuse", args.fuse),
                                       ("--log-every", args.log_every), ("--eval-every", args.eval_every),
-                                      ("--eval-episodes", args.eval_episodes), ("--env", args.env)) if v is not None]
+                                      ("--eval-episodes", args.eval_episodes), ("--env", args.env),
+                                      ("--drop-falls", args.drop_falls)) if v is not None]
         if given:
             raise EthogramError(f"--resume RUN_DIR continues a run with its saved config; it does not take "
                                 f"{', '.join(given)} (only --steps to extend the run, --save-every, --force).",
@@ -139,7 +143,7 @@ def cmd_train(args) -> int:
                          log_every=given(args.log_every, d.log_every), eval_every=given(args.eval_every, d.eval_every),
                          eval_episodes=given(args.eval_episodes, d.eval_episodes),
                          save_every=given(args.save_every, min(d.save_every, max(steps, 1))),
-                         tensorboard=args.tensorboard)
+                         tensorboard=args.tensorboard, drop_falls=given(args.drop_falls, d.drop_falls))
         run = prepare_run(args.agent, args.dataset, args.out, tc, parse_set_args(args.set), force=args.force,
                           env=args.env, require_eval=args.eval_every is not None)
         print(f"training {run['agent']} on {run['dataset_name']} for {tc.steps} steps -> {args.out}")
@@ -485,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log-every", type=int, default=None, help="default 1000")
     t.add_argument("--eval-every", type=int, default=None, help="default 100000; 0 disables periodic evaluation")
     t.add_argument("--eval-episodes", type=int, default=None, help="default 50")
+    t.add_argument("--drop-falls", type=int, default=None, metavar="STATES",
+                   help="learn from each episode only up to STATES states before the robot (the ant) first falls "
+                        "or lands on its back; default 0: every state, as OGBench trains")
     t.add_argument("--save-every", type=int, default=None,
                    help="checkpoint interval (default 100000; always at the end; --resume may change it)")
     t.add_argument("--force", action="store_true", help="replace an existing run directory's results; with --resume: "
@@ -624,6 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default="experts/ant", help="the expert directory (default experts/ant)")
     x.add_argument("--steps", type=int, default=None, help="environment steps (OGBench: 400000)")
     x.add_argument("--seed-steps", type=int, default=None, help="random-action steps first (OGBench: 10000)")
+    x.add_argument("--end-on-back", action="store_true",
+                   help="end a training episode when the ant lands on its back (OGBench's ant only ends one outside "
+                        "its healthy torso height, which an ant on its back is not)")
     x.add_argument("--envs", type=int, default=None, help="episodes stepped together (default 1)")
     x.add_argument("--chunk", type=int, default=None, help="environment steps per round of fused updates (10)")
     x.add_argument("--nets", default=None, help="actor and critic sizes, e.g. 256x2 (OGBench's)")

@@ -38,6 +38,8 @@ class TrainConfig:
     eval_episodes: int = 50
     save_every: int = 100_000
     tensorboard: bool = False  # also TensorBoard event files in RUN_DIR/tensorboard (metrics.csv always)
+    drop_falls: int = 0  # > 0: learn from each episode only up to this many states before the robot first falls
+    # (the ant: on its back, envs/ant.py fallen_qpos), data/dataset.py cut_falls; 0: every state, as published
 
 
 @cache
@@ -171,6 +173,9 @@ def validate_train_config(tc: TrainConfig) -> None:
                                 f"give --{k.replace('_', '-')} a positive integer")
     if tc.eval_every < 0:
         raise EthogramError(f"eval_every must be >= 0 (got {tc.eval_every}).")
+    if not 0 <= tc.drop_falls <= 10**6:
+        raise EthogramError(f"--drop-falls must be in [0, 1000000] states (got {tc.drop_falls}).",
+                            "give the states to drop before each fall, e.g. --drop-falls 25, or 0 for none")
     if not 0 <= tc.seed <= MAX_SEED:
         raise EthogramError(f"seed must be in [0, 2**32 - 1] (got {tc.seed}).")
     if tc.steps > 10**10:

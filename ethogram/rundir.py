@@ -501,6 +501,10 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     size = {"dataset_episodes": episodes, "dataset_transitions": int(len(arrays["terminals"])) - episodes}
     read = (arrays, meta) if dataset_sha is None else None  # a Minari dataset: written into the run as read
     del arrays
+    if train_cfg.drop_falls and getattr(env_obj, "fallen_observation", None) is None:
+        raise EthogramError(f"--drop-falls needs a robot that can fall (the ant); dataset '{source}' is "
+                            f"{'of no environment ethogram simulates' if env_obj is None else 'of ' + str(info.env)}.",
+                            "train without --drop-falls")
     if env_obj is None and train_cfg.eval_every and not require_eval:
         import dataclasses
 

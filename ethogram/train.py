@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ethogram import rundir
 from ethogram.agents.base import hook, make_policy
-from ethogram.data.dataset import Dataset, read_dataset
+from ethogram.data.dataset import Dataset, fall_cutter, read_dataset
 from ethogram.data.goals import sample_batch
 from ethogram.envs.registry import env_of
 from ethogram.errors import EthogramError
@@ -101,7 +101,9 @@ def _train(run_dir: Path, progress, log, resume: bool, save_every: int | None, s
            force: bool, tensorboard: bool | None) -> dict:
     run, agent, config = rundir.load(run_dir)
     env = env_of(run)  # None: data of no environment ethogram simulates (no periodic evaluation: prepare_run)
-    data, dataset_sha = read_dataset(run["dataset"], run["obs_dim"], run["action_dim"])
+    data, dataset_sha = read_dataset(run["dataset"], run["obs_dim"], run["action_dim"],
+                                     transform=fall_cutter(env, int(run["train_config"].get("drop_falls", 0)),
+                                                           run["dataset_name"], log))
     done = rundir.checkpoint_step(run_dir) if resume else 0
     if resume:
         for note in rundir.check_resume(run_dir, run, dataset_sha, force):

@@ -230,3 +230,71 @@ def test_antmaze_data_and_pointmaze_environments_do_not_mix(toy_expert, tmp_path
 
     cfg = json.loads((ok / "config.json").read_text())
     assert cfg["env"] == "antmaze-medium" and cfg["agent_config"]["alpha"] == 0.3
+
+
+def test_an_ant_on_its_back_has_fallen_though_its_torso_is_at_a_healthy_height():
+    """Gym's healthy range [0.2, 1.0] misses an ant on its back (torso at about 0.27): `fallen` reads the torso's
+    up axis from the quaternion too, for simulator states and stored observations alike."""
+    from ethogram.envs.ant import fallen_qpos
+
+    upright, back = np.zeros(15), np.zeros(15)
+    upright[2:7] = [0.55, 1.0, 0.0, 0.0, 0.0]
+    back[2:7] = [0.27, 0.0, 1.0, 0.0, 0.0]  # half a turn about x
+    tilted, low, nan = upright.copy(), upright.copy(), upright.copy()
+    tilted[3:7] = [np.cos(np.pi / 6), np.sin(np.pi / 6), 0.0, 0.0]  # 60 degrees: still upright
+    low[2], nan[0] = 0.1, np.nan
+    np.testing.assert_array_equal(fallen_qpos(np.stack([upright, back, tilted, low, nan])),
+                                  [False, True, False, True, True])
+    env = AntMaze("medium")
+    obs = np.concatenate([np.stack([upright, back]), np.zeros((2, 14))], axis=1)
+    np.testing.assert_array_equal(env.fallen_observation(obs), [False, True])
+
+
+def test_drop_falls_trains_on_each_episode_up_to_its_first_fall(tmp_path, capsys):
+    """`ethogram train --drop-falls N` learns from each episode only up to N states before the ant first falls,
+    says how much it cut, and is refused for a robot that cannot fall, before anything is written."""
+    import json
+
+    from ethogram.cli import main
+    from ethogram.data.collect import RESULTS_DIR
+    from ethogram.data.dataset import cut_falls
+    from tests.helpers import fails
+
+    arrays = {"observations": np.arange(20.0)[:, None], "actions": np.zeros((20, 1)),
+              "terminals": np.zeros(20, np.int8), "qpos": np.arange(20.0)[:, None]}
+    arrays["terminals"][[7, 13, 19]] = 1  # episodes 0-7, 8-13, 14-19
+    fallen = np.zeros(20, bool)
+    fallen[[5, 6, 9, 18]] = True  # episode 1 falls at 5, episode 2 at its second state, episode 3 at 18
+    out, counts = cut_falls(arrays, fallen, margin=2)
+    np.testing.assert_array_equal(out["observations"][:, 0], [0, 1, 2, 14, 15])  # 2 states before each fall
+    np.testing.assert_array_equal(out["terminals"], [0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(out["qpos"], out["observations"])
+    assert counts == {"episodes": 3, "episodes_cut": 3, "episodes_dropped": 1, "states": 20, "states_kept": 5}
+
+    ant = tmp_path / "antmaze-medium-navigate-v0.npz"
+    argv = collect_argv("antmaze-medium-navigate", ant, RESULTS_DIR / "ant-expert")  # the expert our data comes from
+    argv[argv.index("--episode-steps") + 1] = "600"
+    assert main(argv) == 0
+    raw = np.load(ant)
+    from ethogram.envs.ant import fallen_qpos
+
+    falls = fallen_qpos(raw["qpos"]).reshape(4, 600)
+    assert 0 < falls.any(1).sum() < 4  # the expert ends up on its back in some of these seeded episodes
+    tiny = ["--steps", "4", "--fuse", "2", "--set", "batch_size=8", "--set", "actor_hidden_dims=8", "--quiet",
+            "--eval-every", "0"]
+    capsys.readouterr()
+    assert main(["train", "gcbc", "--dataset", str(ant), "--out", str(tmp_path / "run"), "--drop-falls", "10",
+                 *tiny]) == 0
+    out = capsys.readouterr().out
+    kept = sum(600 if not f.any() else max(0, int(np.argmax(f)) - 10) for f in falls)
+    kept -= sum(1 for f in falls if f.any() and 0 < int(np.argmax(f)) - 10 < 2)  # a one-state stub goes
+    assert f"drop_falls=10: {int(falls.any(1).sum())} of 4 episodes cut" in out and f"{kept} of 2400 states" in out
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train_config"]["drop_falls"] == 10
+    point = tmp_path / "pointmaze-medium-navigate-v0.npz"
+    assert main(["collect", "pointmaze-medium-navigate", "--episodes", "4", "--episode-steps", "31", "--out",
+                 str(point), "--quiet"]) == 0
+    fails(capsys, "train", "gcbc", "--dataset", point, "--out", tmp_path / "r2", "--drop-falls", "10", *tiny,
+          match="--drop-falls needs a robot that can fall")
+    assert not (tmp_path / "r2").exists()
+    fails(capsys, "train", "gcbc", "--dataset", ant, "--out", tmp_path / "r3", "--drop-falls", "-1", *tiny,
+          match="--drop-falls must be in")

@@ -63,6 +63,16 @@ def test_the_directional_task():
     assert tr.truncated[1] and not tr.terminated[1] and task.t[1] == 0
 
 
+def test_an_ant_on_its_back_ends_its_episode_only_with_end_on_back():
+    """OGBench's task keeps an ant on its back going (its torso height is healthy); `end_on_back` ends it there."""
+    for end_on_back in (False, True):
+        task = AntTask(2, seed=0, end_on_back=end_on_back)
+        task.state[0, 1 + 2] = 0.3  # torso resting low, upside down: half a turn about x
+        task.state[0, 1 + 3: 1 + 7] = [0.0, 1.0, 0.0, 0.0]
+        tr = task.step(np.zeros((2, 8)))
+        assert tr.terminated[0] == end_on_back and not tr.terminated[1]
+
+
 def test_tanh_gaussian_log_probability():
     """log pi(a) of the squashed Gaussian equals the density through the change of variables."""
     mean, log_std = jnp.array([[0.3, -1.2]]), jnp.array([[-0.5, 0.2]])

@@ -161,6 +161,53 @@ def to_transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def cut_falls(arrays: dict[str, np.ndarray], fallen: np.ndarray, margin: int) -> tuple[dict[str, np.ndarray], dict]:
+    """Each episode up to `margin` states before the first one in which the robot has fallen (`fallen`: (N,) bool
+    per stored state, the env's `fallen_observation`), the rest dropped: a robot on its back lies still for the rest
+    of its episode, and the steps that tipped it are not behaviour to learn. An episode with fewer than two states
+    left goes. Returns (arrays with every per-state key cut alike, counts of what was cut)."""
+    term = arrays["terminals"].astype(bool)
+    ends = np.nonzero(term)[0]
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    keep = np.zeros(len(term), bool)
+    last = np.zeros(len(term), bool)
+    cut = dropped = 0
+    for a, b in zip(starts, ends, strict=True):
+        hits = np.nonzero(fallen[a:b + 1])[0]
+        stop = b if len(hits) == 0 else a + hits[0] - margin - 1
+        cut += len(hits) > 0
+        if stop - a + 1 < 2:
+            dropped += 1
+            continue
+        keep[a:stop + 1] = True
+        last[stop] = True
+    out = {k: v[keep] for k, v in arrays.items() if isinstance(v, np.ndarray) and len(v) == len(term)}
+    out["terminals"] = last[keep].astype(arrays["terminals"].dtype)
+    return out, {"episodes": len(ends), "episodes_cut": int(cut), "episodes_dropped": int(dropped),
+                 "states": len(term), "states_kept": int(keep.sum())}
+
+
+def fall_cutter(env, margin: int, name: str, log=print):
+    """`cut_falls` as a transform of a dataset's arrays for training (`drop_falls`), None when margin is 0. Needs a
+    robot whose environment says from an observation whether it has fallen (`fallen_observation`, envs/base.py)."""
+    if not margin:
+        return None
+    fallen = getattr(env, "fallen_observation", None)  # optional in the environment contract
+    if fallen is None:
+        raise EthogramError(f"--drop-falls needs a robot that can fall (the ant); '{name}' is not of one.",
+                            "train without --drop-falls")
+
+    def cut(arrays):
+        out, counts = cut_falls(arrays, fallen(arrays["observations"]), margin)
+        log(f"drop_falls={margin}: {counts['episodes_cut']} of {counts['episodes']} episodes cut before a fall "
+            f"({counts['episodes_dropped']} dropped), {counts['states_kept']} of {counts['states']} states kept")
+        if counts["states_kept"] < 2:
+            raise EthogramError(f"--drop-falls {margin} leaves no data: the robot falls early in every episode.",
+                                "give a smaller --drop-falls, or train without it")
+        return out
+    return cut
+
+
 SCHEMA_VERSION = 1  # of the npz layout above and its JSON sidecar (docs/datasets.md); a newer one is refused
 OGBENCH_KINDS = ("navigate", "stitch", "explore", "play", "noisy")  # the last part of OGBench's dataset names
 
@@ -267,11 +314,14 @@ def dataset_name_of(path: str | Path) -> DatasetName:
     return parse_dataset_name(f"{info.env}-{info.kind}" if info.maze else info.env, info.layout)
 
 
-def read_dataset(path: str | Path, obs_dim: int | None = None,
-                 action_dim: int | None = None) -> tuple[Dataset, str]:
-    """(dataset on the default device, sha256 of its file): read, validated, turned into transitions."""
+def read_dataset(path: str | Path, obs_dim: int | None = None, action_dim: int | None = None,
+                 transform=None) -> tuple[Dataset, str]:
+    """(dataset on the default device, sha256 of its file): read, validated, `transform(arrays) -> arrays` applied
+    (train.py: `drop_falls`), turned into transitions."""
     arrays, digest = read_dataset_file(path, KEYS)
     validate_arrays(arrays, str(path), obs_dim, action_dim)
+    if transform is not None:
+        arrays = transform(arrays)
     tr = to_transitions(arrays)
     return Dataset(**{k: jnp.asarray(v) for k, v in tr.items()}), digest
 

@@ -5,7 +5,9 @@ quadruped with restricted joint ranges, 8 torques in [-1, 1], 10 Hz control) is 
 a target direction z, a unit vector drawn at reset and every 100 steps, which the observation carries. One step is
 OGBench's: ctrl = action, five MuJoCo steps (`mujoco.rollout` for the whole batch). Observation (29): qpos without
 x-y (13), qvel (14), z (2). Reward: (xy' - xy) . z of qpos's x-y. An episode terminates when the ant is unhealthy
-(torso height outside [0.2, 1.0], or a non-finite state: it fell or flipped) and is truncated after 1000 steps.
+(torso height outside [0.2, 1.0], or a non-finite state) and is truncated after 1000 steps. An ant on its back
+rests at a height of about 0.27 and is healthy by that test; with `end_on_back` (the expert's `--end-on-back`) its
+episode ends there too (`fallen_qpos`).
 Reset: the model's initial qpos plus uniform noise of +-0.1, initial qvel plus N(0, 0.1^2) noise.
 
 The simulator state is (B, 1 + nq + nv) = (B, 30): MuJoCo's time, qpos (15), qvel (14); directions, step counts
@@ -97,6 +99,15 @@ class AntPhysics:
         return np.isfinite(state).all(axis=1) & (z >= HEALTHY_Z[0]) & (z <= HEALTHY_Z[1])
 
 
+def fallen_qpos(qpos: np.ndarray) -> np.ndarray:
+    """(N,) whether an ant at these qpos (N, >= 7) has fallen: torso height outside the healthy range, or the torso
+    upside down (its up axis, 1 - 2 (qx^2 + qy^2) of the quaternion qpos[3:7], pointing down). An ant on its back
+    rests at a height of about 0.27, inside the healthy range that ends the Gym Ant's episodes, and cannot get up."""
+    qpos = np.asarray(qpos, np.float64)
+    z, qx, qy = qpos[:, 2], qpos[:, 4], qpos[:, 5]
+    return ~np.isfinite(qpos).all(axis=1) | (z < HEALTHY_Z[0]) | (z > HEALTHY_Z[1]) | (1 - 2 * (qx ** 2 + qy ** 2) < 0)
+
+
 @dataclass
 class Transition:
     obs: np.ndarray  # (B, 29) before the step
@@ -112,8 +123,9 @@ class AntTask:
 
     obs_dim, action_dim, episode_steps = OBS_DIM, ACTION_DIM, EPISODE_STEPS
 
-    def __init__(self, b: int, seed: int, physics: AntPhysics | None = None):
+    def __init__(self, b: int, seed: int, physics: AntPhysics | None = None, end_on_back: bool = False):
         self.physics = physics or AntPhysics()
+        self.end_on_back = end_on_back
         self.b = b
         self.rng = np.random.default_rng(seed)
         self.state = self.physics.reset(b, self.rng)
@@ -134,6 +146,8 @@ class AntTask:
         self.t += 1
         self.returns += reward
         terminated = ~self.physics.healthy(self.state)
+        if self.end_on_back:
+            terminated |= fallen_qpos(self.physics.qpos(self.state))
         truncated = (self.t >= EPISODE_STEPS) & ~terminated
         resample = (self.t % RESAMPLE_INTERVAL == 0)[:, None]
         self.z = np.where(resample, unit(self.rng.standard_normal((self.b, 2))), self.z)

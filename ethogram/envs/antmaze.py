@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ethogram.envs.ant import AntPhysics
+from ethogram.envs.ant import AntPhysics, fallen_qpos
 from ethogram.envs.maze import Maze
 from ethogram.envs.pointmaze import POSITION_NOISE, TELEPORT_TRIGGER, Task
 
@@ -84,8 +84,13 @@ class AntMaze:
         return np.concatenate([self.physics.qpos(state), self.physics.qvel(state)], axis=1).astype(np.float32)
 
     def fallen(self, state: np.ndarray) -> np.ndarray:
-        """Torso height outside OGBench's healthy range [0.2, 1.0] (or a non-finite state): on its back or flying."""
-        return ~self.physics.healthy(state)
+        """On its back (torso upside down), torso height outside OGBench's healthy range [0.2, 1.0], or a
+        non-finite state (envs/ant.py: fallen_qpos)."""
+        return fallen_qpos(self.physics.qpos(state)) | ~np.isfinite(state).all(axis=1)
+
+    def fallen_observation(self, obs: np.ndarray) -> np.ndarray:
+        """`fallen` from what a dataset stores: the observation starts with qpos."""
+        return fallen_qpos(np.asarray(obs)[:, :15])
 
     def positions(self, state: np.ndarray) -> np.ndarray:
         return self.physics.qpos(state)[:, :2].copy()

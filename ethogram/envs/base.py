@@ -11,7 +11,9 @@ An environment whose episodes fall into named behaviours (D3IL's avoiding: which
 defines `n_behaviours` and `behaviours(positions (B, T, 2)) -> (B,)` ints in [0, n_behaviours), -1 for none;
 evaluation then reports diversity and D3IL's score beside success (evaluate/metrics.py). `check_dataset(arrays,
 source)`, when defined, refuses a dataset that cannot come from this environment (collected in another one).
-A robot that can fall (the ant) defines `fallen(state) -> (B,)` bool; collection then records how often it fell.
+A robot that can fall (the ant) defines `fallen(state) -> (B,)` bool; collection then records how often it fell;
+with `fallen_observation(obs) -> (N,)` bool, the same read from stored observations, training can drop what follows
+a fall (`ethogram train --drop-falls`).
 
 Collection (data/collect.py) and evaluation (evaluate/) are written against `Env` only; the dataset expert is a
 navigator (envs/expert.py: BFS subgoals over the maze) feeding the robot's locomotor (registry.py).

@@ -40,7 +40,7 @@ import numpy as np
 import optax
 from tqdm import tqdm
 
-from ethogram.envs.ant import ACTION_DIM, OBS_DIM, AntPhysics, AntTask
+from ethogram.envs.ant import ACTION_DIM, OBS_DIM, AntPhysics, AntTask, fallen_qpos
 from ethogram.errors import EthogramError
 from ethogram.nets import MLP, dense, ensemble, polyak
 
@@ -70,6 +70,8 @@ class SACConfig:
     chunk: int = 10  # environment steps per round (then envs * chunk fused updates)
     save_every: int = 20_000
     seed: int = 0
+    end_on_back: bool = False  # episodes also end when the ant lands on its back (envs/ant.py fallen_qpos), which
+    # the healthy height range of Gym's and OGBench's ant misses; off: OGBench's task
 
 
 def check_config(c: SACConfig) -> None:
@@ -378,7 +380,7 @@ def train_expert(out: str | Path, c: SACConfig = SACConfig(), force: bool = Fals
     out.mkdir(parents=True, exist_ok=True)
     with Lock(out / ".expert.lock", f"expert '{out}'"):
         physics = AntPhysics(threads=1)
-        task = AntTask(c.envs, c.seed, physics)
+        task = AntTask(c.envs, c.seed, physics, end_on_back=c.end_on_back)
         if resume:
             saved_c, state, buf, record = load(out)
             if dataclasses.replace(saved_c, steps=c.steps) != c:
@@ -475,6 +477,7 @@ def evaluate_expert(out: str | Path, episodes: int = 50, seed: int = 0, progress
     physics = AntPhysics()
     task = AntTask(episodes, seed + 12345, physics)
     alive = np.ones(episodes, bool)
+    on_back = np.zeros(episodes, bool)
     disp = np.zeros(episodes)
     length = np.zeros(episodes, int)
     for _ in tqdm(range(task.episode_steps), desc="evaluate ant expert", unit="step", disable=not progress,
@@ -483,13 +486,14 @@ def evaluate_expert(out: str | Path, episodes: int = 50, seed: int = 0, progress
         tr = task.step(a)
         disp += np.where(alive, tr.reward, 0.0)
         length += alive
+        on_back |= alive & fallen_qpos(physics.qpos(task.state))
         alive &= ~tr.terminated
     physics.close()
     dt = 5 * float(physics.model.opt.timestep)
     speed = disp / (length * dt)
     res = {"episodes": episodes, "seed": seed, "directional_speed_mean": round(float(speed.mean()), 4),
            "directional_speed_std": round(float(speed.std()), 4), "units": "m/s along the target direction",
-           "fell": int((~alive).sum()), "mean_episode_length": float(length.mean()),
+           "fell": int((~alive).sum()), "on_back": int(on_back.sum()), "mean_episode_length": float(length.mean()),
            "displacement_per_step": round(float((disp / length).mean()), 5)}
     atomic_write_text(out / "eval.json", json.dumps(res, indent=2) + "\n")
     return res
