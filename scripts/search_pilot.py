@@ -41,9 +41,11 @@ def main(argv=None) -> int:
         searcher = make_searcher(g, ctrl, cfg, env, run["mode"])
         t0 = time.perf_counter()
         res, _ = evaluate(env, searcher, a.episodes, seed=a.seed)
+        plan_ms = 1e3 * searcher.timing["plan_seconds"] / max(1, searcher.timing["calls"])
         print(json.dumps({"set": sets, "success": res["success"], "tasks": res["tasks"],
                           "seconds": round(time.perf_counter() - t0), "events": searcher.events,
-                          "nodes_after": int(g.n)}), flush=True)
+                          "nodes_after": int(g.n), "edges_after": int(g.m), "plan_ms_per_step": round(plan_ms, 1)}),
+              flush=True)
     return 0
 
 
