@@ -280,6 +280,15 @@ def test_drop_falls_trains_on_each_episode_up_to_its_first_fall(tmp_path, capsys
 
     falls = fallen_qpos(raw["qpos"]).reshape(4, 600)
     assert 0 < falls.any(1).sum() < 4  # the expert ends up on its back in some of these seeded episodes
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dataset_falls", RESULTS_DIR.parents[1] / "scripts" /
+                                                  "dataset_falls.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    record = script.falls([ant])  # what scripts/dataset_falls.py reports for docs/results/antmaze-falls.json
+    assert record["episodes"] == 4 and record["episodes_fallen"] == falls.any(1).mean()
+    assert record["states_fallen"] == round(falls.mean(), 4)
     tiny = ["--steps", "4", "--fuse", "2", "--set", "batch_size=8", "--set", "actor_hidden_dims=8", "--quiet",
             "--eval-every", "0"]
     capsys.readouterr()
