@@ -472,7 +472,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     from ethogram import __version__
     from ethogram.agents import dataset_overrides, get_agent
     from ethogram.agents.base import AgentConfig
-    from ethogram.data.dataset import dataset_info, read_dataset_file, validate_arrays
+    from ethogram.data.dataset import dataset_info, fall_cutter, read_dataset_file, validate_arrays
     from ethogram.envs.registry import env_of
 
     agent = get_agent(agent_name)
@@ -501,10 +501,7 @@ def prepare_run(agent_name: str, dataset_path: str | Path, out: str | Path, trai
     size = {"dataset_episodes": episodes, "dataset_transitions": int(len(arrays["terminals"])) - episodes}
     read = (arrays, meta) if dataset_sha is None else None  # a Minari dataset: written into the run as read
     del arrays
-    if train_cfg.drop_falls and getattr(env_obj, "fallen_observation", None) is None:
-        raise EthogramError(f"--drop-falls needs a robot that can fall (the ant); dataset '{source}' is "
-                            f"{'of no environment ethogram simulates' if env_obj is None else 'of ' + str(info.env)}.",
-                            "train without --drop-falls")
+    fall_cutter(env_obj, train_cfg.drop_falls, source)  # a robot that cannot fall is refused before any write
     if env_obj is None and train_cfg.eval_every and not require_eval:
         import dataclasses
 

@@ -486,7 +486,7 @@ def evaluate_expert(out: str | Path, episodes: int = 50, seed: int = 0, progress
         tr = task.step(a)
         disp += np.where(alive, tr.reward, 0.0)
         length += alive
-        on_back |= alive & fallen_qpos(physics.qpos(task.state))
+        on_back |= alive & fallen_qpos(physics.qpos(task.state))  # fallen yet not ended: on its back
         alive &= ~tr.terminated
     physics.close()
     dt = 5 * float(physics.model.opt.timestep)

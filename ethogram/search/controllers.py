@@ -188,11 +188,7 @@ class Paired:
         return np.asarray(self._act(self.state, jnp.asarray(obs, jnp.float32), jnp.asarray(goals, jnp.float32),
                                     np.int32(self._calls)))
 
-    short_range = False
-
-    def act_subgoal(self, obs, goals) -> np.ndarray:
-        raise EthogramError(f"hop_policy=true needs a HIQL controller; '{self.name}' pairs two runs.",
-                            "drop --set hop_policy=true")
+    short_range = False  # its act samples a whole policy; the searcher refuses hop_policy for it
 
     def distance(self, obs, goals) -> np.ndarray:
         return self.measure.distance(obs, goals)
