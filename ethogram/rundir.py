@@ -371,7 +371,10 @@ class MetricsLog:
             if not step and logdir.is_dir():  # a fresh start: the events of an earlier training go
                 for p in logdir.glob("events.out.tfevents.*"):
                     p.unlink()
-            self.writer = SummaryWriter(str(logdir), purge_step=step + 1 if step else None, flush_secs=10)
+            # tensorboardX names its file by the second and host only: a resume within the same second would
+            # overwrite the earlier events, so each start adds its step, zero-padded to sort in training order
+            self.writer = SummaryWriter(str(logdir), purge_step=step + 1 if step else None, flush_secs=10,
+                                        filename_suffix=f".step{step:012d}")
 
     def metrics(self, row: dict) -> None:
         append_csv(self.metrics_csv, row)

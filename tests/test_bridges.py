@@ -102,7 +102,11 @@ def scalars(logdir) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
-def test_tensorboard_event_files_hold_the_csv_numbers(tmp_path, capsys, navigate_small):
+def test_tensorboard_event_files_hold_the_csv_numbers(tmp_path, capsys, navigate_small, monkeypatch):
+    # every writer in the same second, as on a fast machine: tensorboardX names its files by the second
+    import tensorboardX.event_file_writer as efw
+
+    monkeypatch.setattr(efw, "time", __import__("types").SimpleNamespace(time=lambda: 1_700_000_000.0))
     run = tmp_path / "run"
     assert main(["train", "gcbc", "--dataset", str(navigate_small), "--out", str(run), *TINY, "--tensorboard",
                  "--eval-every", "20", "--eval-episodes", "1", "--set", "actor_hidden_dims=8"]) == 0
