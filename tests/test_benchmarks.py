@@ -111,5 +111,9 @@ def test_bench_search_quick_times_build_search_and_the_dense_reference(tmp_path,
     assert res["metric_embedding"] and res["controller_agent"] == "hilp" and len(res["results"]) == 2
     for rec in res["results"]:
         assert 2 <= rec["nodes"] <= rec["nodes_asked"] and rec["edges"] > 0 and rec["build_s"] > 0
-        assert rec["steps"] == 10 and rec["search_ms_per_step"] >= rec["plan_ms_per_step"] >= 0
-        assert rec["reference_dense_ms_per_plan"] is not None and rec["nodes_after"] >= rec["nodes"]
+        assert rec["reference_dense_ms_per_plan"] is not None
+        assert [r["planner"] for r in rec["runs"]] == ["astar", "dijkstra"]
+        for run in rec["runs"]:
+            assert run["steps"] == 10 and run["search_ms_per_step"] >= run["plan_ms_per_step"] >= 0
+            assert run["nodes_after"] >= rec["nodes"] and run["match_ms_per_step"] >= 0
+        assert rec["runs"][0]["astar"]["searches"] > 0

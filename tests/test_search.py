@@ -122,6 +122,75 @@ def test_sparse_planning_matches_dense_shortest_paths_and_plans_many_goals_at_on
     assert set(near) == {0} | set(g.dst[: g.m][g.src[: g.m] == 0]) | set(g.src[: g.m][g.dst[: g.m] == 0])
 
 
+def test_goal_paths_stay_cheapest_while_the_graph_mutates():
+    """GoalPaths (A* on a heuristic kept per goal) against a fresh Dijkstra after every mutation of a random graph:
+    the same path costs, the same reachability, the heuristic a lower bound; inputs and neighbourhoods from the
+    adjacency chains equal a scan of the edge arrays."""
+    from ethogram.search.paths import GoalPaths
+
+    rng = np.random.default_rng(1)
+    cfg = G.HebbConfig()
+    checked = unreachable = 0
+    for _ in range(6):
+        n = int(rng.integers(10, 60))
+        g = G.empty(2, 1, capacity=4)  # node and edge capacities grow under the chains
+        G.add_nodes(g, rng.normal(size=(n, 2)), np.zeros((n, 1)), visited=True)
+        m = int(rng.integers(n, 4 * n))
+        G.connect(g, rng.integers(0, n, m), rng.integers(0, n, m), rng.uniform(1, 20, m), rng.uniform(0.2, 1, m))
+        paths, goals = GoalPaths(g, cfg, share=80.0), rng.integers(0, n, 3)
+        for _ in range(50):
+            op, i, j = int(rng.integers(0, 6)), *(int(x) for x in rng.integers(0, g.n, 2))
+            if op == 0:
+                G.potentiate(g, i, j, float(rng.uniform(1, 10)), cfg)  # cheaper (or a new edge)
+            elif op == 1:
+                G.depress(g, i, j, cfg)  # dearer
+            elif op == 2:
+                G.weaken_inputs(g, j, 0.5)
+            elif op == 3:
+                G.habituate(g, [int(x) for x in rng.integers(0, g.n, 4)], cfg)
+            elif op == 4:  # an inserted node with edges both ways
+                k = int(G.add_nodes(g, rng.normal(size=(1, 2)), np.zeros((1, 1)), visited=True)[0])
+                o = rng.integers(0, g.n, 5)
+                G.connect(g, k, o, rng.uniform(1, 9, 5), 1.0)
+                G.connect(g, o[:3], k, rng.uniform(1, 9, 3), 1.0)
+            else:
+                G.connect(g, rng.integers(0, g.n, 10), rng.integers(0, g.n, 10), rng.uniform(1, 20, 10), 0.5)
+            goal, start = int(rng.choice(goals)), int(rng.integers(0, g.n))
+            cost = np.full(g.n, np.inf)
+            cost[goal] = 0.0
+            ctg, _ = G.cost_to_go(g, cfg, cost)
+            exact = ctg - cfg.hop  # cost_to_go counts the hop onto the goal itself
+            p = paths.path(start, goal)
+            if np.isfinite(exact[start]):
+                c = G.edge_cost(g, cfg)
+                assert p[0] == start and p[-1] == goal
+                got = sum(c[G.edge(g, a, b)] for a, b in zip(p[:-1], p[1:], strict=True))
+                assert got == pytest.approx(exact[start], rel=1e-5)
+                checked += 1
+            else:
+                assert p is None
+                unreachable += 1
+            a = paths.anchor.get(goal, goal)
+            if a != goal:  # a goal sharing an anchor's heuristic: shifted by the cost goal -> anchor, a lower bound
+                to_a = np.full(g.n, np.inf)
+                to_a[a] = 0.0
+                shift = G.cost_to_go(g, cfg, to_a)[0][goal] - cfg.hop
+                ok = np.isfinite(exact)
+                assert np.all(np.maximum(0, paths.h[a][: g.n] - shift)[ok] <= exact[ok] * (1 + 1e-5) + 1e-4)
+            h = paths.heuristic(goal)
+            assert np.array_equal(np.isfinite(h), np.isfinite(exact))
+            assert np.all(h[np.isfinite(h)] <= exact[np.isfinite(h)] * (1 + 1e-5) + 1e-6)
+            near = np.zeros(g.n, bool)
+            near[[start, goal]] = True
+            for _ in range(2):
+                out, inn = near[g.src[: g.m]], near[g.dst[: g.m]]
+                near[g.dst[: g.m][out]] = near[g.src[: g.m][inn]] = True
+            np.testing.assert_array_equal(G.neighbourhood(g, [start, goal], 2), np.nonzero(near)[0])
+            np.testing.assert_array_equal(G.inputs(g, j), np.nonzero(g.dst[: g.m] == j)[0])
+    assert checked > 100 and unreachable > 0
+    assert paths.stats["lowered"] > 0 and paths.stats["shared"] > 0  # repairs ran; goals shared an anchor
+
+
 def test_value_to_steps_inverts_the_discounted_value():
     k = np.array([0.0, 1.0, 10.0, 100.0])
     v = -(1 - 0.99 ** k) / (1 - 0.99)
@@ -456,6 +525,7 @@ def test_search_cli_eval_and_summarize(tmp_path, capsys):
     (["search", "pointmaze-medium", "--out", "{tmp}/e", "--steps", "0"], "--steps"),
     (["search", "pointmaze-medium", "--out", "{tmp}/f", "--set", "speed=3"], "unknown config field 'speed'"),
     (["search", "pointmaze-medium", "--out", "{tmp}/g", "--set", "mutate=maybe"], "cannot set mutate"),
+    (["search", "{data}", "--out", "{tmp}/h", "--set", "planner=fast"], "unknown planner 'fast'"),
     (["eval", "{tmp}/empty"], "does not exist"),
 ])
 def test_bad_input_is_a_clear_error(tmp_path, capsys, navigate_small, argv, message):
@@ -463,6 +533,7 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys, navigate_small, argv, mess
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "h").exists()
 
 
 def test_wrong_shape_goal_is_a_clear_error(medium):

@@ -136,12 +136,14 @@ def evaluate_run(run_dir: str | Path, episodes: int = 50, seed: int = 0, progres
 
 
 def _search_timing(searcher, episodes: int) -> dict:
-    """What the search cost per batched call (the controller's act and distances included) and in planning alone
-    (shortest paths, bridges), and re-plans per episode."""
+    """What the search cost per batched call (the controller's act and distances included), in planning alone
+    (shortest paths, bridges) and in matching states against the nodes (nearest node, an inserted node's edges),
+    and re-plans per episode."""
     t = searcher.timing
     calls = max(t["calls"], 1)
     return {"search_ms_per_step": round(1e3 * t["seconds"] / calls, 3),
             "plan_ms_per_step": round(1e3 * t["plan_seconds"] / calls, 3),
+            "match_ms_per_step": round(1e3 * t.get("match_seconds", 0.0) / calls, 3),
             "replans_per_episode": round(searcher.events["replans"] / max(episodes, 1), 2)}
 
 

@@ -12,8 +12,10 @@ short, reliable, simple (few-edge) behaviours, and every failure makes the faile
 the next-simplest one: executing the cheapest path and mutating the graph enumerates behaviours in order.
 
 Edges are a sparse list (parallel arrays `src`, `dst`, `length`, ... with a capacity that doubles, and an index
-from (i, j) to the edge), so memory and the cost of a plan grow with the edges, not with nodes squared: a graph
-of tens of thousands of nodes with a few dozen edges each plans with one Dijkstra per goal (scipy.sparse.csgraph).
+from (i, j) to the edge, and each node's out- and in-edges as chains of edge ids), so memory and the cost of a plan
+grow with the edges, not with nodes squared. Plans toward one goal node come from ethogram.search.paths (A* on a
+heuristic kept per goal, repaired from `lowered`, the log of edges made cheaper); plans toward several weighted
+endpoints (exploring without data) from one Dijkstra per goal (scipy.sparse.csgraph).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
+
+from ethogram.search import paths as P
 
 EDGE_FIELDS = {"src": np.int32, "dst": np.int32, "length": np.float32, "weight": np.float32, "tries": np.int32,
                "wins": np.int32, "habit": np.float32}
@@ -60,6 +64,8 @@ class Graph:
     version: int = 0  # bumped by every change of edges or weights (plans are cached per version)
     index: dict = field(default_factory=dict, repr=False)  # (i, j) -> edge id
     _csr: dict = field(default_factory=dict, repr=False)
+    lowered: list = field(default_factory=list, repr=False)  # ids of edges made cheaper (potentiated), in order
+    _adj: dict = field(default_factory=dict, repr=False)  # the adjacency chains, see `adjacency`
 
     @property
     def capacity(self) -> int:
@@ -153,12 +159,14 @@ def potentiate(g: Graph, i: int, j: int, steps: float, cfg: HebbConfig) -> None:
     g.length[e] = max(1.0, (g.length[e] * k + steps) / (k + 1)) if k else max(1.0, steps)
     g.tries[e] += 1
     g.wins[e] += 1
+    g.lowered.append(int(e))
     g.version += 1
 
 
 def inputs(g: Graph, j: int) -> np.ndarray:
-    """Ids of the edges into node j."""
-    return np.nonzero(g.dst[: g.m] == j)[0]
+    """Ids of the edges into node j, in the order they were added."""
+    a = P.adjacency(g)
+    return P.chain(a["in_head"], a["in_next"], int(j))[::-1]
 
 
 def weaken_inputs(g: Graph, j: int, factor: float, floor: float = 0.0) -> None:
@@ -236,17 +244,13 @@ def path_from(start: int, nxt: np.ndarray, limit: int = 100_000) -> list[int]:
 
 
 def neighbourhood(g: Graph, seeds, hops: int) -> np.ndarray:
-    """Nodes within `hops` edges (either direction) of the seed nodes, the seeds included: one pass over the edge
-    arrays per hop, no adjacency structure to keep up to date as nodes and edges are added."""
+    """Nodes within `hops` edges (either direction) of the seed nodes, the seeds included: a walk over the adjacency
+    chains, breadth first: O(the neighbourhood's edges), not O(the graph's)."""
     near = np.zeros(g.n, bool)
     seeds = np.asarray([s for s in np.atleast_1d(seeds) if 0 <= s < g.n], np.int64)
     near[seeds] = True
-    src, dst = g.src[: g.m], g.dst[: g.m]
-    for _ in range(hops):
-        out = near[src]
-        inn = near[dst]
-        near[dst[out]] = True
-        near[src[inn]] = True
+    a = P.adjacency(g)
+    P.grow_mask(near, int(hops), g.src, g.dst, a["out_head"], a["out_next"], a["in_head"], a["in_next"])
     return np.nonzero(near)[0]
 
 
@@ -290,3 +294,18 @@ def from_arrays(a: dict[str, np.ndarray]) -> Graph:
         raise ValueError("an edge is listed twice")
     g.version = 1
     return g
+
+
+def warm_up() -> None:
+    """Run every compiled loop of the graph and its planner (search.paths) once, on a three-node graph: numba
+    compiles, or loads its cache, on first use."""
+    g = empty(1, 1, capacity=4)
+    add_nodes(g, np.zeros((3, 1)), np.zeros((3, 1)), visited=True)
+    connect(g, [0, 1, 2], [1, 2, 0], [1.0, 1.0, 1.0], 1.0)
+    paths = P.GoalPaths(g, HebbConfig())
+    paths.path(0, 2)
+    potentiate(g, 0, 1, 1.0, HebbConfig())
+    paths.path(1, 0)  # a shared anchor (a repair, a shifted search)
+    paths.reaching(2)
+    neighbourhood(g, [0], 2)
+    inputs(g, 1)

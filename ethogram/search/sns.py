@@ -1,9 +1,9 @@
 """Systematic Neural Search: plan the cheapest behaviour on the cognitive graph, execute it, mutate the graph.
 
 One `Searcher` drives a batch of episodes (one row per episode) through the same graph:
-  plan     from the node the agent is at, the cheapest path to the goal (graph.cost_to_go_many: the episodes that
-           need a plan in one step are planned together, one Dijkstra per distinct goal, after the step's
-           mutations);
+  plan     from the node the agent is at, the cheapest path to the goal, after the step's mutations (with data:
+           one A* search per episode on a heuristic kept per goal node, search.paths; exploring: the episodes
+           that need a plan in one step are planned together, one Dijkstra per distinct goal, graph.cost_to_go_many);
   execute  the local controller heads for the next node of the path;
   judge    reached (controller distance <= reach): potentiate the edge, go on; no progress for `patience`
            steps or a timeout: a failure;
@@ -28,6 +28,7 @@ import numpy as np
 
 from ethogram.errors import EthogramError
 from ethogram.search import graph as G
+from ethogram.search import paths as P
 from ethogram.search.harmonic import HarmonicConfig, encode, recognise, wave_vectors
 
 
@@ -60,8 +61,15 @@ class SNSConfig:
     # many edges of the edge it was on, not the whole graph: a failure costs O(neighbourhood) network calls
     hop_policy: bool = False  # the controller acts with its short-range policy (`act_subgoal`: HIQL's low level on
     # the target, without the high level that proposes subgoals toward far goals): every target is a nearby node
+    planner: str = "astar"  # with data: "astar" (search.paths, a heuristic per goal kept across plans) or "dijkstra"
+    # (one Dijkstra over the whole graph per goal at every step with plans: the reference; the same path costs)
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
     harmonic: HarmonicConfig = field(default_factory=HarmonicConfig)
+
+    def __post_init__(self):
+        if self.planner not in ("astar", "dijkstra"):
+            raise EthogramError(f"unknown planner '{self.planner}'.",
+                                "use --set planner=astar (the default) or --set planner=dijkstra")
 
 
 class Searcher:
@@ -77,6 +85,7 @@ class Searcher:
             raise EthogramError(f"hop_policy=true needs a controller with a short-range policy (HIQL's low level); "
                                 f"'{ctrl.name}' has none.", "drop --set hop_policy=true, or use a HIQL controller")
         self.success = success
+        self.paths = P.GoalPaths(graph, cfg.hebb)
         self.embed = embed or getattr(ctrl, "embed", None)
         dim = graph.obs.shape[1] if self.embed is None else np.atleast_2d(self.embed(graph.obs[:1])).shape[1]
         self.omega = wave_vectors(cfg.harmonic, dim)
@@ -84,7 +93,10 @@ class Searcher:
         self.t = 0
         self.events = {"reached": 0, "failures": 0, "inserted": 0, "candidates": 0, "replans": 0, "successes": 0,
                        "bridges": 0}
-        self.timing = {"calls": 0, "seconds": 0.0, "plan_seconds": 0.0}  # calls step every episode of the batch
+        # calls step every episode of the batch; plan: shortest paths; match: a state against the nodes (nearest
+        # node, the edges of an inserted node)
+        self.timing = {"calls": 0, "seconds": 0.0, "plan_seconds": 0.0, "match_seconds": 0.0}
+        self._zs: dict[bytes, np.ndarray] = {}  # this step's embedded states (a metric controller), by their bytes
         self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only)
 
     # ------------------------------------------------------------------ codes and places
@@ -97,14 +109,25 @@ class Searcher:
         """Learned steps from state s to the nodes `ids`. With a metric embedding (HILP's phi) the nodes' embeddings
         are kept, so a query costs one network call and a product, not one call per node."""
         if getattr(self.ctrl, "metric", False):
-            return self.ctrl.steps_between(self.ctrl.embedding(s[None]), self._node_z()[ids])[0]
+            return self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
         return self.ctrl.distance(np.repeat(s[None], len(ids), 0), self.g.obs[ids])
 
     def from_nodes(self, ids: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Learned steps from the nodes `ids` to state s."""
         if getattr(self.ctrl, "metric", False):
-            return self.ctrl.steps_between(self._node_z()[ids], self.ctrl.embedding(s[None]))[:, 0]
+            return self.ctrl.steps_between(self._node_z()[ids], self._state_z(s))[:, 0]
         return self.ctrl.distance(self.g.obs[ids], np.repeat(s[None], len(ids), 0))
+
+    def _state_z(self, s: np.ndarray) -> np.ndarray:
+        """(1, dim) the metric embedding of state s: from this step's batch when `_embed_states` embedded it."""
+        z = self._zs.get(np.asarray(s, np.float64).tobytes())
+        return self.ctrl.embedding(s[None]) if z is None else z[None]
+
+    def _embed_states(self, obs: np.ndarray) -> None:
+        """Embed this step's states that will be matched against the nodes in one network call, not one each."""
+        self._zs = {}
+        if getattr(self.ctrl, "metric", False) and len(obs):
+            self._zs = {o.tobytes(): z for o, z in zip(obs, self.ctrl.embedding(obs), strict=True)}
 
     def _node_z(self) -> np.ndarray:
         """The metric embedding of every node, extended as nodes are inserted."""
@@ -124,6 +147,13 @@ class Searcher:
     def known_node(self, s: np.ndarray, radius: float | None = None, near: np.ndarray | None = None) -> int:
         """The node this state is (harmonic recognition, or learned distance with a learned controller), or -1.
         `near`: the only nodes to consider (default all)."""
+        t0 = time.perf_counter()
+        try:
+            return self._known_node(s, radius, near)
+        finally:
+            self.timing["match_seconds"] += time.perf_counter() - t0
+
+    def _known_node(self, s: np.ndarray, radius: float | None, near: np.ndarray | None) -> int:
         g = self.g
         if g.n == 0:
             return -1
@@ -144,8 +174,10 @@ class Searcher:
         k = int(G.add_nodes(g, s[None].astype(np.float32), self.code(s), visited)[0])
         others = np.arange(g.n - 1) if near is None else np.asarray(near)
         if len(others):
+            t0 = time.perf_counter()
             out = self.to_nodes(s, others)
             inn = self.from_nodes(others, s)
+            self.timing["match_seconds"] += time.perf_counter() - t0
             w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
             near_out = others[out <= cfg.link]
             near_in = others[inn <= cfg.link]
@@ -170,6 +202,7 @@ class Searcher:
 
     # ------------------------------------------------------------------ episodes
     def _start(self, rows: np.ndarray, obs: np.ndarray, goals: np.ndarray) -> None:
+        self._embed_states(np.concatenate([obs[rows], goals[rows]]))
         for r in rows:
             self.goals[r] = goals[r].copy()
             self._goal_d[r] = np.zeros(0)
@@ -181,6 +214,7 @@ class Searcher:
             self.best_goal[r] = np.inf
             self.cur[r] = self._locate(obs[r])
             self._plan(r, obs[r])
+        self._zs = {}
         self._flush()
 
     def _locate(self, s: np.ndarray, visited: bool = True) -> int:
@@ -227,6 +261,11 @@ class Searcher:
             return
         t0 = time.perf_counter()
         self._pending[:] = False
+        if not self.cfg.explore and self.cfg.planner == "astar":
+            for r in rows:
+                self._set_path(r, self._astar(int(self.cur[r]), int(self.goal_node[r])))
+            self.timing["plan_seconds"] += time.perf_counter() - t0
+            return
         groups: dict[tuple, list[int]] = {}
         for r in rows:
             key = (int(self.goal_node[r]),) if not self.cfg.explore else \
@@ -247,12 +286,23 @@ class Searcher:
         for k, rs in enumerate(members):
             for r in rs:
                 cur = self.cur[r]
-                path = G.path_from(cur, nxt[k]) if cur >= 0 and np.isfinite(ctg[k, cur]) else [cur]
-                self.path[r] = path
-                self.ptr[r] = 1
-                self.plan_best[r] = self.best_goal[r]
-                self._leg(r, path[1] if len(path) > 1 else -1)
+                self._set_path(r, G.path_from(cur, nxt[k]) if cur >= 0 and np.isfinite(ctg[k, cur]) else [cur])
         self.timing["plan_seconds"] += time.perf_counter() - t0
+
+    def _astar(self, cur: int, goal: int) -> list[int]:
+        """The cheapest path cur -> goal's node by A* (search.paths); a bridge first where none leads out of cur."""
+        if cur < 0:
+            return [cur]
+        path = self.paths.path(cur, goal)
+        if path is None and self.cfg.mutate and self._bridge(cur, np.where(self.paths.reaching(goal), 0.0, np.inf)):
+            path = self.paths.path(cur, goal)
+        return path or [cur]
+
+    def _set_path(self, r: int, path: list[int]) -> None:
+        self.path[r] = path
+        self.ptr[r] = 1
+        self.plan_best[r] = self.best_goal[r]
+        self._leg(r, path[1] if len(path) > 1 else -1)
 
     def _bridge(self, cur: int, ctg: np.ndarray) -> bool:
         """No behaviour leads from node `cur` to the goal (a graph of sampled states need not be strongly connected,
@@ -318,7 +368,7 @@ class Searcher:
             if candidate and k == j:  # as close as one gets to that place: it moves to where the agent is
                 g.obs[j] = s
                 if len(self._z) > j:  # its kept embedding moves with it
-                    self._z[j] = self.ctrl.embedding(s[None])[0]
+                    self._z[j] = self._state_z(s)[0]
                 g.code[j] = self.code(s)[0]
                 G.potentiate(g, i, j, self.t - self.leg_t0[r], cfg.hebb) if i >= 0 else None
             elif j >= 0 and k == i:  # no way toward j from here at all: every input of j weakens strongly
@@ -385,8 +435,11 @@ class Searcher:
         self.leg_best = np.where(progress, d, self.leg_best)
         stuck = live & ~reached & ((self.t - self.leg_last > self.cfg.patience)
                                    | (self.t - self.leg_t0 > self.leg_budget))
+        if stuck.any():
+            self._embed_states(obs[stuck])
         for r in np.nonzero(stuck)[0]:
             self._failed(r, obs[r])
+        self._zs = {}
         self._flush()
         self.t += 1
         act = self.ctrl.act_subgoal if self.cfg.hop_policy else self.ctrl.act
