@@ -68,24 +68,23 @@ def grow_mask(near, hops, src, dst, out_head, out_next, in_head, in_next):  # pr
     for _ in range(hops):
         stop = end
         for q in range(start, stop):
-            x = queue[q]
-            e = out_head[x]
-            while e >= 0:
-                y = dst[e]
-                if not near[y]:
-                    near[y] = True
-                    queue[end] = y
-                    end += 1
-                e = out_next[e]
-            e = in_head[x]
-            while e >= 0:
-                y = src[e]
-                if not near[y]:
-                    near[y] = True
-                    queue[end] = y
-                    end += 1
-                e = in_next[e]
+            end = _mark_chain(queue[q], out_head, out_next, dst, near, queue, end)
+            end = _mark_chain(queue[q], in_head, in_next, src, near, queue, end)
         start = stop
+
+
+@njit(cache=True, inline="always")
+def _mark_chain(x, head, nxt, far, near, queue, end):  # pragma: no cover - compiled
+    """Mark and enqueue (at queue[end], end + 1, ...) the unmarked far ends of node x's chain; returns the new end."""
+    e = head[x]
+    while e >= 0:
+        y = far[e]
+        if not near[y]:
+            near[y] = True
+            queue[end] = y
+            end += 1
+        e = nxt[e]
+    return end
 
 
 # ------------------------------------------------------------------------------------------ a binary heap
@@ -148,10 +147,20 @@ def reverse_dijkstra(goal, h, src, in_head, in_next, length, weight, habit, hop,
     h[:] = INF
     h[goal] = 0.0
     size = _push(kf, kt, kv, 0, 0.0, 0.0, goal)
+    _lower_predecessors(h, size, src, in_head, in_next, length, weight, habit, hop, w_min, kf, kt, kv)
+
+
+@njit(cache=True)
+def _lower_predecessors(h, size, src, in_head, in_next, length, weight, habit, hop, w_min,
+                        kf, kt, kv):  # pragma: no cover - compiled
+    """Pop the heap (of `size` entries) in cost order; lower every predecessor w of a popped x to cost(w -> x) + h[x]
+    where that is less, and push it. Returns the number of nodes settled."""
+    settled = 0
     while size:
         f, x, size = _pop(kf, kt, kv, size)
         if f > h[x]:
             continue
+        settled += 1
         e = in_head[x]
         while e >= 0:
             w = src[e]
@@ -160,6 +169,7 @@ def reverse_dijkstra(goal, h, src, in_head, in_next, length, weight, habit, hop,
                 h[w] = c
                 size = _push(kf, kt, kv, size, c, 0.0, w)
             e = in_next[e]
+    return settled
 
 
 @njit(cache=True)
@@ -174,21 +184,16 @@ def repair(h, edges, src, dst, in_head, in_next, length, weight, habit, hop, w_m
         if c < h[x]:
             h[x] = c
             size = _push(kf, kt, kv, size, c, 0.0, x)
-    lowered = 0
-    while size:
-        f, x, size = _pop(kf, kt, kv, size)
-        if f > h[x]:
-            continue
-        lowered += 1
-        e = in_head[x]
-        while e >= 0:
-            w = src[e]
-            c = f + _cost(e, length, weight, habit, hop, w_min)
-            if c < h[w]:
-                h[w] = c
-                size = _push(kf, kt, kv, size, c, 0.0, w)
-            e = in_next[e]
-    return lowered
+    return _lower_predecessors(h, size, src, in_head, in_next, length, weight, habit, hop, w_min, kf, kt, kv)
+
+
+@njit(cache=True)
+def path_cost(edges, length, weight, habit, hop, w_min):  # pragma: no cover - compiled
+    """The summed cost of the edges `edges` (a path)."""
+    total = 0.0
+    for e in edges:
+        total += _cost(e, length, weight, habit, hop, w_min)
+    return total
 
 
 @njit(cache=True)
@@ -260,15 +265,7 @@ def reaching(goal, n, src, in_head, in_next):  # pragma: no cover - compiled
     size = 1
     while size:
         size -= 1
-        x = stack[size]
-        e = in_head[x]
-        while e >= 0:
-            w = src[e]
-            if not seen[w]:
-                seen[w] = True
-                stack[size] = w
-                size += 1
-            e = in_next[e]
+        size = _mark_chain(stack[size], in_head, in_next, src, seen, stack, size)
     return seen
 
 
@@ -365,9 +362,7 @@ class GoalPaths:
         on the cheapest (0: the goal is its own anchor). The path is found once by A* and re-costed at every plan."""
         a = self.anchor.get(goal)
         if a is not None and a != goal:
-            e = self.to_anchor[goal]
-            d = float(np.sum(self.g.length[e] / np.maximum(self.g.weight[e], self.hebb.w_min) + self.hebb.hop
-                             + self.g.habit[e]))
+            d = path_cost(self.to_anchor[goal], *self._costs())
             if d <= self.share:
                 self.heuristic(a)
                 return a, d
