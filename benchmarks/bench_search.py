@@ -5,7 +5,9 @@ For each size the graph is built from the dataset (`graph_from_dataset`: sample,
 then a batch of episodes (the OGBench tasks, `--episodes` per task, all stepped at once) runs `--steps` steps of
 the search agent in the environment: plan, execute, mutate, as in `ethogram eval`, once per planner of `--planners`
 on its own copy of the graph: `astar` (the default: A* on a heuristic kept per goal, search.paths) and `dijkstra`
-(one scipy Dijkstra over the whole graph per goal at every step with plans). Both find paths of the same cost; the
+(one scipy Dijkstra over the whole graph per goal at every step with plans), or one of them with settings of its
+own (`astar:insert_out=64;plan_share=10`: inserted nodes linked to their 64 nearest each way, goals sharing a
+heuristic only within cost 10). Both planners find paths of the same cost; the
 episodes can still part where equal-cost paths differ. Beside them, on the graph the first run left, the dense
 reference: one single-goal Dijkstra per re-planning episode over the (n x n) edge-cost matrix rebuilt at every plan
 (what a per-episode planner over a dense graph does), timed for the same number of plans.
@@ -61,9 +63,12 @@ def dense_reference_ms(g: G.Graph, cfg, goal_nodes: np.ndarray, plans: int) -> f
 
 
 def one_run(env, g0: G.Graph, ctrl, cfg, planner: str, episodes: int, steps: int, seed: int):
-    """The search with `planner` for `steps` steps of every task's episodes, on a copy of graph g0."""
+    """The search with `planner` for `steps` steps of every task's episodes, on a copy of graph g0. `planner` is a
+    planner's name, optionally with settings of its own after a colon: "astar:insert_out=64;plan_share=10"."""
     g = G.from_arrays(G.to_arrays(g0))
-    searcher = Searcher(g, ctrl, dataclasses.replace(cfg, planner=planner), success=env.reached)
+    name, _, extra = planner.partition(":")
+    sets = dict(kv.split("=", 1) for kv in extra.split(";") if kv)
+    searcher = Searcher(g, ctrl, apply_overrides(dataclasses.replace(cfg, planner=name), sets), success=env.reached)
     tasks = np.repeat(np.arange(1, len(env.tasks) + 1), episodes)
     t0 = time.perf_counter()
     ro = run_episodes(env, searcher, tasks, seed, max_steps=steps)
@@ -71,12 +76,12 @@ def one_run(env, g0: G.Graph, ctrl, cfg, planner: str, episodes: int, steps: int
     calls = max(searcher.timing["calls"], 1)
     replans = searcher.events["replans"]
     ms = {k: round(searcher.timing[f"{k}_seconds"] / calls * 1e3, 2) for k in ("plan", "match")}
-    rec = {"planner": planner, "episodes": int(len(tasks)), "steps": calls, "nodes_after": int(g.n),
+    rec = {"planner": planner, "settings": sets, "episodes": int(len(tasks)), "steps": calls, "nodes_after": int(g.n),
            "edges_after": int(g.m), "search_ms_per_step": round(searcher.timing["seconds"] / calls * 1e3, 2),
            "plan_ms_per_step": ms["plan"], "match_ms_per_step": ms["match"],
            "replans_per_step": round(replans / calls, 2), "wall_s": round(wall, 2),
            "success_within_steps": float(np.mean(ro.success))}
-    if planner == "astar":
+    if name == "astar":
         st = searcher.paths.stats
         rec["astar"] = {**st, "expanded_per_search": round(st["expanded"] / max(st["searches"], 1), 1)}
     log(f"  {planner}: search {rec['search_ms_per_step']} ms/step, of it planning {ms['plan']} ms "
@@ -121,7 +126,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="SNS settings (learned mode)")
-    p.add_argument("--planners", default="astar,dijkstra", help="the planners to run, each on its own copy")
+    p.add_argument("--planners", default="astar,dijkstra",
+                   help='the planners to run, each on its own copy; NAME:K=V;K=V adds settings to one of them')
     p.add_argument("--warmup-steps", type=int, default=20, help="an untimed run first, at each size (0: none)")
     p.add_argument("--reference-max", type=int, default=8000, help="largest graph the dense reference is timed on")
     p.add_argument("--quick", action="store_true", help="smoke test: 100 and 200 nodes, 2 episodes per task, 10 steps")

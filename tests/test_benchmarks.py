@@ -104,15 +104,17 @@ def test_bench_search_quick_times_build_search_and_the_dense_reference(tmp_path,
                  "--set", "actor_hidden_dims=32,32"]) == 0
     out = tmp_path / "search.json"
     r = subprocess.run([sys.executable, "-m", "benchmarks.bench_search", "--quick", "--dataset", str(navigate_small),
-                        "--controller", str(ctrl), "--out", str(out)], capture_output=True, text=True, timeout=600,
-                       cwd=REPO)
+                        "--controller", str(ctrl), "--out", str(out),
+                        "--planners", "astar,dijkstra,astar:insert_out=4;plan_share=10"],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["metric_embedding"] and res["controller_agent"] == "hilp" and len(res["results"]) == 2
     for rec in res["results"]:
         assert 2 <= rec["nodes"] <= rec["nodes_asked"] and rec["edges"] > 0 and rec["build_s"] > 0
         assert rec["reference_dense_ms_per_plan"] is not None
-        assert [r["planner"] for r in rec["runs"]] == ["astar", "dijkstra"]
+        assert [r["planner"] for r in rec["runs"]] == ["astar", "dijkstra", "astar:insert_out=4;plan_share=10"]
+        assert rec["runs"][2]["settings"] == {"insert_out": "4", "plan_share": "10"}
         for run in rec["runs"]:
             assert run["steps"] == 10 and run["search_ms_per_step"] >= run["plan_ms_per_step"] >= 0
             assert run["nodes_after"] >= rec["nodes"] and run["match_ms_per_step"] >= 0

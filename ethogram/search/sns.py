@@ -41,6 +41,8 @@ class SNSConfig:
     link: float = 16.0  # steps: nodes this close get (hypothesised / learned) edges
     goal_reach: float = 16.0  # steps: nodes this close to the goal get an edge to it
     max_out: int = 16  # at most this many learned out-edges per node (the nearest)
+    insert_out: int = 0  # > 0: an inserted node gets edges to and from only this many of the nodes within `link`
+    # in each direction (the nearest); 0: all of them. Bounds the edges a plan and a neighbourhood walk touch
     explore: bool = True  # propose candidate places around visited nodes (no-data mode)
     lattice: float = 12.5  # steps between candidate places (2.5 x-y units for the straight-line controller)
     hope: float = 1.5  # cost per step of the straight-line estimate from a candidate place to the goal
@@ -63,6 +65,8 @@ class SNSConfig:
     # the target, without the high level that proposes subgoals toward far goals): every target is a nearby node
     planner: str = "astar"  # with data: "astar" (search.paths, a heuristic per goal kept across plans) or "dijkstra"
     # (one Dijkstra over the whole graph per goal at every step with plans: the reference; the same path costs)
+    plan_share: float = 40.0  # astar: a goal within this cost of a goal with its own heuristic uses that one,
+    # shifted (fewer reverse Dijkstras and repairs; a wider shift makes each search expand more)
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
     harmonic: HarmonicConfig = field(default_factory=HarmonicConfig)
 
@@ -70,6 +74,14 @@ class SNSConfig:
         if self.planner not in ("astar", "dijkstra"):
             raise EthogramError(f"unknown planner '{self.planner}'.",
                                 "use --set planner=astar (the default) or --set planner=dijkstra")
+
+
+def _nearest(d: np.ndarray, radius: float, k: int) -> np.ndarray:
+    """Indices of the entries of d within `radius`, only the k smallest of them when k > 0."""
+    ok = np.nonzero(d <= radius)[0]
+    if 0 < k < len(ok):
+        ok = ok[np.argpartition(d[ok], k - 1)[:k]]
+    return ok
 
 
 class Searcher:
@@ -85,7 +97,7 @@ class Searcher:
             raise EthogramError(f"hop_policy=true needs a controller with a short-range policy (HIQL's low level); "
                                 f"'{ctrl.name}' has none.", "drop --set hop_policy=true, or use a HIQL controller")
         self.success = success
-        self.paths = P.GoalPaths(graph, cfg.hebb)
+        self.paths = P.GoalPaths(graph, cfg.hebb, share=cfg.plan_share)
         self.embed = embed or getattr(ctrl, "embed", None)
         dim = graph.obs.shape[1] if self.embed is None else np.atleast_2d(self.embed(graph.obs[:1])).shape[1]
         self.omega = wave_vectors(cfg.harmonic, dim)
@@ -97,7 +109,8 @@ class Searcher:
         # node, the edges of an inserted node)
         self.timing = {"calls": 0, "seconds": 0.0, "plan_seconds": 0.0, "match_seconds": 0.0}
         self._zs: dict[bytes, np.ndarray] = {}  # this step's embedded states (a metric controller), by their bytes
-        self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only)
+        self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only): the first
+        self._zn = 0  # _zn rows are filled
 
     # ------------------------------------------------------------------ codes and places
     def code(self, obs: np.ndarray) -> np.ndarray:
@@ -130,12 +143,19 @@ class Searcher:
             self._zs = {o.tobytes(): z for o, z in zip(obs, self.ctrl.embedding(obs), strict=True)}
 
     def _node_z(self) -> np.ndarray:
-        """The metric embedding of every node, extended as nodes are inserted."""
-        have = len(self._z)
-        if have < self.g.n:
-            self._z = np.concatenate([self._z, self.ctrl.embedding(self.g.obs[have: self.g.n])]) if have else \
-                self.ctrl.embedding(self.g.obs[: self.g.n])
-        return self._z
+        """The metric embedding of every node, extended as nodes are inserted (into a buffer that doubles, so an
+        insertion does not copy every node's embedding)."""
+        have, n = self._zn, self.g.n
+        if have < n:
+            new = self.ctrl.embedding(self.g.obs[have: n])
+            if len(self._z) < n or self._z.shape[1] != new.shape[1]:
+                grown = np.zeros((max(n, 2 * len(self._z)), new.shape[1]), np.float32)
+                if have:
+                    grown[:have] = self._z[:have]
+                self._z = grown
+            self._z[have: n] = new
+            self._zn = n
+        return self._z[:n]
 
     def _near(self, r: int) -> np.ndarray | None:
         """With `local_hops`, the nodes around episode r's current edge (its node and target): where a failure
@@ -179,10 +199,9 @@ class Searcher:
             inn = self.from_nodes(others, s)
             self.timing["match_seconds"] += time.perf_counter() - t0
             w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
-            near_out = others[out <= cfg.link]
-            near_in = others[inn <= cfg.link]
-            G.connect(g, k, near_out, out[out <= cfg.link], w)
-            G.connect(g, near_in, k, inn[inn <= cfg.link], w)
+            o, i = _nearest(out, cfg.link, cfg.insert_out), _nearest(inn, cfg.link, cfg.insert_out)
+            G.connect(g, k, others[o], out[o], w)
+            G.connect(g, others[i], k, inn[i], w)
         return k
 
     def expand(self, k: int) -> None:
@@ -367,7 +386,7 @@ class Searcher:
             candidate = j >= 0 and not g.visited[j] and not g.dead[j] and j != self.goal_node[r]
             if candidate and k == j:  # as close as one gets to that place: it moves to where the agent is
                 g.obs[j] = s
-                if len(self._z) > j:  # its kept embedding moves with it
+                if self._zn > j:  # its kept embedding moves with it
                     self._z[j] = self._state_z(s)[0]
                 g.code[j] = self.code(s)[0]
                 G.potentiate(g, i, j, self.t - self.leg_t0[r], cfg.hebb) if i >= 0 else None
