@@ -41,10 +41,12 @@ def main(argv=None) -> int:
         searcher = make_searcher(g, ctrl, cfg, env, run["mode"])
         t0 = time.perf_counter()
         res, _ = evaluate(env, searcher, a.episodes, seed=a.seed)
-        plan_ms = 1e3 * searcher.timing["plan_seconds"] / max(1, searcher.timing["calls"])
+        ms = {k: round(1e3 * searcher.timing[f"{k}_seconds"] / max(1, searcher.timing["calls"]), 1)
+              for k in ("plan", "match")}
         print(json.dumps({"set": sets, "success": res["success"], "tasks": res["tasks"],
                           "seconds": round(time.perf_counter() - t0), "events": searcher.events,
-                          "nodes_after": int(g.n), "edges_after": int(g.m), "plan_ms_per_step": round(plan_ms, 1)}),
+                          "nodes_after": int(g.n), "edges_after": int(g.m), "plan_ms_per_step": ms["plan"],
+                          "match_ms_per_step": ms["match"]}),
               flush=True)
     return 0
 

@@ -111,6 +111,7 @@ class Searcher:
         self._zs: dict[bytes, np.ndarray] = {}  # this step's embedded states (a metric controller), by their bytes
         self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only): the first
         self._zn = 0  # _zn rows are filled
+        self._to_memo = None  # (state bytes, node ids, steps): the last `to_nodes` query
 
     # ------------------------------------------------------------------ codes and places
     def code(self, obs: np.ndarray) -> np.ndarray:
@@ -120,10 +121,17 @@ class Searcher:
 
     def to_nodes(self, s: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Learned steps from state s to the nodes `ids`. With a metric embedding (HILP's phi) the nodes' embeddings
-        are kept, so a query costs one network call and a product, not one call per node."""
+        are kept, so a query costs one network call and a product, not one call per node. The last query is kept:
+        a state matched against the nodes and then inserted among the same nodes is measured once."""
+        key, memo = np.asarray(s, np.float64).tobytes(), self._to_memo
+        if memo is not None and memo[0] == key and np.array_equal(memo[1], ids):
+            return memo[2]
         if getattr(self.ctrl, "metric", False):
-            return self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
-        return self.ctrl.distance(np.repeat(s[None], len(ids), 0), self.g.obs[ids])
+            d = self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
+        else:
+            d = self.ctrl.distance(np.repeat(s[None], len(ids), 0), self.g.obs[ids])
+        self._to_memo = (key, np.array(ids, copy=True), d)
+        return d
 
     def from_nodes(self, ids: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Learned steps from the nodes `ids` to state s."""
@@ -386,6 +394,7 @@ class Searcher:
             candidate = j >= 0 and not g.visited[j] and not g.dead[j] and j != self.goal_node[r]
             if candidate and k == j:  # as close as one gets to that place: it moves to where the agent is
                 g.obs[j] = s
+                self._to_memo = None  # a node moved: kept distances to it are stale
                 if self._zn > j:  # its kept embedding moves with it
                     self._z[j] = self._state_z(s)[0]
                 g.code[j] = self.code(s)[0]
