@@ -49,6 +49,8 @@ def test_how_often_a_run_saved_does_not_split_its_seeds():
         return {"agent": "hiql", "agent_config": {"batch_size": 256}, "train_config": {**base, **tc},
                 "dataset_sha256": "ab", "env": "antmaze-medium"}
     assert trial_key(cfg()) == trial_key(cfg(seed=1, save_every=10000, log_every=500))
+    assert trial_key(cfg()) == trial_key(cfg(drop_falls=0))  # a setting that is off: as before it existed
+    assert trial_key(cfg()) != trial_key(cfg(drop_falls=25))
     assert trial_key(cfg()) != trial_key(cfg(save_every=10050))
     assert trial_key(cfg()) != trial_key(cfg(steps=20000))
     assert trial_key(cfg()) != trial_key(cfg(eval_every=10000))

@@ -54,15 +54,20 @@ def _periodic(run_dir: Path, final_step: int, k: int) -> list[dict]:
     return rows
 
 
+OFF_BY_DEFAULT = ("drop_falls",)  # training settings whose falsy value is what a run without them did
+
+
 def trial_key(cfg: dict) -> str:
     """A digest of a run's whole configuration but its seed: the agent, its config, the training config and the
     dataset's content. Runs with the same key differ only by seed, so they are one record over seeds. How often a
     run logged and saved is left out when it is a multiple of `fuse`: the training is then cut into the same
-    chunks and learns the same (train.py refuses a resumed --save-every that is not)."""
+    chunks and learns the same (train.py refuses a resumed --save-every that is not). Settings that are off
+    (`drop_falls` 0) count as absent, so runs from before a setting existed group with those after."""
     tc = dict(cfg.get("train_config", {}))
     fuse = tc.get("fuse") or 1
     tc = {k: v for k, v in tc.items() if k not in ("seed", "tensorboard")
-          and not (k in ("log_every", "save_every") and isinstance(v, int) and v % fuse == 0)}
+          and not (k in ("log_every", "save_every") and isinstance(v, int) and v % fuse == 0)
+          and not (k in OFF_BY_DEFAULT and not v)}
     key = {"agent": cfg.get("agent"), "agent_config": cfg.get("agent_config"), "train_config": tc,
            "dataset_sha256": cfg.get("dataset_sha256"), "env": cfg.get("env"), "maze_layout": cfg.get("maze_layout")}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
