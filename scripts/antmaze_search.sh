@@ -29,7 +29,7 @@ LEDGER=docs/results/antmaze-search-runs.json
 PICS=docs/results/antmaze-search
 BIN=$PWD/.venv/bin
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-CMD="scripts/antmaze_search.sh  # NODES=$NODES SETS='$SETS' SEEDS='$SEEDS' (controllers: HIQL $TAG)"
+CMD="NODES=N SETS='K=V ...' DATASETS=D SEEDS=S scripts/antmaze_search.sh  # N and the K=V: the record's settings (nodes=500 where none is named); controllers: HIQL $TAG"
 mkdir -p "$PICS"
 
 one() {  # dataset seed
