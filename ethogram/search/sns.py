@@ -111,7 +111,6 @@ class Searcher:
         self._zs: dict[bytes, np.ndarray] = {}  # this step's embedded states (a metric controller), by their bytes
         self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only): the first
         self._zn = 0  # _zn rows are filled
-        self._to_memo = None  # (state bytes, node ids, steps): the last `to_nodes` query
 
     # ------------------------------------------------------------------ codes and places
     def code(self, obs: np.ndarray) -> np.ndarray:
@@ -121,17 +120,10 @@ class Searcher:
 
     def to_nodes(self, s: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Learned steps from state s to the nodes `ids`. With a metric embedding (HILP's phi) the nodes' embeddings
-        are kept, so a query costs one network call and a product, not one call per node. The last query is kept:
-        a state matched against the nodes and then inserted among the same nodes is measured once."""
-        key, memo = np.asarray(s, np.float64).tobytes(), self._to_memo
-        if memo is not None and memo[0] == key and np.array_equal(memo[1], ids):
-            return memo[2]
+        are kept, so a query costs one network call and a product, not one call per node."""
         if getattr(self.ctrl, "metric", False):
-            d = self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
-        else:
-            d = self.ctrl.distance(np.repeat(s[None], len(ids), 0), self.g.obs[ids])
-        self._to_memo = (key, np.array(ids, copy=True), d)
-        return d
+            return self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
+        return self.ctrl.distance(np.repeat(s[None], len(ids), 0), self.g.obs[ids])
 
     def from_nodes(self, ids: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Learned steps from the nodes `ids` to state s."""
@@ -175,35 +167,38 @@ class Searcher:
     def known_node(self, s: np.ndarray, radius: float | None = None, near: np.ndarray | None = None) -> int:
         """The node this state is (harmonic recognition, or learned distance with a learned controller), or -1.
         `near`: the only nodes to consider (default all)."""
+        return self._match(s, radius, near)[0]
+
+    def _match(self, s: np.ndarray, radius: float | None, near: np.ndarray | None) -> tuple[int, np.ndarray | None]:
+        """`known_node`, and the learned steps from s to the nodes it considered (the graph's first n, or `near`);
+        None where it measured none (harmonic recognition, an empty graph): an insertion among the same nodes
+        reuses them."""
         t0 = time.perf_counter()
         try:
-            return self._known_node(s, radius, near)
+            g = self.g
+            if g.n == 0:
+                return -1, None
+            if getattr(self.ctrl, "learned", False) or self.embed is None:
+                ids = np.arange(g.n) if near is None else np.asarray(near)
+                if not len(ids):
+                    return -1, None
+                d = self.to_nodes(s, ids)
+                k = int(np.argmin(d))
+                return (int(ids[k]) if d[k] <= (self.cfg.reach if radius is None else radius) else -1), d
+            return recognise(self.code(s)[0], g.code[: g.n], self.cfg.recognition)[0], None
         finally:
             self.timing["match_seconds"] += time.perf_counter() - t0
 
-    def _known_node(self, s: np.ndarray, radius: float | None, near: np.ndarray | None) -> int:
-        g = self.g
-        if g.n == 0:
-            return -1
-        if getattr(self.ctrl, "learned", False) or self.embed is None:
-            ids = np.arange(g.n) if near is None else np.asarray(near)
-            if not len(ids):
-                return -1
-            d = self.to_nodes(s, ids)
-            k = int(np.argmin(d))
-            return int(ids[k]) if d[k] <= (self.cfg.reach if radius is None else radius) else -1
-        k, _ = recognise(self.code(s)[0], g.code[: g.n], self.cfg.recognition)
-        return k
-
-    def add_node(self, s: np.ndarray, visited: bool, near: np.ndarray | None = None) -> int:
+    def add_node(self, s: np.ndarray, visited: bool, near: np.ndarray | None = None,
+                 out: np.ndarray | None = None) -> int:
         """Insert a node for state s with edges to and from the nodes within `link` (learned or hypothesised),
-        among `near` when given."""
+        among `near` when given. `out`: the learned steps from s to those nodes when `_match` measured them."""
         g, cfg = self.g, self.cfg
         k = int(G.add_nodes(g, s[None].astype(np.float32), self.code(s), visited)[0])
         others = np.arange(g.n - 1) if near is None else np.asarray(near)
         if len(others):
             t0 = time.perf_counter()
-            out = self.to_nodes(s, others)
+            out = self.to_nodes(s, others) if out is None else out
             inn = self.from_nodes(others, s)
             self.timing["match_seconds"] += time.perf_counter() - t0
             w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
@@ -247,16 +242,16 @@ class Searcher:
     def _locate(self, s: np.ndarray, visited: bool = True) -> int:
         """The node for state s; a new one (a visited place, or the goal as a candidate place) if none is.
         With a learned controller a dataset node within `novelty` steps stands for the place."""
-        k = self.known_node(s, self.cfg.novelty if getattr(self.ctrl, "learned", False) else None)
+        k, d = self._match(s, self.cfg.novelty if getattr(self.ctrl, "learned", False) else None, None)
         if k < 0 and (self.cfg.mutate or self.g.n == 0):
-            k = self.add_node(s, visited=visited)
+            k = self.add_node(s, visited=visited, out=d)
             self.events["inserted"] += 1
             if visited:
                 self.expand(k)
         elif visited and self.cfg.mutate and not self.g.visited[k]:
             self.expand(k)
         elif k < 0:  # frozen graph: attach to the nearest node
-            k = int(np.argmin(self.to_nodes(s, np.arange(self.g.n))))
+            k = int(np.argmin(self.to_nodes(s, np.arange(self.g.n)) if d is None else d))
         return k
 
     def _goal_cost(self, r: int) -> np.ndarray:
@@ -390,11 +385,10 @@ class Searcher:
             if self.best_goal[r] >= self.plan_best[r] - cfg.progress_eps:
                 G.habituate(g, self.path[r][: self.ptr[r] + 1], cfg.hebb)
             near = self._near(r)
-            k = self.known_node(s, near=near)
+            k, d = self._match(s, None, near)
             candidate = j >= 0 and not g.visited[j] and not g.dead[j] and j != self.goal_node[r]
             if candidate and k == j:  # as close as one gets to that place: it moves to where the agent is
                 g.obs[j] = s
-                self._to_memo = None  # a node moved: kept distances to it are stale
                 if self._zn > j:  # its kept embedding moves with it
                     self._z[j] = self._state_z(s)[0]
                 g.code[j] = self.code(s)[0]
@@ -403,7 +397,7 @@ class Searcher:
                 G.weaken_inputs(g, j, 1.0 - cfg.hebb.rho)
                 g.dead[j] = candidate  # a candidate place behind a wall is given up
             if k < 0:  # progress stopped at a new place: it becomes a node, reached from i
-                k = self.add_node(s, visited=True, near=near)
+                k = self.add_node(s, visited=True, near=near, out=d)
                 self.events["inserted"] += 1
                 if i >= 0:
                     G.potentiate(g, i, k, self.t - self.leg_t0[r], cfg.hebb)
