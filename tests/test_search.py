@@ -130,7 +130,7 @@ def test_goal_paths_stay_cheapest_while_the_graph_mutates():
 
     rng = np.random.default_rng(1)
     cfg = G.HebbConfig()
-    checked = unreachable = 0
+    checked = unreachable = shared = 0
     for _ in range(6):
         n = int(rng.integers(10, 60))
         g = G.empty(2, 1, capacity=4)  # node and edge capacities grow under the chains
@@ -174,9 +174,13 @@ def test_goal_paths_stay_cheapest_while_the_graph_mutates():
             if a != goal:  # a goal sharing an anchor's heuristic: shifted by the cost goal -> anchor, a lower bound
                 to_a = np.full(g.n, np.inf)
                 to_a[a] = 0.0
-                shift = G.cost_to_go(g, cfg, to_a)[0][goal] - cfg.hop
+                exact_a = G.cost_to_go(g, cfg, to_a)[0] - cfg.hop
+                shift = exact_a[goal]
                 ok = np.isfinite(exact)
                 assert np.all(np.maximum(0, paths.h[a][: g.n] - shift)[ok] <= exact[ok] * (1 + 1e-5) + 1e-4)
+                ok = np.isfinite(exact_a)  # what the shared searches taught the anchor's h: still a lower bound
+                assert np.all(paths.h[a][: g.n][ok] <= exact_a[ok] * (1 + 1e-5) + 1e-4)
+                shared += 1
             h = paths.heuristic(goal)
             assert np.array_equal(np.isfinite(h), np.isfinite(exact))
             assert np.all(h[np.isfinite(h)] <= exact[np.isfinite(h)] * (1 + 1e-5) + 1e-6)
@@ -187,7 +191,7 @@ def test_goal_paths_stay_cheapest_while_the_graph_mutates():
                 near[g.dst[: g.m][out]] = near[g.src[: g.m][inn]] = True
             np.testing.assert_array_equal(G.neighbourhood(g, [start, goal], 2), np.nonzero(near)[0])
             np.testing.assert_array_equal(G.inputs(g, j), np.nonzero(g.dst[: g.m] == j)[0])
-    assert checked > 100 and unreachable > 0
+    assert checked > 100 and unreachable > 0 and shared > 20
     assert paths.stats["lowered"] > 0 and paths.stats["shared"] > 0  # repairs ran; goals shared an anchor
 
 
@@ -457,6 +461,38 @@ def test_a_metric_embedding_measures_all_pairs_as_the_pairwise_distance_does():
     g, _ = graph_from_dataset(rng.normal(size=(400, 5)).astype(np.float32) * 3, ctrl, cfg, n_nodes=60, seed=1)
     d = distance_matrix(ctrl, g.obs[: g.n], g.obs[: g.n]) + np.eye(g.n) * 1e9
     assert 2 <= g.n <= 60 and d.min() >= cfg.novelty - 1e-3
+
+
+def test_the_searcher_measures_a_step_s_states_against_every_node_at_once_and_agrees_with_pairs():
+    """With a metric embedding a step's states are measured against all nodes in one call (`_embed_states`); a node
+    inserted afterwards is measured on demand and keeps the state's embedding; both directions are the pairwise
+    distance (a norm: symmetric)."""
+    import jax
+
+    from ethogram.agents import hilp
+    from ethogram.agents.base import Spec
+    from ethogram.search.controllers import Learned
+
+    config = hilp.Config(value_hidden_dims=(32, 32), actor_hidden_dims=(32, 32), latent_dim=8)
+    ctrl = Learned(hilp, config, hilp.init(jax.random.PRNGKey(0), Spec(obs_dim=5, action_dim=2), config), name="hilp")
+    rng = np.random.default_rng(3)
+    g = G.empty(5, default_config("learned").harmonic.modules * default_config("learned").harmonic.directions)
+    searcher = Searcher(g, ctrl, default_config("learned"))
+    G.add_nodes(g, rng.normal(size=(50, 5)).astype(np.float32) * 3, searcher.code(np.zeros((50, 5))), visited=True)
+    states = rng.normal(size=(4, 5)) * 3
+    searcher._embed_states(states)
+    assert len(searcher._rows) == 4 and all(len(r) == 50 for r in searcher._rows.values())
+    k = searcher.add_node(states[0], visited=True)  # after the rows: measured on demand
+    np.testing.assert_allclose(searcher._node_z()[k], ctrl.embedding(states[:1])[0], rtol=1e-6)
+    ids = np.array([3, 49, k, 0])
+    for s in states:
+        pairs = ctrl.distance(np.repeat(s[None], len(ids), 0), g.obs[ids])
+        np.testing.assert_allclose(searcher.to_nodes(s, ids), pairs, rtol=1e-3, atol=2e-2)
+        back = ctrl.distance(g.obs[ids], np.repeat(s[None], len(ids), 0))
+        np.testing.assert_allclose(searcher.from_nodes(ids, s), back, rtol=1e-3, atol=2e-2)
+    searcher._forget_states()
+    np.testing.assert_allclose(searcher.to_nodes(states[1], ids), ctrl.distance(
+        np.repeat(states[1:2], len(ids), 0), g.obs[ids]), rtol=1e-3, atol=2e-2)
 
 
 def test_the_progress_filter_drops_states_that_do_not_move():

@@ -109,6 +109,7 @@ class Searcher:
         # node, the edges of an inserted node)
         self.timing = {"calls": 0, "seconds": 0.0, "plan_seconds": 0.0, "match_seconds": 0.0}
         self._zs: dict[bytes, np.ndarray] = {}  # this step's embedded states (a metric controller), by their bytes
+        self._rows: dict[bytes, np.ndarray] = {}  # and their learned steps to the first nodes (as many as each has)
         self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only): the first
         self._zn = 0  # _zn rows are filled
 
@@ -122,13 +123,24 @@ class Searcher:
         """Learned steps from state s to the nodes `ids`. With a metric embedding (HILP's phi) the nodes' embeddings
         are kept, so a query costs one network call and a product, not one call per node."""
         if getattr(self.ctrl, "metric", False):
-            return self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
+            ids = np.asarray(ids, np.int64)
+            row = self._rows.get(np.asarray(s, np.float64).tobytes())
+            if row is None:
+                return self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
+            out = np.empty(len(ids), np.float32)
+            have = ids < len(row)  # nodes inserted after `_embed_states` measured the row: measured now
+            out[have] = row[ids[have]]
+            if not have.all():
+                out[~have] = self.ctrl.steps_between(self._state_z(s), self._node_z()[ids[~have]])[0]
+            return out
         return self.ctrl.distance(np.repeat(s[None], len(ids), 0), self.g.obs[ids])
 
     def from_nodes(self, ids: np.ndarray, s: np.ndarray) -> np.ndarray:
-        """Learned steps from the nodes `ids` to state s."""
+        """Learned steps from the nodes `ids` to state s. A metric embedding's distance is symmetric (a norm of
+        z(s) - z(g)): the same query as `to_nodes`, one row against the nodes, not the nodes against a padded
+        column."""
         if getattr(self.ctrl, "metric", False):
-            return self.ctrl.steps_between(self._node_z()[ids], self._state_z(s))[:, 0]
+            return self.to_nodes(s, ids)
         return self.ctrl.distance(self.g.obs[ids], np.repeat(s[None], len(ids), 0))
 
     def _state_z(self, s: np.ndarray) -> np.ndarray:
@@ -137,10 +149,34 @@ class Searcher:
         return self.ctrl.embedding(s[None]) if z is None else z[None]
 
     def _embed_states(self, obs: np.ndarray) -> None:
-        """Embed this step's states that will be matched against the nodes in one network call, not one each."""
-        self._zs = {}
+        """Embed this step's states that will be matched against the nodes, and measure their learned steps to
+        every node, in one network call each, not one per state (a metric controller; `_forget_states` drops them)."""
+        self._forget_states()
         if getattr(self.ctrl, "metric", False) and len(obs):
-            self._zs = {o.tobytes(): z for o, z in zip(obs, self.ctrl.embedding(obs), strict=True)}
+            t0 = time.perf_counter()
+            z = self.ctrl.embedding(obs)
+            keys = [o.tobytes() for o in obs]
+            self._zs = dict(zip(keys, z, strict=True))
+            if self.g.n:
+                self._rows = dict(zip(keys, self.ctrl.steps_between(z, self._node_z()), strict=True))
+            self.timing["match_seconds"] += time.perf_counter() - t0
+
+    def _forget_states(self) -> None:
+        self._zs, self._rows = {}, {}
+
+    def _put_z(self, k: int, z: np.ndarray) -> None:
+        """Node k (the last one) gets the embedding z without a network call: an inserted state embedded already."""
+        if self._zn == k:
+            self._grow_z(k + 1, len(z))
+            self._z[k] = z
+            self._zn = k + 1
+
+    def _grow_z(self, n: int, dim: int) -> None:
+        if len(self._z) < n or self._z.shape[1] != dim:
+            grown = np.zeros((max(n, 2 * len(self._z)), dim), np.float32)
+            if self._zn:
+                grown[: self._zn] = self._z[: self._zn]
+            self._z = grown
 
     def _node_z(self) -> np.ndarray:
         """The metric embedding of every node, extended as nodes are inserted (into a buffer that doubles, so an
@@ -148,11 +184,7 @@ class Searcher:
         have, n = self._zn, self.g.n
         if have < n:
             new = self.ctrl.embedding(self.g.obs[have: n])
-            if len(self._z) < n or self._z.shape[1] != new.shape[1]:
-                grown = np.zeros((max(n, 2 * len(self._z)), new.shape[1]), np.float32)
-                if have:
-                    grown[:have] = self._z[:have]
-                self._z = grown
+            self._grow_z(n, new.shape[1])
             self._z[have: n] = new
             self._zn = n
         return self._z[:n]
@@ -195,11 +227,13 @@ class Searcher:
         among `near` when given. `out`: the learned steps from s to those nodes when `_match` measured them."""
         g, cfg = self.g, self.cfg
         k = int(G.add_nodes(g, s[None].astype(np.float32), self.code(s), visited)[0])
+        if getattr(self.ctrl, "metric", False):
+            self._put_z(k, self._state_z(s)[0])
         others = np.arange(g.n - 1) if near is None else np.asarray(near)
         if len(others):
             t0 = time.perf_counter()
             out = self.to_nodes(s, others) if out is None else out
-            inn = self.from_nodes(others, s)
+            inn = out if getattr(self.ctrl, "metric", False) else self.from_nodes(others, s)
             self.timing["match_seconds"] += time.perf_counter() - t0
             w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
             o, i = _nearest(out, cfg.link, cfg.insert_out), _nearest(inn, cfg.link, cfg.insert_out)
@@ -236,7 +270,7 @@ class Searcher:
             self.best_goal[r] = np.inf
             self.cur[r] = self._locate(obs[r])
             self._plan(r, obs[r])
-        self._zs = {}
+        self._forget_states()
         self._flush()
 
     def _locate(self, s: np.ndarray, visited: bool = True) -> int:
@@ -391,6 +425,7 @@ class Searcher:
                 g.obs[j] = s
                 if self._zn > j:  # its kept embedding moves with it
                     self._z[j] = self._state_z(s)[0]
+                    self._rows = {}  # measured where j was
                 g.code[j] = self.code(s)[0]
                 G.potentiate(g, i, j, self.t - self.leg_t0[r], cfg.hebb) if i >= 0 else None
             elif j >= 0 and k == i:  # no way toward j from here at all: every input of j weakens strongly
@@ -461,7 +496,7 @@ class Searcher:
             self._embed_states(obs[stuck])
         for r in np.nonzero(stuck)[0]:
             self._failed(r, obs[r])
-        self._zs = {}
+        self._forget_states()
         self._flush()
         self.t += 1
         act = self.ctrl.act_subgoal if self.cfg.hop_policy else self.ctrl.act
