@@ -340,6 +340,35 @@ def test_passing_a_node_of_another_posture_counts_as_reaching_it():
     assert ev_off["failures"] > 0 and (steps_off is None or steps_off > steps)
 
 
+def test_goals_that_differ_by_noise_share_one_goal_node_with_goal_match_and_each_episode_reaches_its_own():
+    """Three episodes whose goals differ in posture by 5 and in x-y by up to 1 (more than `novelty` apart): each gets
+    its own goal node by default; with `goal_match` all plan to the first one, one heuristic serves them, and every
+    episode still ends at its own goal (its last leg heads for the goal itself)."""
+    import dataclasses
+
+    def run(goal_match: float):
+        cfg = dataclasses.replace(default_config("learned"), passing=0.0, goal_match=goal_match)
+        g = G.empty(3, cfg.harmonic.modules * cfg.harmonic.directions)
+        nodes = np.array([[2.0 * k, 0.0, 0.0] for k in range(11)], np.float32)
+        G.add_nodes(g, nodes, np.zeros((11, g.code.shape[1]), np.complex64), visited=True)
+        G.connect(g, np.r_[0:10, 1:11], np.r_[1:11, 0:10], 10.0, 1.0)
+        goals = np.array([[21.0, 0.0, 0.0], [21.0, 1.0, 5.0], [20.5, -1.0, 10.0]])
+        done = lambda o, gl: np.linalg.norm(o[:, :2] - gl[:, :2], axis=-1) < 0.5  # noqa: E731
+        searcher = Searcher(g, Postured(), cfg, success=done)
+        obs, first = np.zeros((3, 3)), np.full(3, -1)
+        for t in range(300):
+            hit = done(obs, goals) & (first < 0)
+            first[hit] = t
+            obs[:, :2] += 0.2 * searcher(obs, goals)
+        return searcher, first
+
+    alone, t_alone = run(0.0)
+    shared, t_shared = run(20.0)
+    assert len(set(alone.goal_node.tolist())) == 3 and (t_alone >= 0).all()
+    assert len(set(shared.goal_node.tolist())) == 1 and (t_shared >= 0).all()
+    assert shared.paths.stats["dijkstras"] == 1 and alone.paths.stats["dijkstras"] + alone.paths.stats["shared"] == 3
+
+
 def test_lookahead_aims_at_the_farthest_next_node_within_reach_of_the_budget():
     """With `lookahead` the controller is asked for the farthest of the plan's next nodes within that many learned
     steps of the agent; judging still concerns the target node."""
@@ -490,6 +519,11 @@ def test_the_searcher_measures_a_step_s_states_against_every_node_at_once_and_ag
         np.testing.assert_allclose(searcher.to_nodes(s, ids), pairs, rtol=1e-3, atol=2e-2)
         back = ctrl.distance(g.obs[ids], np.repeat(s[None], len(ids), 0))
         np.testing.assert_allclose(searcher.from_nodes(ids, s), back, rtol=1e-3, atol=2e-2)
+    searcher._embed_states(states, near=np.array([3, 10]))  # only some nodes measured (a failure's neighbourhood)
+    assert all(len(r) == 2 for r in searcher._rows.values())
+    for s in states:
+        pairs = ctrl.distance(np.repeat(s[None], len(ids), 0), g.obs[ids])
+        np.testing.assert_allclose(searcher.to_nodes(s, ids), pairs, rtol=1e-3, atol=2e-2)
     searcher._forget_states()
     np.testing.assert_allclose(searcher.to_nodes(states[1], ids), ctrl.distance(
         np.repeat(states[1:2], len(ids), 0), g.obs[ids]), rtol=1e-3, atol=2e-2)

@@ -67,6 +67,9 @@ class SNSConfig:
     # (one Dijkstra over the whole graph per goal at every step with plans: the reference; the same path costs)
     plan_share: float = 40.0  # astar: a goal within this cost of a goal with its own heuristic uses that one,
     # shifted (fewer reverse Dijkstras and repairs; a wider shift makes each search expand more)
+    goal_match: float = 0.0  # > 0: a new episode whose goal is within this many learned steps of an earlier
+    # episode's goal node plans to that node (its last leg still heads for its own goal), so goals that differ by
+    # noise share one node and one exact heuristic (a learned controller); 0: a goal is located like any state
     hebb: G.HebbConfig = field(default_factory=G.HebbConfig)
     harmonic: HarmonicConfig = field(default_factory=HarmonicConfig)
 
@@ -109,7 +112,9 @@ class Searcher:
         # node, the edges of an inserted node)
         self.timing = {"calls": 0, "seconds": 0.0, "plan_seconds": 0.0, "match_seconds": 0.0}
         self._zs: dict[bytes, np.ndarray] = {}  # this step's embedded states (a metric controller), by their bytes
-        self._rows: dict[bytes, np.ndarray] = {}  # and their learned steps to the first nodes (as many as each has)
+        self._rows: dict[bytes, np.ndarray] = {}  # and their learned steps to the nodes _col names
+        self._col = np.zeros(0, np.int64)  # node id -> its column in the rows (-1: not measured)
+        self._goal_ids: dict[int, None] = {}  # the nodes episodes' goals were located at, in order (`goal_match`)
         self._z = np.zeros((0, 0), np.float32)  # the nodes' metric embeddings (a metric controller only): the first
         self._zn = 0  # _zn rows are filled
 
@@ -128,8 +133,11 @@ class Searcher:
             if row is None:
                 return self.ctrl.steps_between(self._state_z(s), self._node_z()[ids])[0]
             out = np.empty(len(ids), np.float32)
-            have = ids < len(row)  # nodes inserted after `_embed_states` measured the row: measured now
-            out[have] = row[ids[have]]
+            col = np.full(len(ids), -1)  # nodes `_embed_states` did not measure (inserted since): measured now
+            inside = ids < len(self._col)
+            col[inside] = self._col[ids[inside]]
+            have = col >= 0
+            out[have] = row[col[have]]
             if not have.all():
                 out[~have] = self.ctrl.steps_between(self._state_z(s), self._node_z()[ids[~have]])[0]
             return out
@@ -148,17 +156,21 @@ class Searcher:
         z = self._zs.get(np.asarray(s, np.float64).tobytes())
         return self.ctrl.embedding(s[None]) if z is None else z[None]
 
-    def _embed_states(self, obs: np.ndarray) -> None:
-        """Embed this step's states that will be matched against the nodes, and measure their learned steps to
-        every node, in one network call each, not one per state (a metric controller; `_forget_states` drops them)."""
+    def _embed_states(self, obs: np.ndarray, near: np.ndarray | None = None) -> None:
+        """Embed this step's states that will be matched against the nodes, and measure their learned steps to the
+        nodes `near` (default: every node), in one network call each, not one per state (a metric controller;
+        `_forget_states` drops them)."""
         self._forget_states()
         if getattr(self.ctrl, "metric", False) and len(obs):
             t0 = time.perf_counter()
             z = self.ctrl.embedding(obs)
             keys = [o.tobytes() for o in obs]
             self._zs = dict(zip(keys, z, strict=True))
-            if self.g.n:
-                self._rows = dict(zip(keys, self.ctrl.steps_between(z, self._node_z()), strict=True))
+            ids = np.arange(self.g.n) if near is None else np.asarray(near, np.int64)
+            if len(ids):
+                self._col = np.full(self.g.n, -1)  # node id -> its column in the rows
+                self._col[ids] = np.arange(len(ids))
+                self._rows = dict(zip(keys, self.ctrl.steps_between(z, self._node_z()[ids]), strict=True))
             self.timing["match_seconds"] += time.perf_counter() - t0
 
     def _forget_states(self) -> None:
@@ -262,7 +274,7 @@ class Searcher:
         for r in rows:
             self.goals[r] = goals[r].copy()
             self._goal_d[r] = np.zeros(0)
-            self.goal_node[r] = self._locate(goals[r], visited=False)
+            self.goal_node[r] = self._goal_place(goals[r])
             won = np.nonzero(self.g.goal_wins[: self.g.n])[0]  # goals reached before, near this one
             near = self.from_nodes(won, goals[r]) <= self.cfg.goal_reach
             self.goal_wins[r] = self.g.goal_wins[won[near]].max() if near.any() else 0
@@ -272,6 +284,17 @@ class Searcher:
             self._plan(r, obs[r])
         self._forget_states()
         self._flush()
+
+    def _goal_place(self, goal: np.ndarray) -> int:
+        """The node an episode with this goal plans to: with `goal_match`, the nearest earlier goal node within it."""
+        if self.cfg.goal_match > 0 and self._goal_ids and getattr(self.ctrl, "learned", False):
+            ids = np.fromiter(self._goal_ids, np.int64)
+            k, _ = self._match(goal, self.cfg.goal_match, ids)
+            if k >= 0:
+                return k
+        k = self._locate(goal, visited=False)
+        self._goal_ids[k] = None
+        return k
 
     def _locate(self, s: np.ndarray, visited: bool = True) -> int:
         """The node for state s; a new one (a visited place, or the goal as a candidate place) if none is.
@@ -492,8 +515,11 @@ class Searcher:
         self.leg_best = np.where(progress, d, self.leg_best)
         stuck = live & ~reached & ((self.t - self.leg_last > self.cfg.patience)
                                    | (self.t - self.leg_t0 > self.leg_budget))
-        if stuck.any():
-            self._embed_states(obs[stuck])
+        if stuck.any():  # where each will be matched: around its edge with `local_hops`, else anywhere
+            rows = np.nonzero(stuck)[0]
+            near = None if not self.cfg.local_hops else \
+                G.neighbourhood(self.g, np.concatenate([self.cur[rows], self.target[rows]]), self.cfg.local_hops)
+            self._embed_states(obs[stuck], near)
         for r in np.nonzero(stuck)[0]:
             self._failed(r, obs[r])
         self._forget_states()
