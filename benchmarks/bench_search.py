@@ -128,13 +128,16 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="SNS settings (learned mode)")
     p.add_argument("--planners", default="astar,dijkstra",
                    help='the planners to run, each on its own copy; NAME:K=V;K=V adds settings to one of them')
-    p.add_argument("--warmup-steps", type=int, default=20, help="an untimed run first, at each size (0: none)")
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="an untimed run of this many steps first, at each size (default: --steps; 0: none)")
     p.add_argument("--reference-max", type=int, default=8000, help="largest graph the dense reference is timed on")
     p.add_argument("--quick", action="store_true", help="smoke test: 100 and 200 nodes, 2 episodes per task, 10 steps")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
     if a.quick:
         a.nodes, a.episodes, a.steps, a.warmup_steps = "100,200", 2, 10, 2
+    if a.warmup_steps is None:  # the network calls compile for every padded shape the run meets: a warmup as long
+        a.warmup_steps = a.steps  # as the run keeps the compilations out of the first planner's time
     out = Path(a.out or REPO / "benchmarks" / "results" / ("search-quick.json" if a.quick else "search.json"))
     settings = dict(kv.split("=", 1) for kv in a.set)
     cfg = apply_overrides(default_config("learned"), settings)
@@ -148,7 +151,7 @@ def main(argv=None) -> int:
               "distance": a.distance, "controller_agent": ctrl.name, "metric_embedding": bool(getattr(ctrl, "metric",
                                                                                                        False)),
               "sns_config": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("hebb", "harmonic")},
-              "episodes": a.episodes * len(env.tasks), "steps": a.steps, "results": []}
+              "episodes": a.episodes * len(env.tasks), "steps": a.steps, "warmup_steps": a.warmup_steps, "results": []}
     warm_up()  # the planner's compiled loops (numba) load or compile here, not inside the first timed step
     for nodes in (int(x) for x in a.nodes.split(",")):
         log(f"{name}: graph of {nodes} nodes, {a.episodes * len(env.tasks)} episodes x {a.steps} steps")
