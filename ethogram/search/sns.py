@@ -101,6 +101,7 @@ class Searcher:
                                 f"'{ctrl.name}' has none.", "drop --set hop_policy=true, or use a HIQL controller")
         self.success = success
         self.paths = P.GoalPaths(graph, cfg.hebb, share=cfg.plan_share)
+        self.metric = bool(getattr(ctrl, "metric", False))  # distances from an embedding of each state (HILP's phi)
         self.embed = embed or getattr(ctrl, "embed", None)
         dim = graph.obs.shape[1] if self.embed is None else np.atleast_2d(self.embed(graph.obs[:1])).shape[1]
         self.omega = wave_vectors(cfg.harmonic, dim)
@@ -127,7 +128,7 @@ class Searcher:
     def to_nodes(self, s: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Learned steps from state s to the nodes `ids`. With a metric embedding (HILP's phi) the nodes' embeddings
         are kept, so a query costs one network call and a product, not one call per node."""
-        if getattr(self.ctrl, "metric", False):
+        if self.metric:
             ids = np.asarray(ids, np.int64)
             row = self._rows.get(np.asarray(s, np.float64).tobytes())
             if row is None:
@@ -147,7 +148,7 @@ class Searcher:
         """Learned steps from the nodes `ids` to state s. A metric embedding's distance is symmetric (a norm of
         z(s) - z(g)): the same query as `to_nodes`, one row against the nodes, not the nodes against a padded
         column."""
-        if getattr(self.ctrl, "metric", False):
+        if self.metric:
             return self.to_nodes(s, ids)
         return self.ctrl.distance(self.g.obs[ids], np.repeat(s[None], len(ids), 0))
 
@@ -161,7 +162,7 @@ class Searcher:
         nodes `near` (default: every node), in one network call each, not one per state (a metric controller;
         `_forget_states` drops them)."""
         self._forget_states()
-        if getattr(self.ctrl, "metric", False) and len(obs):
+        if self.metric and len(obs):
             t0 = time.perf_counter()
             z = self.ctrl.embedding(obs)
             keys = [o.tobytes() for o in obs]
@@ -239,13 +240,13 @@ class Searcher:
         among `near` when given. `out`: the learned steps from s to those nodes when `_match` measured them."""
         g, cfg = self.g, self.cfg
         k = int(G.add_nodes(g, s[None].astype(np.float32), self.code(s), visited)[0])
-        if getattr(self.ctrl, "metric", False):
+        if self.metric:
             self._put_z(k, self._state_z(s)[0])
         others = np.arange(g.n - 1) if near is None else np.asarray(near)
         if len(others):
             t0 = time.perf_counter()
             out = self.to_nodes(s, others) if out is None else out
-            inn = out if getattr(self.ctrl, "metric", False) else self.from_nodes(others, s)
+            inn = out if self.metric else self.from_nodes(others, s)
             self.timing["match_seconds"] += time.perf_counter() - t0
             w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
             o, i = _nearest(out, cfg.link, cfg.insert_out), _nearest(inn, cfg.link, cfg.insert_out)
@@ -515,12 +516,12 @@ class Searcher:
         self.leg_best = np.where(progress, d, self.leg_best)
         stuck = live & ~reached & ((self.t - self.leg_last > self.cfg.patience)
                                    | (self.t - self.leg_t0 > self.leg_budget))
-        if stuck.any():  # where each will be matched: around its edge with `local_hops`, else anywhere
-            rows = np.nonzero(stuck)[0]
+        rows = np.nonzero(stuck)[0]
+        if len(rows) and self.metric:  # measured where each will be matched: around its edge with `local_hops`
             near = None if not self.cfg.local_hops else \
                 G.neighbourhood(self.g, np.concatenate([self.cur[rows], self.target[rows]]), self.cfg.local_hops)
-            self._embed_states(obs[stuck], near)
-        for r in np.nonzero(stuck)[0]:
+            self._embed_states(obs[rows], near)
+        for r in rows:
             self._failed(r, obs[r])
         self._forget_states()
         self._flush()
