@@ -101,6 +101,7 @@ class Searcher:
                                 f"'{ctrl.name}' has none.", "drop --set hop_policy=true, or use a HIQL controller")
         self.success = success
         self.paths = P.GoalPaths(graph, cfg.hebb, share=cfg.plan_share)
+        self.learned = bool(getattr(ctrl, "learned", False))  # distances and reach from the controller's training
         self.metric = bool(getattr(ctrl, "metric", False))  # distances from an embedding of each state (HILP's phi)
         self.embed = embed or getattr(ctrl, "embed", None)
         dim = graph.obs.shape[1] if self.embed is None else np.atleast_2d(self.embed(graph.obs[:1])).shape[1]
@@ -202,12 +203,12 @@ class Searcher:
             self._zn = n
         return self._z[:n]
 
-    def _near(self, r: int) -> np.ndarray | None:
-        """With `local_hops`, the nodes around episode r's current edge (its node and target): where a failure
-        is matched and linked. None: the whole graph."""
+    def _near(self, r: int | np.ndarray) -> np.ndarray | None:
+        """With `local_hops`, the nodes around the current edges (node and target) of episode r, or of the
+        episodes r: where a failure is matched and linked. None: the whole graph."""
         if not self.cfg.local_hops:
             return None
-        return G.neighbourhood(self.g, [self.cur[r], self.target[r]], self.cfg.local_hops)
+        return G.neighbourhood(self.g, np.r_[self.cur[r], self.target[r]], self.cfg.local_hops)
 
     def known_node(self, s: np.ndarray, radius: float | None = None, near: np.ndarray | None = None) -> int:
         """The node this state is (harmonic recognition, or learned distance with a learned controller), or -1.
@@ -223,7 +224,7 @@ class Searcher:
             g = self.g
             if g.n == 0:
                 return -1, None
-            if getattr(self.ctrl, "learned", False) or self.embed is None:
+            if self.learned or self.embed is None:
                 ids = np.arange(g.n) if near is None else np.asarray(near)
                 if not len(ids):
                     return -1, None
@@ -248,7 +249,7 @@ class Searcher:
             out = self.to_nodes(s, others) if out is None else out
             inn = out if self.metric else self.from_nodes(others, s)
             self.timing["match_seconds"] += time.perf_counter() - t0
-            w = 1.0 if getattr(self.ctrl, "learned", False) else cfg.prior_w
+            w = 1.0 if self.learned else cfg.prior_w
             o, i = _nearest(out, cfg.link, cfg.insert_out), _nearest(inn, cfg.link, cfg.insert_out)
             G.connect(g, k, others[o], out[o], w)
             G.connect(g, others[i], k, inn[i], w)
@@ -288,7 +289,7 @@ class Searcher:
 
     def _goal_place(self, goal: np.ndarray) -> int:
         """The node an episode with this goal plans to: with `goal_match`, the nearest earlier goal node within it."""
-        if self.cfg.goal_match > 0 and self._goal_ids and getattr(self.ctrl, "learned", False):
+        if self.cfg.goal_match > 0 and self._goal_ids and self.learned:
             ids = np.fromiter(self._goal_ids, np.int64)
             k, _ = self._match(goal, self.cfg.goal_match, ids)
             if k >= 0:
@@ -300,7 +301,7 @@ class Searcher:
     def _locate(self, s: np.ndarray, visited: bool = True) -> int:
         """The node for state s; a new one (a visited place, or the goal as a candidate place) if none is.
         With a learned controller a dataset node within `novelty` steps stands for the place."""
-        k, d = self._match(s, self.cfg.novelty if getattr(self.ctrl, "learned", False) else None, None)
+        k, d = self._match(s, self.cfg.novelty if self.learned else None, None)
         if k < 0 and (self.cfg.mutate or self.g.n == 0):
             k = self.add_node(s, visited=visited, out=d)
             self.events["inserted"] += 1
@@ -449,7 +450,8 @@ class Searcher:
                 g.obs[j] = s
                 if self._zn > j:  # its kept embedding moves with it
                     self._z[j] = self._state_z(s)[0]
-                    self._rows = {}  # measured where j was
+                    if j < len(self._col):  # this step's rows measured j where it was: measured again on demand
+                        self._col[j] = -1
                 g.code[j] = self.code(s)[0]
                 G.potentiate(g, i, j, self.t - self.leg_t0[r], cfg.hebb) if i >= 0 else None
             elif j >= 0 and k == i:  # no way toward j from here at all: every input of j weakens strongly
@@ -518,9 +520,7 @@ class Searcher:
                                    | (self.t - self.leg_t0 > self.leg_budget))
         rows = np.nonzero(stuck)[0]
         if len(rows) and self.metric:  # measured where each will be matched: around its edge with `local_hops`
-            near = None if not self.cfg.local_hops else \
-                G.neighbourhood(self.g, np.concatenate([self.cur[rows], self.target[rows]]), self.cfg.local_hops)
-            self._embed_states(obs[rows], near)
+            self._embed_states(obs[rows], self._near(rows))
         for r in rows:
             self._failed(r, obs[r])
         self._forget_states()
